@@ -1,0 +1,245 @@
+/*
+ * s4100 metering engine: six sampled channels in, the Series 4100 Full Data Set out.
+ *
+ * Portable core: no heap, no OS calls, no stdio. One mtr_t per meter, owned by the
+ * caller (static, stack or a larger context struct); every call takes it.
+ *
+ * Samples are terminal-side values, as the meter's ADC sees them: volts at the voltage
+ * terminals (to neutral, or to the meter's common reference for systems without one)
+ * and volts at the CT inputs. The engine scales them to the primary side with the
+ * PT ratio (AV5) and CT primary/secondary (AV3/AV4). See docs/metering.md.
+ */
+#ifndef S4100_MTR_H
+#define S4100_MTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MTR_FS 2520u /* samples per second per channel */
+
+enum { MTR_VA, MTR_VB, MTR_VC, MTR_IA, MTR_IB, MTR_IC, MTR_NCH };
+
+/* One sample set: the six channels at one instant. */
+typedef float mtr_frame_t[MTR_NCH];
+
+/* Front-end limits (terminal side). Over-range is +20 % of the UL maximum. */
+#define MTR_V_LN_MAX 347.0
+#define MTR_V_LL_MAX 600.0
+#define MTR_OVER_RANGE 1.2
+/* ADC model: the converters saturate at crest factor 2 of the over-range level. */
+#define MTR_ADC_V_PEAK (MTR_V_LN_MAX * MTR_OVER_RANGE * 2.0) /* 832.8 V */
+#define MTR_ADC_I_PEAK_FS (MTR_OVER_RANGE * 2.0)              /* x CT secondary FS */
+
+/* Return codes. */
+enum {
+    MTR_OK = 0,
+    MTR_ERANGE = -1, /* a setting outside its allowed values */
+    MTR_EARG = -2,   /* unknown setting or command */
+};
+
+/* Settings: the meter's Analog Value objects that the engine uses (AV2..AV11). */
+typedef enum {
+    MTR_SET_SYSTEM_TYPE = 2,   /* AV2: 10, 11, 12, 31, 40 */
+    MTR_SET_CT_PRIMARY = 3,    /* AV3: 5..32000 A */
+    MTR_SET_CT_SECONDARY = 4,  /* AV4: 1 (1 V) or 3 (1/3 V) */
+    MTR_SET_PT_RATIO = 5,      /* AV5: 0.01..320 */
+    MTR_SET_SYSTEM_VOLTAGE = 6,/* AV6: 82..660 x AV5, absolute 82..32000 V */
+    MTR_SET_DISPLAY_UNITS = 7, /* AV7: 0 IEC, 1 IEEE (the engine only keeps it) */
+    MTR_SET_PL_VOLTS = 8,      /* AV8: 1..99 % */
+    MTR_SET_PL_IMBALANCE = 9,  /* AV9: 1..99 % */
+    MTR_SET_SUBINTERVALS = 10, /* AV10: 1..6 */
+    MTR_SET_SUBINTERVAL_LEN = 11, /* AV11: 0 or 1000..3276700 step 100 (1/100 s) */
+} mtr_setting_t;
+
+typedef struct {
+    uint8_t system_type;
+    float ct_primary;
+    uint8_t ct_secondary;
+    float pt_ratio;
+    float system_voltage;
+    uint8_t display_units;
+    uint8_t pl_volts_pct;
+    uint8_t pl_imbalance_pct;
+    uint8_t subintervals;
+    uint32_t subinterval_cs;
+} mtr_config_t;
+
+/* AV1 commands (DECISIONS M13); they take effect at the end of the next 1 s cycle. */
+typedef enum {
+    MTR_CMD_CLEAR_ENERGY = 30078,
+    MTR_CMD_DEMAND_SYNC = 21211,
+    MTR_CMD_MAX_DEMAND_RESET = 21212,
+    MTR_CMD_CLEAR_PULSES = 16498,
+} mtr_cmd_t;
+
+/* Analog Input instances whose Present_Value the engine produces (AI1..AI83). */
+enum {
+    MTR_AI_KWH_NET = 1, MTR_AI_KWH_IMP, MTR_AI_KWH_EXP,
+    MTR_AI_KVARH_Q1, MTR_AI_KVARH_Q2, MTR_AI_KVARH_Q3, MTR_AI_KVARH_Q4,
+    MTR_AI_KVAH_NET, MTR_AI_KVAH_IMP, MTR_AI_KVAH_EXP,
+    MTR_AI_KW, MTR_AI_KVAR, MTR_AI_KVA, MTR_AI_PF,
+    MTR_AI_VLL_AVG, MTR_AI_VLN_AVG, MTR_AI_I_AVG, MTR_AI_FREQ,
+    MTR_AI_KW_DEM, MTR_AI_KVAR_DEM, MTR_AI_KVA_DEM,
+    MTR_AI_KW_MAX_IMP, MTR_AI_KVAR_MAX_IMP, MTR_AI_KVA_MAX_IMP,
+    MTR_AI_KW_MAX_EXP, MTR_AI_KVAR_MAX_EXP, MTR_AI_KVA_MAX_EXP,
+    MTR_AI_RESERVED28, MTR_AI_PULSES, MTR_AI_RESERVED30,
+    MTR_AI_KWH_IMP_A = 31, /* +phase: A, B, C */
+    MTR_AI_KWH_EXP_A = 34,
+    MTR_AI_KVARH_Q1_A = 37, /* Q1..Q4 x A..C: 37 + 3*(q-1) + phase */
+    MTR_AI_KVAH_IMP_A = 49,
+    MTR_AI_KVAH_EXP_A = 52,
+    MTR_AI_KW_A = 55,
+    MTR_AI_KVAR_A = 58,
+    MTR_AI_KVA_A = 61,
+    MTR_AI_PF_A = 64,
+    MTR_AI_V_AB = 67, MTR_AI_V_BC, MTR_AI_V_AC,
+    MTR_AI_V_AN = 70,
+    MTR_AI_I_A = 73,
+    MTR_AI_MAX_POWER = 76, MTR_AI_RESERVED77, MTR_AI_ENERGY_RESETS,
+    MTR_AI_RESERVED79, MTR_AI_RESERVED80, MTR_AI_POWER_UPS, MTR_AI_OUTPUT_CONFIG,
+    MTR_AI_ALARMS = 83,
+    MTR_AI_COUNT = 83
+};
+
+/* Alert bits of AI83 / BI1..BI15 (BI n is bit n-1). */
+enum {
+    MTR_BI_VOLTS_ERR_A = 1, MTR_BI_VOLTS_ERR_B, MTR_BI_VOLTS_ERR_C,
+    MTR_BI_CURR_ERR_A, MTR_BI_CURR_ERR_B, MTR_BI_CURR_ERR_C,
+    MTR_BI_FREQ_ERR, MTR_BI_RESERVED8,
+    MTR_BI_PHASE_LOSS_A, MTR_BI_PHASE_LOSS_B, MTR_BI_PHASE_LOSS_C,
+    MTR_BI_LOW_PF_A, MTR_BI_LOW_PF_B, MTR_BI_LOW_PF_C,
+    MTR_BI_RTC_RESET,
+    MTR_BI_COUNT = 15
+};
+#define MTR_BIT(bi) (1u << ((bi) - 1))
+/* Alerts that open the normally-closed alarm output (DECISIONS M17). */
+#define MTR_ALARM_OUTPUT_MASK 0x3FFFu
+
+/* An energy register: whole joules plus the fraction, so that years of one-second
+ * additions never drift (a float or double running sum would). */
+typedef struct {
+    int64_t j;
+    double frac; /* 0 <= frac < 1 J */
+} mtr_energy_t;
+
+void mtr_energy_add(mtr_energy_t *e, double joules); /* joules >= 0 */
+double mtr_energy_kwh(const mtr_energy_t *e);
+
+/* Energy registers (NV). */
+enum {
+    MTR_E_KWH_IMP, MTR_E_KWH_EXP,
+    MTR_E_KVARH_Q1, MTR_E_KVARH_Q2, MTR_E_KVARH_Q3, MTR_E_KVARH_Q4,
+    MTR_E_KVAH_IMP, MTR_E_KVAH_EXP,
+    MTR_E_PER_PHASE = 8, /* the eight above, per phase: MTR_E_PER_PHASE * (1 + phase) + k */
+    MTR_E_COUNT = 32
+};
+
+/* What the engine keeps across power cycles (the NV set of AI1..AI83). */
+typedef struct {
+    mtr_energy_t e[MTR_E_COUNT];
+    float max_dem[6]; /* kW, kVAR, kVA import; kW, kVAR, kVA export */
+    uint32_t pulses;
+    uint32_t energy_resets;
+    uint32_t power_ups;
+} mtr_nv_t;
+
+/* Per-window sums (one per "phase" quantity set, see mtr.c). */
+#define MTR_NACC 21
+typedef struct {
+    double s[MTR_NACC];
+} mtr_acc_t;
+
+#define MTR_MAX_SUBINTERVALS 6
+
+typedef struct {
+    /* configuration */
+    mtr_config_t cfg;
+    double kv, ki; /* terminal -> primary scale for volts, amps */
+
+    /* sample clock */
+    uint64_t n;          /* samples consumed since init */
+    uint32_t tick_left;  /* samples left in this 1 s cycle */
+
+    /* per-sample state */
+    double vprev[3], w[3]; /* quadrature integrators (trapezoid) */
+    double lp_x1, lp_x2, lp_y1, lp_y2; /* zero-crossing low-pass on the reference */
+    bool armed;
+    uint64_t last_zc_n;
+
+    /* windows: cyc since the last crossing, win whole cycles, pre energy-only */
+    mtr_acc_t cyc, win, pre;
+    double cyc_start, win_start; /* times in samples (fractional) */
+    double last_zc_t;
+    uint32_t win_cycles;
+    bool win_synced;
+    double f_last; /* last measured frequency (Hz), used for reactive scaling */
+
+    /* demand */
+    double sub_e[3], sub_t;       /* P, Q, S energies (J) and time (s) in this sub-interval */
+    uint32_t sub_elapsed_s;
+    double sub_avg[MTR_MAX_SUBINTERVALS][3];
+    uint8_t sub_count, sub_next;
+    float dem[3]; /* present demand kW, kVAR, kVA */
+    bool dem_valid;
+
+    /* pulse input */
+    bool pulse_closed, pulse_counted;
+    uint64_t pulse_since;
+
+    /* pending AV1 commands (bit set) and RTC flag */
+    uint8_t pending;
+    bool rtc_reset;
+
+    mtr_nv_t nv;
+
+    /* outputs of the last completed 1 s cycle */
+    uint32_t cycles;            /* count of completed 1 s cycles */
+    float ai[MTR_AI_COUNT + 1]; /* index = AI instance; [0] unused */
+    uint32_t unreliable[3];     /* bit per AI instance: UNRELIABLE_OTHER */
+    uint16_t alarms;            /* AI83 as bits */
+} mtr_t;
+
+/* Defaults as the datasheet: type 40, 100 A, 1 V, PT 1, 600 V, IEEE, 10 %, 25 %, 1, 90000. */
+void mtr_config_default(mtr_config_t *cfg);
+
+/* Check one setting against its range and the others (AV6 depends on AV5).
+ * Returns MTR_OK, MTR_ERANGE or MTR_EARG; changes nothing. */
+int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double value);
+/* Check, then store into cfg. */
+int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, double value);
+double mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id);
+/* Every field of a whole configuration in range. */
+int mtr_config_check(const mtr_config_t *cfg);
+
+/* Start a meter: a fresh engine with cfg and the NV state (NULL: all zero). */
+void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv);
+/* Apply a validated configuration at run time. Changing AV10/AV11 restarts demand. */
+int mtr_configure(mtr_t *m, const mtr_config_t *cfg);
+/* Power-up bookkeeping: count it, flag the RTC reset (BI15). */
+void mtr_power_up(mtr_t *m);
+void mtr_rtc_synced(mtr_t *m);
+
+/* Queue an AV1 command; it runs at the end of the next 1 s cycle. */
+int mtr_command(mtr_t *m, uint32_t cmd);
+
+/* Feed samples. Consumes up to n frames but stops right after a 1 s cycle completes:
+ * returns the number consumed and sets *cycle when the readings were refreshed. */
+size_t mtr_feed(mtr_t *m, const mtr_frame_t *x, size_t n, bool *cycle);
+
+/* Pulse input contact state, effective from the next sample. A closure counts once
+ * when it has lasted at least 20 ms. */
+void mtr_pulse_input(mtr_t *m, bool closed);
+
+/* Max_Power (AI76) for a configuration, in kW. */
+double mtr_max_power_kw(const mtr_config_t *cfg);
+
+/* Which inputs a system type uses: bit 0..2 phase A..C current/power phases. */
+unsigned mtr_active_phases(uint8_t system_type);
+
+static inline bool mtr_ai_unreliable(const mtr_t *m, unsigned ai)
+{
+    return ai <= MTR_AI_COUNT && (m->unreliable[ai / 32] >> (ai % 32) & 1u);
+}
+
+#endif
