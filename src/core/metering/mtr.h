@@ -163,16 +163,17 @@ typedef struct {
 
     /* per-sample state */
     double vprev[3], w[3]; /* quadrature integrators (trapezoid) */
-    double lp_x1, lp_x2, lp_y1, lp_y2; /* zero-crossing low-pass on the reference */
+    double lp_b[2], lp_a[2];           /* zero-crossing low-pass coefficients */
+    double lp_x1, lp_x2, lp_y1, lp_y2; /* and its state */
     bool armed;
     uint64_t last_zc_n;
 
     /* windows: cyc since the last crossing, win whole cycles, pre energy-only */
     mtr_acc_t cyc, win, pre;
-    double cyc_start, win_start; /* times in samples (fractional) */
+    double cyc_start, win_start, pre_start; /* times in samples (fractional) */
     double last_zc_t;
     uint32_t win_cycles;
-    bool win_synced;
+    bool synced; /* win_start is a zero crossing */
     double f_last; /* last measured frequency (Hz), used for reactive scaling */
 
     /* demand */

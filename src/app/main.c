@@ -1,0 +1,31 @@
+/* s4100: the virtual Series 4100 meter. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: s4100 <command> [options]\n"
+          "commands:\n"
+          "  measure   run the metering engine over a scenario or a recording, print readings\n"
+          "  help      this text; 's4100 <command> --help' for a command's options\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "measure"))
+        return app_measure(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "s4100: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

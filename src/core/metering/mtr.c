@@ -1,0 +1,803 @@
+/*
+ * The metering engine. How it measures, in short (docs/metering.md has the detail):
+ *
+ * - Every sample adds its products (v^2, i^2, v*i, ...) to running sums; nothing is
+ *   skipped, so energy has no blind time.
+ * - The sums are cut at positive-going zero crossings of the (low-passed) reference
+ *   voltage, interpolated between samples; the sample that holds a crossing is split
+ *   between the two sides by the crossing's fraction. Each 1 s cycle publishes the
+ *   whole cycles that ended before it, so readings cover whole cycles at any frequency.
+ * - Reactive power is quadrature-based: the covariance of the current with the
+ *   trapezoidal time-integral of the voltage (exactly -90 degrees at every frequency),
+ *   rescaled by the integrator's known gain at the measured frequency.
+ */
+#include "mtr.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PI 3.14159265358979323846
+#define SQRT3 1.7320508075688772
+
+/* Accumulator layout: 6 sums per phase, then the three line-to-line squares. */
+enum { A_VV, A_II, A_VI, A_WI, A_W, A_I, A_PER_PHASE };
+#define A_LL (3 * A_PER_PHASE)
+
+/* Zero-crossing detector: arm below -ZC_HYST volts, ignore crossings closer than
+ * ZC_HOLDOFF samples (faster than 84 Hz), measure frequency only above ZC_VMIN. */
+#define ZC_HYST 2.0
+#define ZC_HOLDOFF 30u
+#define ZC_VMIN 20.0
+#define F_MIN 45.0
+#define F_MAX 65.0
+/* No-load: below 0.1 % of the CT primary a phase does not register power. */
+#define START_FRACTION 0.001
+/* A closure of at least 20 ms: 50.4 samples, so 51. */
+#define PULSE_MIN_SAMPLES ((20u * MTR_FS + 999u) / 1000u)
+
+enum { PEND_CLEAR_ENERGY = 1, PEND_SYNC = 2, PEND_MAXDEM = 4, PEND_PULSES = 8 };
+
+/* ---- energy registers ---------------------------------------------------------- */
+
+void mtr_energy_add(mtr_energy_t *e, double joules)
+{
+    if (!(joules > 0.0) || joules > 1e15)
+        return; /* NaN, negative or absurd: never corrupt a register */
+    double whole = floor(joules);
+    e->j += (int64_t)whole;
+    e->frac += joules - whole;
+    if (e->frac >= 1.0) {
+        e->frac -= 1.0;
+        e->j += 1;
+    }
+}
+
+double mtr_energy_kwh(const mtr_energy_t *e)
+{
+    return ((double)e->j + e->frac) / 3.6e6;
+}
+
+static double energy_diff_kwh(const mtr_energy_t *a, const mtr_energy_t *b)
+{
+    return ((double)(a->j - b->j) + (a->frac - b->frac)) / 3.6e6;
+}
+
+/* ---- configuration --------------------------------------------------------------- */
+
+void mtr_config_default(mtr_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->system_type = 40;
+    cfg->ct_primary = 100.0f;
+    cfg->ct_secondary = 1;
+    cfg->pt_ratio = 1.0f;
+    cfg->system_voltage = 600.0f;
+    cfg->display_units = 1;
+    cfg->pl_volts_pct = 10;
+    cfg->pl_imbalance_pct = 25;
+    cfg->subintervals = 1;
+    cfg->subinterval_cs = 90000;
+}
+
+static bool is_int(double v)
+{
+    return v == floor(v);
+}
+
+static bool in_range(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi;
+}
+
+int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double v)
+{
+    if (!isfinite(v))
+        return MTR_ERANGE;
+    switch (id) {
+    case MTR_SET_SYSTEM_TYPE:
+        return (v == 10 || v == 11 || v == 12 || v == 31 || v == 40) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_CT_PRIMARY:
+        return in_range(v, 5, 32000) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_CT_SECONDARY:
+        return (v == 1 || v == 3) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_PT_RATIO:
+        return in_range(v, 0.01, 320.0) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_SYSTEM_VOLTAGE: {
+        /* AV6 / AV5 must be 82..660; tolerate float rounding of the product. */
+        double pt = cfg->pt_ratio, eps = 1e-6;
+        bool ok = in_range(v, 82, 32000) && v >= 82.0 * pt * (1 - eps) &&
+                  v <= 660.0 * pt * (1 + eps);
+        return ok ? MTR_OK : MTR_ERANGE;
+    }
+    case MTR_SET_DISPLAY_UNITS:
+        return (v == 0 || v == 1) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_PL_VOLTS:
+    case MTR_SET_PL_IMBALANCE:
+        return (is_int(v) && in_range(v, 1, 99)) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_SUBINTERVALS:
+        return (is_int(v) && in_range(v, 1, MTR_MAX_SUBINTERVALS)) ? MTR_OK : MTR_ERANGE;
+    case MTR_SET_SUBINTERVAL_LEN:
+        return (v == 0 || (in_range(v, 1000, 3276700) && fmod(v, 100) == 0)) ? MTR_OK
+                                                                              : MTR_ERANGE;
+    }
+    return MTR_EARG;
+}
+
+int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, double v)
+{
+    int rc = mtr_setting_check(cfg, id, v);
+    if (rc != MTR_OK)
+        return rc;
+    switch (id) {
+    case MTR_SET_SYSTEM_TYPE: cfg->system_type = (uint8_t)v; break;
+    case MTR_SET_CT_PRIMARY: cfg->ct_primary = (float)v; break;
+    case MTR_SET_CT_SECONDARY: cfg->ct_secondary = (uint8_t)v; break;
+    case MTR_SET_PT_RATIO: cfg->pt_ratio = (float)v; break;
+    case MTR_SET_SYSTEM_VOLTAGE: cfg->system_voltage = (float)v; break;
+    case MTR_SET_DISPLAY_UNITS: cfg->display_units = (uint8_t)v; break;
+    case MTR_SET_PL_VOLTS: cfg->pl_volts_pct = (uint8_t)v; break;
+    case MTR_SET_PL_IMBALANCE: cfg->pl_imbalance_pct = (uint8_t)v; break;
+    case MTR_SET_SUBINTERVALS: cfg->subintervals = (uint8_t)v; break;
+    case MTR_SET_SUBINTERVAL_LEN: cfg->subinterval_cs = (uint32_t)v; break;
+    }
+    return MTR_OK;
+}
+
+double mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id)
+{
+    switch (id) {
+    case MTR_SET_SYSTEM_TYPE: return cfg->system_type;
+    case MTR_SET_CT_PRIMARY: return cfg->ct_primary;
+    case MTR_SET_CT_SECONDARY: return cfg->ct_secondary;
+    case MTR_SET_PT_RATIO: return cfg->pt_ratio;
+    case MTR_SET_SYSTEM_VOLTAGE: return cfg->system_voltage;
+    case MTR_SET_DISPLAY_UNITS: return cfg->display_units;
+    case MTR_SET_PL_VOLTS: return cfg->pl_volts_pct;
+    case MTR_SET_PL_IMBALANCE: return cfg->pl_imbalance_pct;
+    case MTR_SET_SUBINTERVALS: return cfg->subintervals;
+    case MTR_SET_SUBINTERVAL_LEN: return cfg->subinterval_cs;
+    }
+    return NAN;
+}
+
+int mtr_config_check(const mtr_config_t *cfg)
+{
+    /* AV5 before AV6, as the datasheet asks integrators to write them. */
+    static const mtr_setting_t order[] = {
+        MTR_SET_SYSTEM_TYPE, MTR_SET_CT_PRIMARY, MTR_SET_CT_SECONDARY, MTR_SET_PT_RATIO,
+        MTR_SET_SYSTEM_VOLTAGE, MTR_SET_DISPLAY_UNITS, MTR_SET_PL_VOLTS,
+        MTR_SET_PL_IMBALANCE, MTR_SET_SUBINTERVALS, MTR_SET_SUBINTERVAL_LEN,
+    };
+    for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
+        int rc = mtr_setting_check(cfg, order[k], mtr_setting_get(cfg, order[k]));
+        if (rc != MTR_OK)
+            return rc;
+    }
+    return MTR_OK;
+}
+
+unsigned mtr_active_phases(uint8_t type)
+{
+    switch (type) {
+    case 10: case 11: return 1u;
+    case 12: return 3u;
+    default: return 7u;
+    }
+}
+
+/* Line-to-neutral voltages exist (bit per phase). */
+static unsigned ln_phases(uint8_t type)
+{
+    switch (type) {
+    case 10: return 1u;
+    case 12: return 3u;
+    case 40: return 7u;
+    default: return 0u;
+    }
+}
+
+/* Line-to-line voltages exist: bit 0 AB, 1 BC, 2 CA. */
+static unsigned ll_pairs(uint8_t type)
+{
+    switch (type) {
+    case 11: case 12: return 1u;
+    case 31: case 40: return 7u;
+    default: return 0u;
+    }
+}
+
+double mtr_max_power_kw(const mtr_config_t *cfg)
+{
+    double k = (cfg->system_type == 31 || cfg->system_type == 40) ? SQRT3 : 1.0;
+    return k * (double)cfg->system_voltage * (double)cfg->ct_primary / 1000.0;
+}
+
+static double ct_full_scale(const mtr_config_t *cfg)
+{
+    return cfg->ct_secondary == 3 ? 1.0 / 3.0 : 1.0;
+}
+
+/* ---- demand ------------------------------------------------------------------------ */
+
+static void demand_restart(mtr_t *m)
+{
+    memset(m->sub_e, 0, sizeof m->sub_e);
+    m->sub_t = 0;
+    m->sub_elapsed_s = 0;
+    m->sub_count = m->sub_next = 0;
+    memset(m->dem, 0, sizeof m->dem);
+    m->dem_valid = false;
+}
+
+static void demand_max_update(mtr_t *m)
+{
+    float *mx = m->nv.max_dem;
+    float kw = m->dem[0], kvar = m->dem[1], kva = m->dem[2];
+    if (kw >= 0 && kw > mx[0]) mx[0] = kw;
+    if (kw < 0 && -kw > mx[3]) mx[3] = -kw;
+    if (kvar >= 0 && kvar > mx[1]) mx[1] = kvar;
+    if (kvar < 0 && -kvar > mx[4]) mx[4] = -kvar;
+    if (kw >= 0 && kva > mx[2]) mx[2] = kva;
+    if (kw < 0 && kva > mx[5]) mx[5] = kva;
+}
+
+static void demand_end_subinterval(mtr_t *m)
+{
+    if (m->sub_t <= 0)
+        return;
+    unsigned n = m->cfg.subinterval_cs == 0 ? 1u : m->cfg.subintervals;
+    for (int q = 0; q < 3; q++)
+        m->sub_avg[m->sub_next][q] = m->sub_e[q] / m->sub_t / 1000.0;
+    m->sub_next = (uint8_t)((m->sub_next + 1) % MTR_MAX_SUBINTERVALS);
+    if (m->sub_count < MTR_MAX_SUBINTERVALS)
+        m->sub_count++;
+    /* Rolling block: the mean of the last n sub-intervals (fewer right after a restart). */
+    unsigned have = m->sub_count < n ? m->sub_count : n;
+    for (int q = 0; q < 3; q++) {
+        double sum = 0;
+        for (unsigned k = 1; k <= have; k++)
+            sum += m->sub_avg[(m->sub_next + MTR_MAX_SUBINTERVALS - k) % MTR_MAX_SUBINTERVALS][q];
+        m->dem[q] = (float)(sum / have);
+    }
+    m->dem_valid = true;
+    demand_max_update(m);
+    memset(m->sub_e, 0, sizeof m->sub_e);
+    m->sub_t = 0;
+    m->sub_elapsed_s = 0;
+}
+
+/* ---- init ---------------------------------------------------------------------------- */
+
+static void apply_scale(mtr_t *m)
+{
+    m->kv = m->cfg.pt_ratio;
+    m->ki = m->cfg.ct_primary / ct_full_scale(&m->cfg);
+}
+
+static void set_nan_outputs(mtr_t *m)
+{
+    for (unsigned k = 1; k <= MTR_AI_COUNT; k++)
+        m->ai[k] = NAN;
+}
+
+void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    if (nv)
+        m->nv = *nv;
+    apply_scale(m);
+    m->tick_left = MTR_FS;
+    m->f_last = 60.0;
+    /* 2nd-order Butterworth low-pass at 100 Hz (bilinear): passes 45..65 Hz, takes
+     * the 5th harmonic down to 16 % and most noise off the crossings. */
+    double k = tan(PI * 100.0 / MTR_FS), norm = 1.0 / (1.0 + sqrt(2.0) * k + k * k);
+    m->lp_b[0] = k * k * norm;
+    m->lp_b[1] = 2.0 * m->lp_b[0];
+    m->lp_a[0] = 2.0 * (k * k - 1.0) * norm;
+    m->lp_a[1] = (1.0 - sqrt(2.0) * k + k * k) * norm;
+    set_nan_outputs(m);
+}
+
+int mtr_configure(mtr_t *m, const mtr_config_t *cfg)
+{
+    int rc = mtr_config_check(cfg);
+    if (rc != MTR_OK)
+        return rc;
+    bool demand_changed = cfg->subintervals != m->cfg.subintervals ||
+                          cfg->subinterval_cs != m->cfg.subinterval_cs;
+    m->cfg = *cfg;
+    apply_scale(m);
+    if (demand_changed)
+        demand_restart(m);
+    return MTR_OK;
+}
+
+void mtr_power_up(mtr_t *m)
+{
+    m->nv.power_ups++;
+    m->rtc_reset = true;
+}
+
+void mtr_rtc_synced(mtr_t *m)
+{
+    m->rtc_reset = false;
+}
+
+int mtr_command(mtr_t *m, uint32_t cmd)
+{
+    switch (cmd) {
+    case MTR_CMD_CLEAR_ENERGY: m->pending |= PEND_CLEAR_ENERGY; return MTR_OK;
+    case MTR_CMD_DEMAND_SYNC: m->pending |= PEND_SYNC; return MTR_OK;
+    case MTR_CMD_MAX_DEMAND_RESET: m->pending |= PEND_MAXDEM; return MTR_OK;
+    case MTR_CMD_CLEAR_PULSES: m->pending |= PEND_PULSES; return MTR_OK;
+    }
+    return MTR_ERANGE;
+}
+
+/* ---- pulse input --------------------------------------------------------------------- */
+
+static void pulse_check(mtr_t *m)
+{
+    if (m->pulse_closed && !m->pulse_counted && m->n - m->pulse_since >= PULSE_MIN_SAMPLES) {
+        m->nv.pulses++;
+        m->pulse_counted = true;
+    }
+}
+
+void mtr_pulse_input(mtr_t *m, bool closed)
+{
+    if (closed == m->pulse_closed)
+        return;
+    if (closed) {
+        m->pulse_since = m->n;
+        m->pulse_counted = false;
+    } else {
+        pulse_check(m);
+    }
+    m->pulse_closed = closed;
+}
+
+/* ---- the 1 s cycle --------------------------------------------------------------------- */
+
+static void acc_add(mtr_acc_t *dst, const mtr_acc_t *src)
+{
+    for (int k = 0; k < MTR_NACC; k++)
+        dst->s[k] += src->s[k];
+}
+
+static void mark_unreliable(mtr_t *m, unsigned ai)
+{
+    m->unreliable[ai / 32] |= 1u << (ai % 32);
+}
+
+typedef struct {
+    double v[3], i[3], p[3], q[3], s[3], pf[3], vll[3];
+    double vt[3], it[3], vllt[3]; /* terminal RMS for range checks */
+    bool loaded[3];
+} phase_vals_t;
+
+/* Readings of one window of duration d samples at frequency f. */
+static void compute(const mtr_t *m, const mtr_acc_t *a, double d, double f, phase_vals_t *out)
+{
+    double w = 2.0 * PI * f / MTR_FS; /* rad per sample */
+    double qgain = 2.0 * tan(w / 2.0); /* undoes the trapezoid integrator's gain */
+    double i_start = START_FRACTION * m->cfg.ct_primary;
+    for (int p = 0; p < 3; p++) {
+        const double *s = &a->s[p * A_PER_PHASE];
+        double vt = sqrt(s[A_VV] / d), it = sqrt(s[A_II] / d);
+        double v = m->kv * vt, i = m->ki * it;
+        out->vt[p] = vt;
+        out->it[p] = it;
+        out->v[p] = v;
+        out->i[p] = i;
+        out->loaded[p] = i >= i_start;
+        if (out->loaded[p]) {
+            double cov = s[A_WI] - s[A_W] * s[A_I] / d;
+            out->p[p] = m->kv * m->ki * s[A_VI] / d;
+            out->q[p] = m->kv * m->ki * cov / d * qgain;
+            out->s[p] = v * i;
+            out->pf[p] = out->s[p] > 0 ? out->p[p] / out->s[p] : 1.0;
+        } else {
+            out->p[p] = out->q[p] = out->s[p] = 0.0;
+            out->pf[p] = 1.0;
+        }
+        out->vllt[p] = sqrt(a->s[A_LL + p] / d);
+        out->vll[p] = m->kv * out->vllt[p];
+    }
+}
+
+static void add_quadrant(mtr_energy_t *base, double ep, double eq)
+{
+    /* base points at the Q1 register; Q2..Q4 follow (IEC 62053-23 quadrants). */
+    int q = eq >= 0 ? (ep >= 0 ? 0 : 1) : (ep < 0 ? 2 : 3);
+    mtr_energy_add(&base[q], fabs(eq));
+}
+
+static void accumulate(mtr_t *m, mtr_energy_t *r, double ep, double eq, double es)
+{
+    mtr_energy_add(&r[ep >= 0 ? MTR_E_KWH_IMP : MTR_E_KWH_EXP], fabs(ep));
+    add_quadrant(&r[MTR_E_KVARH_Q1], ep, eq);
+    mtr_energy_add(&r[ep >= 0 ? MTR_E_KVAH_IMP : MTR_E_KVAH_EXP], es);
+    (void)m;
+}
+
+/* Phase-loss alert bits (DECISIONS M8). */
+static uint16_t phase_loss(const mtr_t *m, const phase_vals_t *pv)
+{
+    uint8_t t = m->cfg.system_type;
+    double vsys = m->cfg.system_voltage;
+    double nom_ln = t == 40 ? vsys / SQRT3 : t == 12 ? vsys / 2.0 : vsys;
+    double frac = m->cfg.pl_volts_pct / 100.0, imb = m->cfg.pl_imbalance_pct / 100.0;
+    unsigned ln = ln_phases(t), ll = ll_pairs(t), bits = 0;
+    static const unsigned pair_phases[3] = {3u, 6u, 5u}; /* AB, BC, CA */
+
+    for (int p = 0; p < 3; p++) {
+        if ((ln >> p & 1) && pv->v[p] < frac * nom_ln)
+            bits |= 1u << p;
+        if ((ll >> p & 1) && pv->vll[p] < frac * vsys)
+            bits |= pair_phases[p];
+    }
+    /* Imbalance, per tested set: L-N for 12 and 40, L-L for 31 and 40. */
+    if ((t == 12 || t == 40) && ln) {
+        double mn = 1e300, mx = -1e300, sum = 0;
+        int cnt = 0;
+        for (int p = 0; p < 3; p++)
+            if (ln >> p & 1) {
+                mn = fmin(mn, pv->v[p]), mx = fmax(mx, pv->v[p]), sum += pv->v[p], cnt++;
+            }
+        double avg = sum / cnt;
+        if (avg > 0 && (mx - mn) / avg > imb) {
+            /* The outlier: farthest from the mean, the lower one on a tie. */
+            int worst = -1;
+            double dev = -1;
+            for (int p = 0; p < 3; p++)
+                if (ln >> p & 1) {
+                    double d = fabs(pv->v[p] - avg);
+                    if (d > dev * (1 + 1e-12) || (fabs(d - dev) <= dev * 1e-12 && pv->v[p] < pv->v[worst])) {
+                        dev = d;
+                        worst = p;
+                    }
+                }
+            bits |= 1u << worst;
+        }
+    }
+    if (t == 31 || t == 40) {
+        double mn = fmin(pv->vll[0], fmin(pv->vll[1], pv->vll[2]));
+        double mx = fmax(pv->vll[0], fmax(pv->vll[1], pv->vll[2]));
+        double avg = (pv->vll[0] + pv->vll[1] + pv->vll[2]) / 3.0;
+        if (avg > 0 && (mx - mn) / avg > imb) {
+            /* Two low pairs share the lost phase; one low pair names both its phases. */
+            unsigned low = 0, nlow = 0, common = 7u;
+            for (int p = 0; p < 3; p++)
+                if (pv->vll[p] < avg) {
+                    low |= pair_phases[p];
+                    common &= pair_phases[p];
+                    nlow++;
+                }
+            bits |= nlow >= 2 ? common : low;
+        }
+    }
+    return (uint16_t)(bits << (MTR_BI_PHASE_LOSS_A - 1));
+}
+
+static void publish(mtr_t *m, const phase_vals_t *pv, const double e_scale_d, const mtr_acc_t *eacc,
+                    double f, bool f_valid, double vref_t)
+{
+    uint8_t t = m->cfg.system_type;
+    unsigned act = mtr_active_phases(t), ln = ln_phases(t), ll = ll_pairs(t);
+    float *ai = m->ai;
+    double fs_ct = ct_full_scale(&m->cfg);
+    uint16_t alarms = 0;
+    memset(m->unreliable, 0, sizeof m->unreliable);
+
+    /* Energy of this cycle, per phase and total (M1, M2, M5). */
+    double ep_t = 0, eq_t = 0, es_t = 0;
+    for (int p = 0; p < 3; p++) {
+        if (!(act >> p & 1) || !pv->loaded[p])
+            continue;
+        double ep = m->kv * m->ki * eacc->s[p * A_PER_PHASE + A_VI] / MTR_FS;
+        double eq = pv->q[p] * e_scale_d / MTR_FS;
+        double es = pv->s[p] * e_scale_d / MTR_FS;
+        accumulate(m, &m->nv.e[MTR_E_PER_PHASE * (1 + p)], ep, eq, es);
+        ep_t += ep, eq_t += eq, es_t += es;
+    }
+    accumulate(m, m->nv.e, ep_t, eq_t, es_t);
+
+    /* Demand sub-interval. */
+    m->sub_e[0] += ep_t, m->sub_e[1] += eq_t, m->sub_e[2] += es_t;
+    m->sub_t += e_scale_d / MTR_FS;
+    m->sub_elapsed_s++;
+    if (m->cfg.subinterval_cs > 0 && m->sub_elapsed_s >= m->cfg.subinterval_cs / 100u)
+        demand_end_subinterval(m);
+
+    /* Instantaneous values. */
+    double pt = 0, qt = 0, st = 0, vln_sum = 0, vll_sum = 0, i_sum = 0;
+    int n_ln = 0, n_ll = 0, n_i = 0;
+    for (int p = 0; p < 3; p++) {
+        bool a = act >> p & 1;
+        ai[MTR_AI_KW_A + p] = a ? (float)(pv->p[p] / 1000.0) : NAN;
+        ai[MTR_AI_KVAR_A + p] = a ? (float)(pv->q[p] / 1000.0) : NAN;
+        ai[MTR_AI_KVA_A + p] = a ? (float)(pv->s[p] / 1000.0) : NAN;
+        ai[MTR_AI_PF_A + p] = a ? (float)pv->pf[p] : NAN;
+        ai[MTR_AI_I_A + p] = a ? (float)pv->i[p] : NAN;
+        ai[MTR_AI_V_AN + p] = (ln >> p & 1) ? (float)pv->v[p] : NAN;
+        ai[MTR_AI_V_AB + p] = (ll >> p & 1) ? (float)pv->vll[p] : NAN;
+        if (a) {
+            pt += pv->p[p], qt += pv->q[p], st += pv->s[p];
+            i_sum += pv->i[p], n_i++;
+            if (pv->it[p] > MTR_OVER_RANGE * fs_ct)
+                alarms |= MTR_BIT(MTR_BI_CURR_ERR_A + p);
+            if (pv->loaded[p] && fabs(pv->pf[p]) < 0.5)
+                alarms |= MTR_BIT(MTR_BI_LOW_PF_A + p);
+        }
+        if (ln >> p & 1) {
+            vln_sum += pv->v[p], n_ln++;
+            if (pv->vt[p] > MTR_OVER_RANGE * MTR_V_LN_MAX)
+                alarms |= MTR_BIT(MTR_BI_VOLTS_ERR_A + p);
+        }
+        if (ll >> p & 1) {
+            vll_sum += pv->vll[p], n_ll++;
+            if (pv->vllt[p] > MTR_OVER_RANGE * MTR_V_LL_MAX) {
+                static const uint8_t pa[3] = {0, 1, 2}, pb[3] = {1, 2, 0};
+                alarms |= MTR_BIT(MTR_BI_VOLTS_ERR_A + pa[p]) | MTR_BIT(MTR_BI_VOLTS_ERR_A + pb[p]);
+            }
+        }
+    }
+    if (t == 31) /* delta: the to-reference voltages are checked against L-N limits too */
+        for (int p = 0; p < 3; p++)
+            if (pv->vt[p] > MTR_OVER_RANGE * MTR_V_LN_MAX)
+                alarms |= MTR_BIT(MTR_BI_VOLTS_ERR_A + p);
+
+    ai[MTR_AI_KW] = (float)(pt / 1000.0);
+    ai[MTR_AI_KVAR] = (float)(qt / 1000.0);
+    ai[MTR_AI_KVA] = (float)(st / 1000.0);
+    ai[MTR_AI_PF] = (float)(st > 0 ? pt / st : 1.0);
+    ai[MTR_AI_VLN_AVG] = n_ln ? (float)(vln_sum / n_ln) : NAN;
+    ai[MTR_AI_VLL_AVG] = n_ll ? (float)(vll_sum / n_ll) : NAN;
+    ai[MTR_AI_I_AVG] = n_i ? (float)(i_sum / n_i) : NAN;
+
+    bool f_ok = f_valid && vref_t >= ZC_VMIN && f >= F_MIN && f <= F_MAX;
+    ai[MTR_AI_FREQ] = f_ok ? (float)f : NAN;
+    if (!f_ok)
+        alarms |= MTR_BIT(MTR_BI_FREQ_ERR);
+    alarms |= phase_loss(m, pv);
+    if (m->rtc_reset)
+        alarms |= MTR_BIT(MTR_BI_RTC_RESET);
+
+    /* Reliability (M10): what depends on an out-of-range input. */
+    for (int p = 0; p < 3; p++) {
+        bool verr = alarms & MTR_BIT(MTR_BI_VOLTS_ERR_A + p);
+        bool ierr = alarms & MTR_BIT(MTR_BI_CURR_ERR_A + p);
+        if (!verr && !ierr)
+            continue;
+        static const unsigned totals[] = {MTR_AI_KW, MTR_AI_KVAR, MTR_AI_KVA, MTR_AI_PF};
+        for (unsigned k = 0; k < 4; k++)
+            mark_unreliable(m, totals[k]);
+        mark_unreliable(m, MTR_AI_KW_A + p), mark_unreliable(m, MTR_AI_KVAR_A + p);
+        mark_unreliable(m, MTR_AI_KVA_A + p), mark_unreliable(m, MTR_AI_PF_A + p);
+        if (verr) {
+            mark_unreliable(m, MTR_AI_V_AN + p), mark_unreliable(m, MTR_AI_VLN_AVG);
+            mark_unreliable(m, MTR_AI_VLL_AVG), mark_unreliable(m, MTR_AI_V_AB + p);
+            mark_unreliable(m, MTR_AI_V_AB + (p + 2) % 3);
+        }
+        if (ierr)
+            mark_unreliable(m, MTR_AI_I_A + p), mark_unreliable(m, MTR_AI_I_AVG);
+    }
+    if (alarms & MTR_BIT(MTR_BI_FREQ_ERR))
+        mark_unreliable(m, MTR_AI_FREQ);
+    m->alarms = alarms;
+}
+
+/* Commands queued by AV1 run here, at the end of the cycle after the write. */
+static void run_commands(mtr_t *m)
+{
+    uint8_t pend = m->pending;
+    m->pending = 0;
+    if (pend & PEND_CLEAR_ENERGY) {
+        memset(m->nv.e, 0, sizeof m->nv.e);
+        m->nv.energy_resets++;
+    }
+    if ((pend & PEND_SYNC) && m->cfg.subinterval_cs == 0)
+        demand_end_subinterval(m);
+    if (pend & PEND_MAXDEM) {
+        float kw = m->dem[0], kvar = m->dem[1], kva = m->dem[2];
+        float *mx = m->nv.max_dem;
+        mx[0] = kw > 0 ? kw : 0, mx[3] = kw < 0 ? -kw : 0;
+        mx[1] = kvar > 0 ? kvar : 0, mx[4] = kvar < 0 ? -kvar : 0;
+        mx[2] = kw >= 0 ? kva : 0, mx[5] = kw < 0 ? kva : 0;
+    }
+    if (pend & PEND_PULSES)
+        m->nv.pulses = 0;
+}
+
+static void publish_registers(mtr_t *m)
+{
+    float *ai = m->ai;
+    const mtr_energy_t *e = m->nv.e;
+    for (int p = -1; p < 3; p++) {
+        const mtr_energy_t *r = &e[p < 0 ? 0 : MTR_E_PER_PHASE * (1 + p)];
+        if (p < 0) {
+            ai[MTR_AI_KWH_NET] = (float)energy_diff_kwh(&r[MTR_E_KWH_IMP], &r[MTR_E_KWH_EXP]);
+            ai[MTR_AI_KWH_IMP] = (float)mtr_energy_kwh(&r[MTR_E_KWH_IMP]);
+            ai[MTR_AI_KWH_EXP] = (float)mtr_energy_kwh(&r[MTR_E_KWH_EXP]);
+            for (int q = 0; q < 4; q++)
+                ai[MTR_AI_KVARH_Q1 + q] = (float)mtr_energy_kwh(&r[MTR_E_KVARH_Q1 + q]);
+            ai[MTR_AI_KVAH_NET] = (float)energy_diff_kwh(&r[MTR_E_KVAH_IMP], &r[MTR_E_KVAH_EXP]);
+            ai[MTR_AI_KVAH_IMP] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_IMP]);
+            ai[MTR_AI_KVAH_EXP] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_EXP]);
+        } else {
+            ai[MTR_AI_KWH_IMP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KWH_IMP]);
+            ai[MTR_AI_KWH_EXP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KWH_EXP]);
+            for (int q = 0; q < 4; q++)
+                ai[MTR_AI_KVARH_Q1_A + 3 * q + p] = (float)mtr_energy_kwh(&r[MTR_E_KVARH_Q1 + q]);
+            ai[MTR_AI_KVAH_IMP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_IMP]);
+            ai[MTR_AI_KVAH_EXP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_EXP]);
+        }
+    }
+    const float *dem = m->dem, *mx = m->nv.max_dem;
+    ai[MTR_AI_KW_DEM] = dem[0], ai[MTR_AI_KVAR_DEM] = dem[1], ai[MTR_AI_KVA_DEM] = dem[2];
+    for (int k = 0; k < 6; k++)
+        ai[MTR_AI_KW_MAX_IMP + k] = mx[k];
+    ai[MTR_AI_RESERVED28] = NAN;
+    ai[MTR_AI_PULSES] = (float)m->nv.pulses;
+    ai[MTR_AI_RESERVED30] = 0.0f;
+    ai[MTR_AI_MAX_POWER] = (float)mtr_max_power_kw(&m->cfg);
+    ai[MTR_AI_RESERVED77] = NAN;
+    ai[MTR_AI_ENERGY_RESETS] = (float)m->nv.energy_resets;
+    ai[MTR_AI_RESERVED79] = NAN;
+    ai[MTR_AI_RESERVED80] = NAN;
+    ai[MTR_AI_POWER_UPS] = (float)m->nv.power_ups;
+    ai[MTR_AI_OUTPUT_CONFIG] = 11.0f;
+    ai[MTR_AI_ALARMS] = (float)m->alarms;
+}
+
+/* Reference for zero crossings and frequency: phase A to neutral, or A-B where the
+ * system has no neutral (the "to reference" channel could be the reference itself). */
+static bool ref_is_ab(uint8_t type)
+{
+    return type == 11 || type == 31;
+}
+
+/* A DC offset makes the voltage integrals ramp; only their covariance with the current
+ * matters, so restart them at zero each second and shift the partial cycle's sums by
+ * the same constant, which keeps the next window consistent. */
+static void rebase_integrators(mtr_t *m, double now)
+{
+    double weight = now - m->cyc_start;
+    for (int p = 0; p < 3; p++) {
+        double c = m->w[p];
+        m->cyc.s[p * A_PER_PHASE + A_WI] -= c * m->cyc.s[p * A_PER_PHASE + A_I];
+        m->cyc.s[p * A_PER_PHASE + A_W] -= c * weight;
+        m->w[p] = 0.0;
+    }
+}
+
+static void end_of_second(mtr_t *m)
+{
+    double now = (double)m->n;
+    phase_vals_t pv;
+    mtr_acc_t eacc;
+    double d, dall, f;
+    bool synced;
+    int ref_idx = ref_is_ab(m->cfg.system_type) ? A_LL + 0 : A_VV;
+
+    if (m->win_cycles > 0) {
+        /* Whole cycles from win_start to the last crossing; pre holds energy before them. */
+        d = m->last_zc_t - m->win_start;
+        f = m->win_cycles * (double)MTR_FS / d;
+        m->f_last = f;
+        synced = true;
+        compute(m, &m->win, d, f, &pv);
+        eacc = m->win;
+        acc_add(&eacc, &m->pre);
+        dall = d + (m->win_start - m->pre_start);
+        double vref = sqrt(m->win.s[ref_idx] / d);
+        publish(m, &pv, dall, &eacc, f, synced, vref);
+        memset(&m->win, 0, sizeof m->win);
+        m->win_cycles = 0;
+        m->win_start = m->last_zc_t;
+    } else {
+        /* No whole cycle this second (no voltage or far off frequency): a fixed window. */
+        eacc = m->pre;
+        acc_add(&eacc, &m->cyc);
+        dall = now - m->pre_start;
+        f = m->f_last;
+        compute(m, &eacc, dall, f, &pv);
+        double vref = sqrt(eacc.s[ref_idx] / dall);
+        publish(m, &pv, dall, &eacc, f, false, vref);
+        memset(&m->cyc, 0, sizeof m->cyc);
+        m->cyc_start = now;
+        m->win_start = now;
+        m->synced = false;
+    }
+    memset(&m->pre, 0, sizeof m->pre);
+    m->pre_start = m->win_start;
+    rebase_integrators(m, now);
+    run_commands(m);
+    publish_registers(m);
+    m->cycles++;
+}
+
+/* A positive-going crossing at time t, inside the current sample whose products are c
+ * (alpha of it lies before the crossing). cyc already holds everything before it. */
+static void zero_crossing(mtr_t *m, mtr_acc_t *cyc, const double *c, double alpha, double t)
+{
+    for (int k = 0; k < MTR_NACC; k++)
+        cyc->s[k] += alpha * c[k];
+    if (m->synced) {
+        acc_add(&m->win, cyc);
+        m->win_cycles++;
+    } else {
+        /* First crossing after an unsynchronized stretch: energy only. */
+        acc_add(&m->pre, cyc);
+        m->win_start = t;
+        m->synced = true;
+    }
+    for (int k = 0; k < MTR_NACC; k++)
+        cyc->s[k] = (1.0 - alpha) * c[k];
+    m->cyc_start = t;
+    m->last_zc_t = t;
+}
+
+size_t mtr_feed(mtr_t *m, const mtr_frame_t *x, size_t n, bool *cycle)
+{
+    size_t todo = n < m->tick_left ? n : m->tick_left;
+    const double kb = m->cfg.system_type == 11 ? 1.0 : 0.0; /* type 11: the load sees A-B */
+    const bool ref_ab = ref_is_ab(m->cfg.system_type);
+    const double b0 = m->lp_b[0], b1 = m->lp_b[1], a1 = m->lp_a[0], a2 = m->lp_a[1];
+    mtr_acc_t cyc = m->cyc;
+    double pv0 = m->vprev[0], pv1 = m->vprev[1], pv2 = m->vprev[2];
+    double w0 = m->w[0], w1 = m->w[1], w2 = m->w[2];
+    double x1 = m->lp_x1, x2 = m->lp_x2, y1 = m->lp_y1, y2 = m->lp_y2;
+
+    if (cycle)
+        *cycle = false;
+    for (size_t k = 0; k < todo; k++) {
+        const float *s = x[k];
+        double va = s[MTR_VA], vb = s[MTR_VB], vc = s[MTR_VC];
+        double ia = s[MTR_IA], ib = s[MTR_IB], ic = s[MTR_IC];
+        double pa = va - kb * vb;
+        w0 += 0.5 * (pa + pv0), pv0 = pa;
+        w1 += 0.5 * (vb + pv1), pv1 = vb;
+        w2 += 0.5 * (vc + pv2), pv2 = vc;
+        double vab = va - vb, vbc = vb - vc, vca = vc - va;
+        double c[MTR_NACC] = {
+            pa * pa, ia * ia, pa * ia, w0 * ia, w0, ia,
+            vb * vb, ib * ib, vb * ib, w1 * ib, w1, ib,
+            vc * vc, ic * ic, vc * ic, w2 * ic, w2, ic,
+            vab * vab, vbc * vbc, vca * vca,
+        };
+        /* Butterworth low-pass (b2 == b0) on the reference for clean crossings. */
+        double r = ref_ab ? vab : va;
+        double y = b0 * (r + x2) + b1 * x1 - a1 * y1 - a2 * y2;
+        x2 = x1, x1 = r;
+        uint64_t now = m->n + k;
+        if (y >= 0 && y1 < 0 && m->armed && now - m->last_zc_n >= ZC_HOLDOFF) {
+            double alpha = -y1 / (y - y1);
+            zero_crossing(m, &cyc, c, alpha, (double)now + alpha);
+            m->armed = false;
+            m->last_zc_n = now;
+        } else {
+            for (int j = 0; j < MTR_NACC; j++)
+                cyc.s[j] += c[j];
+            if (y < -ZC_HYST)
+                m->armed = true;
+        }
+        y2 = y1, y1 = y;
+    }
+    m->cyc = cyc;
+    m->vprev[0] = pv0, m->vprev[1] = pv1, m->vprev[2] = pv2;
+    m->w[0] = w0, m->w[1] = w1, m->w[2] = w2;
+    m->lp_x1 = x1, m->lp_x2 = x2, m->lp_y1 = y1, m->lp_y2 = y2;
+    m->n += todo;
+    m->tick_left -= (uint32_t)todo;
+    pulse_check(m);
+    if (m->tick_left == 0) {
+        end_of_second(m);
+        m->tick_left = MTR_FS;
+        if (cycle)
+            *cycle = true;
+    }
+    return todo;
+}
