@@ -1,0 +1,26 @@
+#!/bin/bash
+# Builds the libFuzzer targets with clang and runs each for SECONDS (default 20).
+# By hand, longer: scripts/fuzz.sh 600   or one target: scripts/fuzz.sh 600 fuzz_bac_codec
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}
+only=${2:-}
+CC=clang cmake -S . -B build-fuzz -DS4100_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j2 >/dev/null
+for bin in build-fuzz/fuzz/fuzz_*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    [ -n "$only" ] && [ "$name" != "$only" ] && continue
+    corpus=build-fuzz/corpus-$name
+    mkdir -p "$corpus"
+    seeds=()
+    [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
+    echo "fuzzing $name for ${secs}s"
+    "$bin" -max_total_time="$secs" -print_final_stats=0 "$corpus" "${seeds[@]}" 2>&1 | grep -E "^#[0-9]+ *DONE|ERROR|SUMMARY" || true
+    # libFuzzer exits non-zero and writes crash-* on a finding
+    if ls crash-* leak-* timeout-* 2>/dev/null | grep -q .; then
+        echo "FAIL: $name found a crashing input" >&2
+        exit 1
+    fi
+done
+echo "fuzz: ok"
