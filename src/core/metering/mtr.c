@@ -160,7 +160,9 @@ double mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id)
     return NAN;
 }
 
-int mtr_config_check(const mtr_config_t *cfg)
+/* strict: also AV6 within 82..660 x AV5 (a write-time rule: after an AV5 write the
+ * stored AV6 may be outside it until AV6 is written, as the datasheet's order implies). */
+static int config_check(const mtr_config_t *cfg, bool strict)
 {
     /* AV5 before AV6, as the datasheet asks integrators to write them. */
     static const mtr_setting_t order[] = {
@@ -169,11 +171,19 @@ int mtr_config_check(const mtr_config_t *cfg)
         MTR_SET_PL_IMBALANCE, MTR_SET_SUBINTERVALS, MTR_SET_SUBINTERVAL_LEN,
     };
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
-        int rc = mtr_setting_check(cfg, order[k], mtr_setting_get(cfg, order[k]));
+        double v = mtr_setting_get(cfg, order[k]);
+        int rc = mtr_setting_check(cfg, order[k], v);
+        if (rc != MTR_OK && !strict && order[k] == MTR_SET_SYSTEM_VOLTAGE)
+            rc = (v >= 82 && v <= 32000) ? MTR_OK : MTR_ERANGE;
         if (rc != MTR_OK)
             return rc;
     }
     return MTR_OK;
+}
+
+int mtr_config_check(const mtr_config_t *cfg)
+{
+    return config_check(cfg, true);
 }
 
 unsigned mtr_active_phases(uint8_t type)
@@ -266,6 +276,8 @@ static void demand_end_subinterval(mtr_t *m)
     m->sub_elapsed_s = 0;
 }
 
+static void publish_registers(mtr_t *m);
+
 /* ---- init ---------------------------------------------------------------------------- */
 
 static void apply_scale(mtr_t *m)
@@ -297,11 +309,12 @@ void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv)
     m->lp_a[0] = 2.0 * (k * k - 1.0) * norm;
     m->lp_a[1] = (1.0 - sqrt(2.0) * k + k * k) * norm;
     set_nan_outputs(m);
+    publish_registers(m); /* accumulated values are valid before the first cycle */
 }
 
 int mtr_configure(mtr_t *m, const mtr_config_t *cfg)
 {
-    int rc = mtr_config_check(cfg);
+    int rc = config_check(cfg, false);
     if (rc != MTR_OK)
         return rc;
     bool demand_changed = cfg->subintervals != m->cfg.subintervals ||
@@ -310,6 +323,7 @@ int mtr_configure(mtr_t *m, const mtr_config_t *cfg)
     apply_scale(m);
     if (demand_changed)
         demand_restart(m);
+    publish_registers(m);
     return MTR_OK;
 }
 
@@ -317,11 +331,15 @@ void mtr_power_up(mtr_t *m)
 {
     m->nv.power_ups++;
     m->rtc_reset = true;
+    m->alarms |= MTR_BIT(MTR_BI_RTC_RESET);
+    publish_registers(m);
 }
 
 void mtr_rtc_synced(mtr_t *m)
 {
     m->rtc_reset = false;
+    m->alarms &= (uint16_t)~MTR_BIT(MTR_BI_RTC_RESET);
+    m->ai[MTR_AI_ALARMS] = (float)m->alarms;
 }
 
 int mtr_command(mtr_t *m, uint32_t cmd)

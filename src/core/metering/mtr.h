@@ -215,7 +215,9 @@ int mtr_config_check(const mtr_config_t *cfg);
 
 /* Start a meter: a fresh engine with cfg and the NV state (NULL: all zero). */
 void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv);
-/* Apply a validated configuration at run time. Changing AV10/AV11 restarts demand. */
+/* Apply a configuration at run time: every field in range, AV6 only against its
+ * absolute 82..32000 (its relation to AV5 is a write-time rule: mtr_setting_check).
+ * Changing AV10/AV11 restarts demand. MTR_ERANGE changes nothing. */
 int mtr_configure(mtr_t *m, const mtr_config_t *cfg);
 /* Power-up bookkeeping: count it, flag the RTC reset (BI15). */
 void mtr_power_up(mtr_t *m);

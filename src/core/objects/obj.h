@@ -1,6 +1,11 @@
 /*
- * s4100 object model: the meter's BACnet objects as data (DECISIONS O1..O8).
- * The table is generated from data/objects.csv, the datasheet's tables verbatim.
+ * s4100 object model: the meter as its BACnet objects (Device, AI1..83, AV1..11,
+ * BI1..15), as data. The AI/AV/BI definitions are generated from data/objects.csv (the
+ * datasheet's tables verbatim); each object type has a property table; reads and writes
+ * go through one path that applies the PICS rules (DECISIONS O1..O12, M13, M14).
+ *
+ * One obj_device_t per meter: it owns the metering engine and the Device properties.
+ * Portable core: no heap, no OS.
  */
 #ifndef S4100_OBJ_H
 #define S4100_OBJ_H
@@ -8,6 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "bacnet/bac.h"
+#include "metering/mtr.h"
 
 /* BACnet object types this device has. */
 enum { OBJ_AI = 0, OBJ_AV = 2, OBJ_BI = 3, OBJ_DEVICE = 8, OBJ_TL = 20 };
@@ -29,5 +37,102 @@ extern const size_t obj_def_count;
 
 /* The definition of (type, instance), or NULL. */
 const obj_def_t *obj_find(uint8_t type, uint32_t instance);
+
+/* ---- the device ------------------------------------------------------------------ */
+
+#define OBJ_NAME_MAX 64     /* Device Object_Name */
+#define OBJ_LOCATION_MAX 64 /* PICS: Location limited to 64 characters */
+#define OBJ_SERIAL_MAX 16
+#define OBJ_INSTANCE_MIN 1u
+#define OBJ_INSTANCE_MAX 4193999u /* DECISIONS O9 */
+#define OBJ_MAX_APDU 480u
+
+/* What identifies this meter and the writable Device properties (all NV). */
+typedef struct {
+    uint32_t instance;
+    char name[OBJ_NAME_MAX + 1];
+    char location[OBJ_LOCATION_MAX + 1];
+    char serial[OBJ_SERIAL_MAX + 1];
+    uint8_t max_master;      /* 1..127 */
+    uint8_t max_info_frames; /* 1 */
+    uint8_t mac;             /* MS/TP MAC, 0..127 */
+} obj_identity_t;
+
+typedef struct {
+    mtr_t mtr;
+    obj_identity_t id;
+    /* AV writes: validated at once, committed at the end of the next 1 s cycle (M14). */
+    mtr_config_t pending_cfg;
+    uint16_t pending_avs; /* bit per AV instance */
+    /* The clock: local time = clock_base + samples / MTR_FS, seconds since
+     * 2000-01-01 00:00:00 (where a power loss restarts it, M16). */
+    double clock_base;
+} obj_device_t;
+
+/* Factory identity for a serial number: instance pseudo-random in 1,000,000..3,097,151
+ * derived from the serial (O9), default name (O12) and location, Max_Master 127,
+ * Max_Info_Frames 1, MAC 1. A serial longer than OBJ_SERIAL_MAX is cut. */
+void obj_identity_default(obj_identity_t *id, const char *serial);
+
+/* Start a device on an identity, a meter configuration and its NV state (may be NULL). */
+void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg,
+              const mtr_nv_t *nv);
+
+/* Call after each completed 1 s metering cycle: commits pending AV writes. */
+void obj_cycle(obj_device_t *d);
+
+/* The meter's clock. */
+typedef struct {
+    bac_date_t date;
+    bac_time_t time;
+} obj_datetime_t;
+void obj_clock_get(const obj_device_t *d, obj_datetime_t *dt);
+/* TimeSynchronization: returns false (and changes nothing) for wildcards or a date
+ * that does not exist. Clears RTC_Reset. */
+bool obj_clock_set(obj_device_t *d, const obj_datetime_t *dt);
+
+/* ---- objects and properties -------------------------------------------------------- */
+
+/* The objects in Object_List order: the Device first, then AI, AV, BI. */
+size_t obj_count(const obj_device_t *d);
+bac_oid_t obj_at(const obj_device_t *d, size_t index);
+bool obj_exists(const obj_device_t *d, bac_oid_t oid);
+/* Object_Name of an existing object. */
+const char *obj_name(const obj_device_t *d, bac_oid_t oid);
+/* Find by name (Who-Has); false if none. */
+bool obj_by_name(const obj_device_t *d, const char *name, size_t len, bac_oid_t *oid);
+
+/* An error to send as BACnet Error class/code. */
+typedef struct {
+    uint8_t cls;
+    uint8_t code;
+} obj_err_t;
+
+#define OBJ_ERROR (-100) /* the call failed with a BACnet error in *err */
+#define OBJ_NO_INDEX 0xFFFFFFFFu
+
+/* The device instance 4194303 addresses "this device" (clause 15.5). */
+#define OBJ_DEVICE_WILDCARD 4194303u
+/* Resolve the wildcard device instance to this device's identifier. */
+bac_oid_t obj_resolve(const obj_device_t *d, bac_oid_t oid);
+
+/* Encode the value of a property (application-tagged) into out. Returns BAC_OK, a
+ * negative BAC_E_ from the cursor (the value did not fit), or OBJ_ERROR with err set
+ * (UNKNOWN_OBJECT, UNKNOWN_PROPERTY, PROPERTY_IS_NOT_AN_ARRAY, INVALID_ARRAY_INDEX). */
+int obj_read(const obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
+             bac_buf_t *out, obj_err_t *err);
+
+/* Write a property from the value in `value` (a cursor over the application-tagged
+ * value, positioned at its first octet and ending after it). A rejected write changes
+ * nothing. Returns BAC_OK or OBJ_ERROR with err set. */
+int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
+              bac_buf_t *value, uint8_t priority, obj_err_t *err);
+
+/* Property lists for ReadPropertyMultiple's ALL, REQUIRED and OPTIONAL. */
+enum { OBJ_PROPS_ALL, OBJ_PROPS_REQUIRED, OBJ_PROPS_OPTIONAL };
+size_t obj_props(const obj_device_t *d, bac_oid_t oid, int which, uint32_t *out, size_t max);
+
+/* Reliability of an object's Present_Value (BAC_RELIABILITY_...). */
+uint32_t obj_reliability(const obj_device_t *d, bac_oid_t oid);
 
 #endif
