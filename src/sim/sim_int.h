@@ -1,0 +1,135 @@
+/*
+ * Internals shared by the files of src/sim (not part of the API: include sim.h).
+ */
+#ifndef S4100_SIM_INT_H
+#define S4100_SIM_INT_H
+
+#include "sim.h"
+
+#include <stdio.h>
+
+#define SIM_HMAX 50 /* highest harmonic order a scenario may set */
+#define SIM_PI 3.14159265358979323846
+
+/* The live parameters of the synthesizer: what a scenario's keys set. Angles in
+ * degrees, RMS volts/amps primary, harmonics in % of the fundamental. Plain data, so
+ * a loop can restore the start state with one assignment. */
+typedef struct {
+    double v[3], vang[3];   /* RMS voltage and its angle, per phase */
+    double i[3], ang[3];    /* RMS current and load angle (+ = current lags) */
+    bool cap[3];            /* pf_type: capacitive (leading) */
+    bool exp[3];            /* direction: export (current reversed) */
+    double vh[3][SIM_HMAX + 1], vhph[3][SIM_HMAX + 1];
+    double ih[3][SIM_HMAX + 1], ihph[3][SIM_HMAX + 1];
+    int hmax;               /* highest order ever set, bounds the per-sample scan */
+    double dcv[3], dci[3];  /* DC offsets, volts / amps primary */
+    double freq;            /* Hz; the drift ramp moves it */
+    bool acb;               /* sequence acb: every voltage angle mirrored */
+    int drift;              /* SIM_DRIFT_* */
+    double drift_rate, drift_min, drift_max;
+    double wob_amp, wob_period;
+    double noise_v, noise_i;     /* % of nominal, sigma of Gaussian noise */
+    double nominal_v, nominal_i; /* the "nominal" of the noise */
+    double pulse_rate;           /* pulses/s, 0 none */
+    double pulse_width;          /* ms */
+} sim_params_t;
+
+enum { SIM_DRIFT_NONE, SIM_DRIFT_RAMP, SIM_DRIFT_WOBBLE };
+
+/* One parsed key = value: which parameter, which phases, the value (enums as 0/1/2). */
+typedef struct {
+    uint8_t key;
+    uint8_t phases; /* bit 0..2: A..C */
+    uint8_t h;      /* harmonic order for the harmonic keys */
+    double x;
+} sim_action_t;
+
+typedef struct {
+    uint64_t n, ramp_n; /* start, in samples from the start of the timeline; ramp length */
+    size_t a0, na;      /* its actions: act[a0 .. a0+na) */
+    int line;
+} sim_event_t;
+
+typedef struct {
+    double *p; /* into sim_synth_t.cur, which never moves */
+    double from, to;
+    uint64_t n0, n1;
+} sim_ramp_t;
+
+#define SIM_MAX_RAMPS (sizeof(sim_params_t) / sizeof(double))
+
+typedef struct {
+    sim_params_t init, cur;
+    uint8_t mask; /* phases the bare (un-suffixed) keys set, from the system type */
+
+    sim_action_t *act;
+    size_t nact, capact;
+    sim_event_t *ev;
+    size_t nev, capev;
+    uint64_t loop_n; /* 0: the timeline runs once */
+
+    uint64_t n;   /* index of the next frame */
+    uint64_t tl0; /* frame where the current pass of the timeline began */
+    size_t next_ev;
+    sim_ramp_t ramp[SIM_MAX_RAMPS];
+    size_t nramp;
+
+    double ph;     /* phase of the fundamental, cycles in [0, 1) */
+    double f_cur;  /* effective frequency at frame n */
+    double wob_ph; /* wobble phase, cycles */
+    int drift_dir, drift_last;
+
+    uint64_t rng;
+    double spare;
+    bool has_spare;
+
+    double pulse_rate_last, pulse_next;
+    uint64_t pulse_last;
+    bool pulse_any, pulse_closed;
+
+    mtr_config_t meter;
+    unsigned meter_set; /* bit per mtr_setting_t id present in [meter] */
+} sim_synth_t;
+
+typedef struct sim_replay sim_replay_t;
+
+enum { SIM_SRC_SCENARIO, SIM_SRC_REPLAY };
+
+struct sim_source {
+    int kind;
+    uint64_t frames; /* frames handed out */
+    sim_synth_t *syn;
+    sim_replay_t *rep;
+};
+
+/* err may be NULL. */
+void sim_errf(sim_err_t *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Case-insensitive ASCII compare (no locale). */
+int sim_strcaseeq(const char *a, const char *b);
+/* A whole string as a finite double (surrounding blanks allowed). */
+bool sim_parse_double(const char *s, double *x);
+
+/* synth.c */
+void sim_synth_defaults(sim_params_t *p, uint8_t system_type, uint8_t *mask);
+int sim_key_parse(const char *name, const char *value, uint8_t mask, sim_action_t *a,
+                  char *msg, size_t msgsz);
+bool sim_key_rampable(const sim_action_t *a);
+/* Apply to p; y non-NULL: p is y->cur and numeric changes ramp over ramp_n samples. */
+void sim_action_apply(sim_params_t *p, const sim_action_t *a, sim_synth_t *y, uint64_t ramp_n);
+int sim_params_check(const sim_params_t *p, char *msg, size_t msgsz);
+void sim_synth_start(sim_synth_t *y, uint64_t seed);
+void sim_synth_fill(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t n);
+
+/* scenario.c */
+int sim_scenario_parse(sim_synth_t *y, FILE *f, const char *path, sim_err_t *err);
+
+/* replay.c */
+long sim_replay_read(sim_replay_t *r, mtr_frame_t *out, size_t n, sim_err_t *err);
+void sim_replay_free(sim_replay_t *r);
+
+#endif
