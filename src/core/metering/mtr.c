@@ -758,7 +758,7 @@ static void zero_crossing(mtr_t *m, mtr_acc_t *cyc, const double *c, double alph
     m->last_zc_t = t;
 }
 
-size_t mtr_feed(mtr_t *m, const mtr_frame_t *x, size_t n, bool *cycle)
+size_t mtr_feed(mtr_t *m, mtr_frame_t *x, size_t n, bool *cycle)
 {
     size_t todo = n < m->tick_left ? n : m->tick_left;
     const double kb = m->cfg.system_type == 11 ? 1.0 : 0.0; /* type 11: the load sees A-B */

@@ -228,7 +228,7 @@ int mtr_command(mtr_t *m, uint32_t cmd);
 
 /* Feed samples. Consumes up to n frames but stops right after a 1 s cycle completes:
  * returns the number consumed and sets *cycle when the readings were refreshed. */
-size_t mtr_feed(mtr_t *m, const mtr_frame_t *x, size_t n, bool *cycle);
+size_t mtr_feed(mtr_t *m, mtr_frame_t *x, size_t n, bool *cycle); /* x is only read */
 
 /* Pulse input contact state, effective from the next sample. A closure counts once
  * when it has lasted at least 20 ms. */

@@ -58,7 +58,7 @@ typedef struct {
     uint8_t mac;             /* MS/TP MAC, 0..127 */
 } obj_identity_t;
 
-typedef struct {
+typedef struct obj_device {
     mtr_t mtr;
     obj_identity_t id;
     /* AV writes: validated at once, committed at the end of the next 1 s cycle (M14). */

@@ -1,0 +1,359 @@
+/*
+ * s4100 run: the virtual meter in real time. The simulated front end feeds the engine
+ * 2520 sample sets a second, paced by the monotonic clock; BACnet/IP is served from the
+ * same single-threaded poll loop; SIGINT/SIGTERM (through a signalfd) stop it cleanly.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "bacnet/bac_server.h"
+#include "bip/bip.h"
+#include "objects/obj.h"
+#include "port.h"
+#include "sim.h"
+
+enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
+       OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP };
+
+#define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
+
+typedef struct {
+    const char *bind, *broadcast, *serial, *scenario, *password;
+    uint16_t port;
+    long device_id; /* -1: the factory value */
+    unsigned seconds; /* 0: until stopped */
+    bool quiet;
+} run_opts_t;
+
+static void usage(FILE *f)
+{
+    fputs("usage: s4100 run [options]\n"
+          "Runs the meter in real time on a scenario and serves BACnet/IP.\n"
+          "  --scenario FILE        the load (default: scenarios/default.ini, rooftop PV)\n"
+          "  --bip-port N           UDP port (default 47808)\n"
+          "  --bind ADDR            local address (default 0.0.0.0, so broadcasts are heard)\n"
+          "  --broadcast ADDR[:PORT] where I-Am/I-Have go (default 255.255.255.255, or\n"
+          "                         127.255.255.255 when bound to loopback; port: --bip-port)\n"
+          "  --device-id N          Device instance, 1..4193999 (default: the factory value,\n"
+          "                         pseudo-random 1000000..3097151 from the serial number)\n"
+          "  --serial S             serial number (default 4100000001)\n"
+          "  --bacnet-password PW   password DCC and ReinitializeDevice must carry (1..20)\n"
+          "  --seconds N            stop after N seconds (default: run until SIGINT/SIGTERM)\n"
+          "  --quiet                no status line\n"
+          "  --no-panel             headless (the only mode until the panel exists)\n",
+          f);
+    app_settings_usage(f);
+}
+
+static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
+{
+    static struct option opts[APP_N_SETTINGS + 16] = {
+        {"bip-port", required_argument, NULL, OPT_BIP_PORT},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"broadcast", required_argument, NULL, OPT_BROADCAST},
+        {"device-id", required_argument, NULL, OPT_DEVICE_ID},
+        {"serial", required_argument, NULL, OPT_SERIAL},
+        {"scenario", required_argument, NULL, OPT_SCENARIO},
+        {"bacnet-password", required_argument, NULL, OPT_PASSWORD},
+        {"no-panel", no_argument, NULL, OPT_NO_PANEL},
+        {"seconds", required_argument, NULL, OPT_SECONDS},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+    };
+    app_settings_options(opts + 11);
+    int c;
+    double v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_BIP_PORT:
+            if (app_parse_number("run", "bip-port", optarg, &v) || v < 1 || v > 65535 || v != floor(v)) {
+                fprintf(stderr, "s4100 run: --bip-port must be 1..65535\n");
+                return 2;
+            }
+            o->port = (uint16_t)v;
+            break;
+        case OPT_BIND: o->bind = optarg; break;
+        case OPT_BROADCAST: o->broadcast = optarg; break;
+        case OPT_DEVICE_ID:
+            if (app_parse_number("run", "device-id", optarg, &v) || v != floor(v) ||
+                v < OBJ_INSTANCE_MIN || v > OBJ_INSTANCE_MAX) {
+                fprintf(stderr, "s4100 run: --device-id must be %u..%u\n", OBJ_INSTANCE_MIN,
+                        OBJ_INSTANCE_MAX);
+                return 2;
+            }
+            o->device_id = (long)v;
+            break;
+        case OPT_SERIAL:
+            if (!*optarg || strlen(optarg) > OBJ_SERIAL_MAX) {
+                fprintf(stderr, "s4100 run: --serial must be 1..%d characters\n", OBJ_SERIAL_MAX);
+                return 2;
+            }
+            o->serial = optarg;
+            break;
+        case OPT_SCENARIO: o->scenario = optarg; break;
+        case OPT_PASSWORD:
+            if (!*optarg || strlen(optarg) > BAC_PASSWORD_MAX) {
+                fprintf(stderr, "s4100 run: --bacnet-password must be 1..%u characters\n",
+                        BAC_PASSWORD_MAX);
+                return 2;
+            }
+            o->password = optarg;
+            break;
+        case OPT_NO_PANEL: break;
+        case OPT_SECONDS:
+            if (app_parse_number("run", "seconds", optarg, &v) || v < 1 || v > 1e9 || v != floor(v)) {
+                fprintf(stderr, "s4100 run: --seconds must be a whole number >= 1\n");
+                return 2;
+            }
+            o->seconds = (unsigned)v;
+            break;
+        case OPT_QUIET: o->quiet = true; break;
+        case OPT_HELP: usage(stdout); return 1;
+        default: {
+            int rc = app_settings_take(st, c, optarg, "run");
+            if (rc <= 0) {
+                if (rc == 0)
+                    usage(stderr);
+                return 2;
+            }
+        }
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "s4100 run: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static bool parse_broadcast(const run_opts_t *o, bip_addr_t *out)
+{
+    char ip[64];
+    const char *spec = o->broadcast;
+    if (!spec)
+        spec = strncmp(o->bind, "127.", 4) == 0 ? "127.255.255.255" : "255.255.255.255";
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n >= sizeof ip)
+        return false;
+    memcpy(ip, spec, n);
+    ip[n] = '\0';
+    double port = o->port;
+    if (colon && (app_parse_number("run", "broadcast", colon + 1, &port) || port < 1 ||
+                  port > 65535 || port != floor(port)))
+        return false;
+    return bip_addr_parse(ip, (uint16_t)port, out);
+}
+
+typedef struct {
+    obj_device_t dev;
+    bac_server_t srv;
+    bip_t bip;
+    sim_source_t *src;
+    mtr_config_t cfg;
+    int udp;
+} meter_t;
+
+static void status_line(const meter_t *m)
+{
+    const float *ai = m->dev.mtr.ai;
+    printf("[%6u s] P %9.3f kW  Q %9.3f kVAR  PF %6.3f  VLN %7.2f V  I %8.2f A  f %6.2f Hz"
+           "  kWh +%.3f -%.3f  alerts 0x%04x  bip rx %u tx %u\n",
+           m->dev.mtr.cycles, (double)ai[MTR_AI_KW], (double)ai[MTR_AI_KVAR],
+           (double)ai[MTR_AI_PF], (double)ai[MTR_AI_VLN_AVG], (double)ai[MTR_AI_I_AVG],
+           (double)ai[MTR_AI_FREQ], (double)ai[MTR_AI_KWH_IMP], (double)ai[MTR_AI_KWH_EXP],
+           m->dev.mtr.alarms, m->bip.rx, m->bip.tx);
+    fflush(stdout);
+}
+
+static void announce(meter_t *m)
+{
+    uint8_t npdu[64];
+    size_t n = bac_server_i_am(&m->srv, npdu, sizeof npdu);
+    if (n)
+        bip_send(&m->bip, NULL, npdu, n);
+}
+
+/* ReinitializeDevice: the application restarts; NV, identity, settings and the running
+ * clock survive (it is not a power loss, DECISIONS M16). */
+static void restart(meter_t *m)
+{
+    obj_device_t *d = &m->dev;
+    mtr_nv_t nv = d->mtr.nv;
+    obj_identity_t id = d->id;
+    mtr_config_t cfg = d->pending_cfg;
+    double clock = d->clock_base + (double)d->mtr.n / MTR_FS;
+    bool rtc_reset = d->mtr.rtc_reset;
+    obj_init(d, &id, &cfg, &nv);
+    d->clock_base = clock;
+    d->mtr.rtc_reset = rtc_reset;
+    announce(m);
+}
+
+/* Feed n frames, switching the pulse input where the scenario's contact changes. */
+static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, bool quiet,
+                 unsigned *cycles_left)
+{
+    size_t off = 0;
+    while (off < n) {
+        size_t run = 1;
+        while (off + run < n && pulse[off + run] == pulse[off])
+            run++;
+        mtr_pulse_input(&m->dev.mtr, pulse[off] != 0);
+        size_t done = 0;
+        while (done < run) {
+            bool cycle = false;
+            done += mtr_feed(&m->dev.mtr, x + off + done, run - done, &cycle);
+            if (cycle) {
+                obj_cycle(&m->dev);
+                if (!quiet)
+                    status_line(m);
+                if (*cycles_left && --*cycles_left == 0)
+                    return;
+            }
+        }
+        off += run;
+    }
+}
+
+static int loop(meter_t *m, const run_opts_t *o)
+{
+    int sfd = lx_signals_open();
+    if (sfd < 0) {
+        perror("s4100 run: signalfd");
+        return 1;
+    }
+    static mtr_frame_t buf[CHUNK];
+    static uint8_t pulse[CHUNK];
+    static uint8_t dgram[2048];
+    unsigned cycles_left = o->seconds;
+    double t0 = lx_now_s();
+    uint64_t produced = 0;
+    sim_err_t err = {{0}};
+    announce(m);
+    for (;;) {
+        /* Samples owed to the engine by now: real time is the sample clock. */
+        uint64_t due = (uint64_t)((lx_now_s() - t0) * MTR_FS);
+        while (produced < due) {
+            size_t n = due - produced > CHUNK ? CHUNK : (size_t)(due - produced);
+            long got = sim_read(m->src, buf, pulse, n, &err);
+            if (got <= 0) {
+                fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
+                close(sfd);
+                return got < 0 ? 1 : 0;
+            }
+            sim_afe(&m->dev.mtr.cfg, buf, (size_t)got);
+            feed(m, buf, pulse, (size_t)got, o->quiet, &cycles_left);
+            produced += (uint64_t)got;
+            if (o->seconds && cycles_left == 0) {
+                close(sfd);
+                return 0;
+            }
+            if (n == CHUNK)
+                break; /* let the network in between chunks */
+        }
+        double next = t0 + (double)(produced + 1) / MTR_FS;
+        int wait_ms = (int)ceil((next - lx_now_s()) * 1000.0);
+        if (wait_ms < 0 || produced < due)
+            wait_ms = 0;
+        struct pollfd pf[2] = {{.fd = m->udp, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        if (poll(pf, 2, wait_ms) < 0)
+            continue;
+        if (pf[1].revents) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) > 0) {
+                if (!o->quiet)
+                    printf("s4100 run: stopping on signal %u\n", si.ssi_signo);
+                close(sfd);
+                return 0;
+            }
+        }
+        if (pf[0].revents & POLLIN) {
+            for (int k = 0; k < 64; k++) { /* a batch, then back to the samples */
+                bip_addr_t from;
+                long n = lx_udp_recv(m->udp, &from, dgram, sizeof dgram);
+                if (n <= 0)
+                    break;
+                bip_receive(&m->bip, lx_now_ms(), &from, dgram, (size_t)n);
+                if (bac_server_reinit_requested(&m->srv, NULL))
+                    restart(m);
+            }
+        }
+        bac_server_tick(&m->srv, lx_now_ms());
+    }
+}
+
+int app_run(int argc, char **argv)
+{
+    run_opts_t o = {.bind = "0.0.0.0", .serial = "4100000001", .port = 47808, .device_id = -1};
+    app_settings_t st = {{0}, {0}};
+    int rc = parse_opts(argc, argv, &o, &st);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (!o.scenario)
+        o.scenario = app_default_scenario();
+
+    static meter_t m;
+    sim_err_t err = {{0}};
+    if (sim_open_scenario(&m.src, o.scenario, &err) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", err.msg);
+        return 1;
+    }
+    mtr_config_default(&m.cfg);
+    sim_scenario_meter(m.src, &m.cfg);
+    if (mtr_config_check(&m.cfg) != MTR_OK) {
+        fprintf(stderr, "s4100 run: %s: the [meter] settings are out of range\n", o.scenario);
+        sim_close(m.src);
+        return 1;
+    }
+    if (app_settings_apply(&st, &m.cfg, "run") < 0) {
+        sim_close(m.src);
+        return 2;
+    }
+    bip_addr_t self, bcast;
+    if (!bip_addr_parse(o.bind, o.port, &self)) {
+        fprintf(stderr, "s4100 run: --bind %s: not an IPv4 address\n", o.bind);
+        sim_close(m.src);
+        return 2;
+    }
+    if (!parse_broadcast(&o, &bcast)) {
+        fprintf(stderr, "s4100 run: --broadcast %s: expected ADDR or ADDR:PORT\n", o.broadcast);
+        sim_close(m.src);
+        return 2;
+    }
+    char msg[160];
+    m.udp = lx_udp_open(o.bind, o.port, msg, sizeof msg);
+    if (m.udp < 0) {
+        fprintf(stderr, "s4100 run: %s\n", msg);
+        sim_close(m.src);
+        return 1;
+    }
+
+    obj_identity_t id;
+    obj_identity_default(&id, o.serial);
+    if (o.device_id > 0)
+        id.instance = (uint32_t)o.device_id;
+    obj_init(&m.dev, &id, &m.cfg, NULL);
+    mtr_power_up(&m.dev.mtr);
+    bac_server_init(&m.srv, &m.dev, o.password);
+    bip_port_t port = {.ctx = (void *)(intptr_t)m.udp, .send = lx_udp_send};
+    bip_init(&m.bip, &port, &self, &bcast, &m.srv);
+    if (!o.quiet) {
+        printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n", id.instance,
+               id.name, o.bind, o.port, o.scenario);
+        fflush(stdout);
+    }
+    rc = loop(&m, &o);
+    close(m.udp);
+    sim_close(m.src);
+    return rc;
+}

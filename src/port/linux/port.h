@@ -1,0 +1,30 @@
+/*
+ * The Linux side of the port: what the core's data links and the host loop need from
+ * the OS. Prefix lx_.
+ */
+#ifndef S4100_PORT_LINUX_H
+#define S4100_PORT_LINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bip/bip.h"
+
+/* Monotonic clock. */
+uint32_t lx_now_ms(void);
+double lx_now_s(void);
+
+/* A UDP socket for BACnet/IP: bound to bind_ip:port with SO_BROADCAST. Returns the fd,
+ * or -1 with a message in err. */
+int lx_udp_open(const char *bind_ip, uint16_t port, char *err, size_t errlen);
+
+/* bip_port_t send function; ctx is (intptr_t)fd. */
+int lx_udp_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size_t len);
+
+/* Receive one datagram (non-blocking): its length, 0 if none, -1 on error. */
+long lx_udp_recv(int fd, bip_addr_t *from, uint8_t *buf, size_t cap);
+
+/* A signalfd delivering SIGINT and SIGTERM (both blocked for the process). */
+int lx_signals_open(void);
+
+#endif
