@@ -18,11 +18,13 @@ static bac_server_t srv;
 static uint8_t out[1500];
 static bool out_bcast;
 
+#define HEX_MAX 2048
 static size_t hex(const char *s, uint8_t *buf)
 {
     size_t n = 0;
     unsigned v;
     while (*s) {
+        assert_true(n < HEX_MAX);
         if (*s == ' ') {
             s++;
             continue;
@@ -55,7 +57,7 @@ static int setup(void **state)
 /* Handle an NPDU given as hex at time now; returns the reply length. */
 static size_t req_at(uint32_t now, const char *npdu_hex, bool bcast)
 {
-    uint8_t in[600];
+    static uint8_t in[HEX_MAX];
     size_t n = hex(npdu_hex, in);
     return bac_server_handle(&srv, now, in, n, bcast, out, sizeof out, &out_bcast);
 }
@@ -68,7 +70,7 @@ static size_t req(const char *npdu_hex)
 /* The reply must be exactly these octets. */
 static void expect(size_t got, const char *hexs)
 {
-    uint8_t want[600];
+    static uint8_t want[HEX_MAX];
     size_t n = hex(hexs, want);
     if (got != n || memcmp(out, want, n)) {
         printf("want %s\ngot  ", hexs);
@@ -278,7 +280,7 @@ static void test_read_property_multiple(void **state)
     expect(req("01 04 00 03 04 0E 0C 00 00 00 63 1E 09 08 1F"),
            "01 00 30 04 0E 0C 00 00 00 63 1E 29 08 5E 91 01 91 1F 5F 1F");
     /* Every AI Present_Value in one request does not fit: Abort 4. */
-    char r[2000] = "01 04 00 03 05 0E";
+    static char r[4096] = "01 04 00 03 05 0E";
     for (int k = 1; k <= 83; k++) {
         char s[40];
         snprintf(s, sizeof s, " 0C 00 00 00 %02X 1E 09 55 1F", k);
@@ -414,7 +416,7 @@ static void test_bip(void **state)
     bip_addr_parse("10.0.0.9", 47809, &peer);
     bip_port_t port = {NULL, fake_send};
     bip_init(&b, &port, &self, &bcast, &srv);
-    uint8_t pkt[64];
+    static uint8_t pkt[HEX_MAX];
     size_t n;
 
     /* Original-Unicast RP -> Original-Unicast Complex-ACK back to the sender. */
@@ -423,7 +425,7 @@ static void test_bip(void **state)
     bip_receive(&b, 0, &peer, pkt, n);
     assert_int_equal(sends, 1);
     assert_memory_equal(&sent_to, &peer, sizeof peer);
-    uint8_t want[64];
+    static uint8_t want[HEX_MAX];
     size_t wn = hex("81 0A 00 16 01 00 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 6E 3F", want);
     assert_int_equal(sent_len, wn);
     assert_memory_equal(sent, want, wn);
