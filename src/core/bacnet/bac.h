@@ -64,6 +64,8 @@ typedef struct {
     int err;           /* first error, BAC_OK while none */
 } bac_buf_t;
 
+/* A reader over len octets (data may be NULL when len is 0), a writer over cap octets
+ * (data never NULL). An unusable buffer gives a cursor already failed with BAC_E_ARG. */
 void bac_buf_reader(bac_buf_t *b, const uint8_t *data, size_t len);
 void bac_buf_writer(bac_buf_t *b, uint8_t *data, size_t cap);
 
@@ -129,7 +131,9 @@ int bac_enc_tag(bac_buf_t *b, bool context, uint8_t number, uint32_t len);
 int bac_enc_opening(bac_buf_t *b, uint8_t number);
 int bac_enc_closing(bac_buf_t *b, uint8_t number);
 
-/* Decode one tag header; the content, if any, is left for the caller. */
+/* Decode one tag header; the content, if any, is left for the caller. Extended tag
+ * numbers and lengths are accepted in non-minimal form; an application tag with LVT 6
+ * or 7 (opening/closing exist only for context tags) is BAC_E_TAG. */
 int bac_dec_tag(bac_buf_t *b, bac_tag_t *t);
 /* The same without consuming and without touching the cursor's error: a query for
  * optional and choice parameters. Returns the header length or an error. */
