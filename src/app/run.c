@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "bacnet/bac_server.h"
 #include "bip/bip.h"
 #include "objects/obj.h"
 #include "port.h"

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "bac.h"
-#include "bac_server.h"
 #include "objects/obj.h"
 
 #define MAX_APDU OBJ_MAX_APDU

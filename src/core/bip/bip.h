@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "bacnet/bac.h"
-#include "bacnet/bac_server.h"
 
 #define BIP_BVLC_TYPE 0x81u
 #define BIP_MAX_APDU 480u
