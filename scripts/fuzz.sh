@@ -16,10 +16,14 @@ for bin in build-fuzz/fuzz/fuzz_*; do
     seeds=()
     [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
     echo "fuzzing $name for ${secs}s"
-    "$bin" -max_total_time="$secs" -print_final_stats=0 "$corpus" "${seeds[@]}" 2>&1 | grep -E "^#[0-9]+ *DONE|ERROR|SUMMARY" || true
-    # libFuzzer exits non-zero and writes crash-* on a finding
-    if ls crash-* leak-* timeout-* 2>/dev/null | grep -q .; then
-        echo "FAIL: $name found a crashing input" >&2
+    rc=0
+    "$bin" -max_total_time="$secs" -artifact_prefix=build-fuzz/ "$corpus" "${seeds[@]}" \
+        >build-fuzz/$name.log 2>&1 || rc=$?
+    grep -E "^Done [0-9]+ runs" build-fuzz/$name.log || true
+    if [ $rc -ne 0 ]; then
+        # libFuzzer exits non-zero on a finding and writes the input to build-fuzz/crash-*
+        tail -40 build-fuzz/$name.log >&2
+        echo "FAIL: $name found a crashing input (see build-fuzz/)" >&2
         exit 1
     fi
 done
