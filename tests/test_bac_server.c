@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bacnet/bac_server.h"
+#include "bacnet/bac.h"
 #include "bip/bip.h"
 #include "objects/obj.h"
 
