@@ -48,6 +48,68 @@ void obj_identity_default(obj_identity_t *id, const char *serial)
     id->max_master = 127;
     id->max_info_frames = 1;
     id->mac = 1;
+    id->baud = 76800;
+}
+
+bool obj_baud_valid(uint32_t baud)
+{
+    return baud == 9600 || baud == 19200 || baud == 38400 || baud == 76800 || baud == 115200;
+}
+
+int obj_set_instance(obj_device_t *d, uint32_t instance)
+{
+    if (instance < OBJ_INSTANCE_MIN || instance > OBJ_INSTANCE_MAX)
+        return BAC_ERR_VALUE_OUT_OF_RANGE;
+    d->id.instance = instance;
+    return OBJ_OK;
+}
+
+int obj_set_max_master(obj_device_t *d, uint32_t mm)
+{
+    /* 1..127, and not below our own MAC: poll-for-master could not reach us. */
+    if (mm < 1 || mm > 127 || mm < d->id.mac)
+        return BAC_ERR_VALUE_OUT_OF_RANGE;
+    d->id.max_master = (uint8_t)mm;
+    return OBJ_OK;
+}
+
+int obj_set_mac(obj_device_t *d, uint32_t mac)
+{
+    if (mac > 127 || mac > d->id.max_master)
+        return BAC_ERR_VALUE_OUT_OF_RANGE;
+    d->id.mac = (uint8_t)mac;
+    return OBJ_OK;
+}
+
+int obj_set_baud(obj_device_t *d, uint32_t baud)
+{
+    if (!obj_baud_valid(baud))
+        return BAC_ERR_VALUE_OUT_OF_RANGE;
+    d->id.baud = baud;
+    return OBJ_OK;
+}
+
+int obj_av_write(obj_device_t *d, unsigned av, double v)
+{
+    if (av < 1 || av > 11 || !isfinite(v))
+        return BAC_ERR_VALUE_OUT_OF_RANGE;
+    if (av == 1) {
+        if (v != floor(v) || v < 0 || v > 65535 || mtr_command(&d->mtr, (uint32_t)v) != MTR_OK)
+            return BAC_ERR_VALUE_OUT_OF_RANGE;
+        return OBJ_OK;
+    }
+    /* Checked against the pending configuration, so AV5 then AV6 in one breath works. */
+    if (mtr_setting_set(&d->pending_cfg, (mtr_setting_t)av, v) != MTR_OK)
+        return BAC_ERR_VALUE_OUT_OF_RANGE;
+    d->pending_avs |= (uint16_t)(1u << av);
+    return OBJ_OK;
+}
+
+double obj_av_value(const obj_device_t *d, unsigned av)
+{
+    if (av == 1)
+        return 0.0;
+    return mtr_setting_get(&d->pending_cfg, (mtr_setting_t)av);
 }
 
 void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg,

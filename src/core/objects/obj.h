@@ -55,7 +55,10 @@ typedef struct {
     char serial[OBJ_SERIAL_MAX + 1];
     uint8_t max_master;      /* 1..127 */
     uint8_t max_info_frames; /* 1 */
-    uint8_t mac;             /* MS/TP MAC, 0..127 */
+    uint8_t mac;             /* MS/TP MAC, 0..127 (default 1) */
+    uint32_t baud;           /* MS/TP: 9600, 19200, 38400, 76800 (default), 115200 */
+    uint32_t setup_password; /* panel SETUP password, 0..99999 (default 00000) */
+    uint32_t reset_password; /* panel RESET password, 0..99999 (default 00000) */
 } obj_identity_t;
 
 typedef struct obj_device {
@@ -131,6 +134,19 @@ int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
 /* Property lists for ReadPropertyMultiple's ALL, REQUIRED and OPTIONAL. */
 enum { OBJ_PROPS_ALL, OBJ_PROPS_REQUIRED, OBJ_PROPS_OPTIONAL };
 size_t obj_props(const obj_device_t *d, bac_oid_t oid, int which, uint32_t *out, size_t max);
+
+/* ---- settings shared by every way in (BACnet, the panel, the command line) ---------- */
+
+#define OBJ_OK 0
+/* Each returns OBJ_OK, or the BACnet error code it would answer (VALUE_OUT_OF_RANGE);
+ * a refused value changes nothing. */
+int obj_av_write(obj_device_t *d, unsigned av, double value); /* AV1..AV11, as WriteProperty */
+double obj_av_value(const obj_device_t *d, unsigned av);       /* what was last accepted */
+int obj_set_instance(obj_device_t *d, uint32_t instance);     /* 1..4193999 */
+int obj_set_max_master(obj_device_t *d, uint32_t max_master); /* 1..127, >= MAC */
+int obj_set_mac(obj_device_t *d, uint32_t mac);               /* 0..127, <= Max_Master */
+int obj_set_baud(obj_device_t *d, uint32_t baud);             /* the five rates */
+bool obj_baud_valid(uint32_t baud);
 
 /* Reliability of an object's Present_Value (BAC_RELIABILITY_...). */
 uint32_t obj_reliability(const obj_device_t *d, bac_oid_t oid);

@@ -308,9 +308,8 @@ static int write_device(obj_device_t *d, uint32_t prop, bac_buf_t *v, obj_err_t 
         bac_oid_t id;
         if (!dec_done(v, bac_dec_oid(v, &id)))
             return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_INVALID_DATA_TYPE);
-        if (id.type != OBJ_DEVICE || id.instance < OBJ_INSTANCE_MIN || id.instance > OBJ_INSTANCE_MAX)
+        if (id.type != OBJ_DEVICE || obj_set_instance(d, id.instance) != OBJ_OK)
             return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
-        d->id.instance = id.instance;
         return BAC_OK;
     }
     case BAC_PROP_OBJECT_NAME:
@@ -324,10 +323,8 @@ static int write_device(obj_device_t *d, uint32_t prop, bac_buf_t *v, obj_err_t 
             return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
         if (!dec_done(v, rc))
             return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_INVALID_DATA_TYPE);
-        /* 1..127, and not below our own MAC: poll-for-master could not reach us. */
-        if (mm < 1 || mm > 127 || mm < d->id.mac)
+        if (obj_set_max_master(d, mm) != OBJ_OK)
             return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
-        d->id.max_master = (uint8_t)mm;
         return BAC_OK;
     }
     }
@@ -339,18 +336,8 @@ static int write_av(obj_device_t *d, uint32_t inst, bac_buf_t *v, obj_err_t *err
     float f;
     if (!dec_done(v, bac_dec_real(v, &f)))
         return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_INVALID_DATA_TYPE);
-    if (!isfinite(f))
-        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
-    if (inst == 1) {
-        if (f != floorf(f) || f < 0 || f > 65535 || mtr_command(&d->mtr, (uint32_t)f) != MTR_OK)
-            return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
-        return BAC_OK;
-    }
-    /* Checked against the pending configuration, so AV5 then AV6 in one breath works. */
-    if (mtr_setting_set(&d->pending_cfg, (mtr_setting_t)inst, f) != MTR_OK)
-        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
-    d->pending_avs |= (uint16_t)(1u << inst);
-    return BAC_OK;
+    int rc = obj_av_write(d, inst, f);
+    return rc == OBJ_OK ? BAC_OK : fail(err, BAC_ERRCLASS_PROPERTY, (uint8_t)rc);
 }
 
 int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index, bac_buf_t *value,
