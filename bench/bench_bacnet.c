@@ -995,7 +995,7 @@ static int run_load(const cfg_t *c, const struct sockaddr_in *to, const workload
         return -1;
     }
     static slot_t slots[256];
-    static uint8_t tx[256][TX_MAX]; /* one copy per invoke id: only that octet differs */
+    static uint8_t tx[TX_MAX]; /* send() copies it: only the invoke id octet changes */
     memset(slots, 0, sizeof slots);
     uint8_t rx[RX_MAX];
     unsigned busy = 0, next_id = 0, next_req = 0;
@@ -1057,11 +1057,10 @@ static int run_load(const cfg_t *c, const struct sockaddr_in *to, const workload
             if (id < 0)
                 break; /* every id busy or quarantined: wait */
             const req_t *q = &w->req[next_req];
-            uint8_t *buf = tx[id];
-            memcpy(buf, q->data, q->len);
-            buf[INVOKE_OFF] = (uint8_t)id;
+            memcpy(tx, q->data, q->len);
+            tx[INVOKE_OFF] = (uint8_t)id;
             uint64_t ts = now_ns();
-            ssize_t s = send(fd, buf, q->len, 0);
+            ssize_t s = send(fd, tx, q->len, 0);
             if (s != (ssize_t)q->len) {
                 if (s < 0 && errno == ECONNREFUSED)
                     r->refused++;
