@@ -85,15 +85,15 @@ static void expect(size_t got, const char *hexs)
 static void test_read_property_vectors(void **state)
 {
     (void)state;
-    /* BACNET-NOTES: RP Object_List[0] -> count (110: DE, 83 AI, 11 AV, 15 BI). */
+    /* BACNET-NOTES: RP Object_List[0] -> count (113: DE, 83 AI, 11 AV, 15 BI, 3 TL). */
     expect(req("01 04 00 03 01 0C 0C 02 00 04 D2 19 4C 29 00"),
-           "01 00 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 6E 3F");
+           "01 00 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 71 3F");
     /* The whole list does not fit 480 octets: Abort segmentation-not-supported. */
     expect(req("01 04 00 03 02 0C 0C 02 00 04 D2 19 4C"), "01 00 71 02 04");
-    /* Element 2 is AI1; 111 does not exist. */
+    /* Element 2 is AI1; 114 does not exist. */
     expect(req("01 04 00 03 03 0C 0C 02 00 04 D2 19 4C 29 02"),
            "01 00 30 03 0C 0C 02 00 04 D2 19 4C 29 02 3E C4 00 00 00 01 3F");
-    expect(req("01 04 00 03 04 0C 0C 02 00 04 D2 19 4C 29 6F"), "01 00 50 04 0C 91 02 91 2A");
+    expect(req("01 04 00 03 04 0C 0C 02 00 04 D2 19 4C 29 72"), "01 00 50 04 0C 91 02 91 2A");
     /* The wildcard instance 4194303 means this device. */
     expect(req("01 04 00 03 05 0C 0C 02 3F FF FF 19 78"),
            "01 00 30 05 0C 0C 02 3F FF FF 19 78 3E 21 85 3F");
@@ -121,12 +121,12 @@ static void test_device_bit_strings(void **state)
 {
     (void)state;
     /* Protocol_Services_Supported: 40 bits, RP 12, RPM 14, WP 15, DCC 17, RD 20, I-Am 26,
-     * I-Have 27, TimeSync 32, Who-Has 33, Who-Is 34 -> 00 0B 48 30 E0 (DECISIONS O7). */
+     * I-Have 27, TimeSync 32, Who-Has 33, Who-Is 34, ReadRange 35 -> 00 0B 48 30 F0 (O7). */
     expect(req("01 04 00 03 01 0C 0C 02 00 04 D2 19 61"),
-           "01 00 30 01 0C 0C 02 00 04 D2 19 61 3E 85 06 00 00 0B 48 30 E0 3F");
-    /* Protocol_Object_Types_Supported: AI, AV, BI, Device (25 bits; trend log later). */
+           "01 00 30 01 0C 0C 02 00 04 D2 19 61 3E 85 06 00 00 0B 48 30 F0 3F");
+    /* Protocol_Object_Types_Supported: AI, AV, BI, Device, Trend Log (BACNET-NOTES). */
     expect(req("01 04 00 03 02 0C 0C 02 00 04 D2 19 60"),
-           "01 00 30 02 0C 0C 02 00 04 D2 19 60 3E 85 05 07 B0 80 00 00 3F");
+           "01 00 30 02 0C 0C 02 00 04 D2 19 60 3E 85 05 07 B0 80 08 00 3F");
     /* Segmentation_Supported no-segmentation (3), Max_APDU 480, Vendor 133. */
     expect(req("01 04 00 03 03 0C 0C 02 00 04 D2 19 6B"),
            "01 00 30 03 0C 0C 02 00 04 D2 19 6B 3E 91 03 3F");
@@ -177,7 +177,7 @@ static void test_routed_request(void **state)
     (void)state;
     /* From network 5, MAC 0x21 via a router: the reply carries DNET 5 / DADR 21, hop 255. */
     expect(req("01 0C 00 05 01 21 00 03 01 0C 0C 02 00 04 D2 19 4C 29 00"),
-           "01 20 00 05 01 21 FF 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 6E 3F");
+           "01 20 00 05 01 21 FF 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 71 3F");
 }
 
 static void test_write_property(void **state)
@@ -426,7 +426,7 @@ static void test_bip(void **state)
     assert_int_equal(sends, 1);
     assert_memory_equal(&sent_to, &peer, sizeof peer);
     static uint8_t want[HEX_MAX];
-    size_t wn = hex("81 0A 00 16 01 00 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 6E 3F", want);
+    size_t wn = hex("81 0A 00 16 01 00 30 01 0C 0C 02 00 04 D2 19 4C 29 00 3E 21 71 3F", want);
     assert_int_equal(sent_len, wn);
     assert_memory_equal(sent, want, wn);
     /* Original-Broadcast Who-Is -> I-Am as Original-Broadcast to the broadcast address. */

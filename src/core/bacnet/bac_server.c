@@ -1,7 +1,7 @@
 /*
  * The BACnet application-layer server: one received NPDU in, at most one NPDU out.
  * Services: ReadProperty, ReadPropertyMultiple, WriteProperty, DeviceCommunication-
- * Control, ReinitializeDevice (confirmed); Who-Is, Who-Has, TimeSynchronization
+ * Control, ReinitializeDevice, ReadRange (confirmed); Who-Is, Who-Has, TimeSynchronization
  * (unconfirmed). Everything else confirmed is rejected as unrecognized.
  *
  * Replies never exceed 480 octets nor the client's max-APDU: one that would is an Abort
@@ -261,6 +261,118 @@ static void svc_write_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
         reply_error(r, err.cls, err.code);
     else
         bac_enc_simple_ack(&r->apdu, r->invoke_id, r->service);
+}
+
+/* ---- ReadRange ------------------------------------------------------------------------------ */
+
+/* Octets one record takes (encoded into a scratch cursor). */
+static size_t record_size(const tl_record_t *r)
+{
+    uint8_t tmp[64];
+    bac_buf_t b;
+    bac_buf_writer(&b, tmp, sizeof tmp);
+    tl_encode_record(&b, r);
+    return bac_pos(&b);
+}
+
+static void svc_read_range(bac_server_t *s, bac_buf_t *req, reply_t *r)
+{
+    prop_ref_t ref = {.index = OBJ_NO_INDEX};
+    tl_range_t rr = {.by = TL_RANGE_ALL, .count = 1};
+    bac_dec_ctx_oid(req, 0, &ref.oid);
+    bac_dec_ctx_enum(req, 1, &ref.prop);
+    if (bac_is_context(req, 2))
+        bac_dec_ctx_unsigned(req, 2, &ref.index);
+    if (bac_is_opening(req, 3) || bac_is_opening(req, 6)) {
+        uint8_t tag = bac_is_opening(req, 3) ? 3 : 6;
+        rr.by = tag == 3 ? TL_RANGE_POSITION : TL_RANGE_SEQUENCE;
+        bac_dec_opening(req, tag);
+        bac_dec_unsigned(req, &rr.ref);
+        bac_dec_signed(req, &rr.count);
+        bac_dec_closing(req, tag);
+    } else if (bac_is_opening(req, 7) || bac_is_opening(req, 4)) {
+        /* [4] is 135-2004's byTime; later editions moved it to [7]: read both. */
+        uint8_t tag = bac_is_opening(req, 7) ? 7 : 4;
+        bac_date_t d;
+        bac_time_t t;
+        rr.by = TL_RANGE_TIME;
+        bac_dec_opening(req, tag);
+        bac_dec_date(req, &d);
+        bac_dec_time(req, &t);
+        bac_dec_signed(req, &rr.count);
+        bac_dec_closing(req, tag);
+        if (bac_err(req) == BAC_OK && !tl_time_join(&d, &t, &rr.time)) {
+            reply_reject(r, BAC_REJECT_PARAMETER_OUT_OF_RANGE);
+            return;
+        }
+    }
+    if (!bac_done(req)) { /* [5] (timeRange, withdrawn) lands here too */
+        reply_reject(r, reject_for(req));
+        return;
+    }
+    if (rr.count == 0) {
+        reply_reject(r, BAC_REJECT_PARAMETER_OUT_OF_RANGE);
+        return;
+    }
+    obj_device_t *d = s->dev;
+    ref.oid = obj_resolve(d, ref.oid);
+    if (!obj_exists(d, ref.oid)) {
+        reply_error(r, BAC_ERRCLASS_OBJECT, BAC_ERR_UNKNOWN_OBJECT);
+        return;
+    }
+    tl_log_t *l = obj_tl(d, ref.oid);
+    if (!l || ref.prop != BAC_PROP_LOG_BUFFER) {
+        uint32_t props[32];
+        size_t n = obj_props(d, ref.oid, OBJ_PROPS_ALL, props, 32), k = 0;
+        while (k < n && props[k] != ref.prop)
+            k++;
+        if (k == n)
+            reply_error(r, BAC_ERRCLASS_PROPERTY, BAC_ERR_UNKNOWN_PROPERTY);
+        else
+            reply_error(r, BAC_ERRCLASS_SERVICES, BAC_ERR_PROPERTY_IS_NOT_A_LIST);
+        return;
+    }
+    if (ref.index != OBJ_NO_INDEX) {
+        reply_error(r, BAC_ERRCLASS_PROPERTY, BAC_ERR_PROPERTY_IS_NOT_AN_ARRAY);
+        return;
+    }
+
+    uint32_t first, n;
+    tl_select(l, &rr, &first, &n);
+    /* Room for the records: the APDU cap less the header and the closing parts (at most
+     * 3 + 5 + 2 + 3 + 4 + 2 + 5 + 1 octets around them). */
+    size_t cap = r->apdu.len, room = cap > 40 ? cap - 40 : 0;
+    uint32_t fit = 0;
+    size_t used = 0;
+    /* Going back from the reference, the records nearest it are the ones to keep. */
+    bool backward = rr.count < 0 && rr.by != TL_RANGE_ALL;
+    for (uint32_t k = 0; k < n; k++) {
+        size_t sz = record_size(tl_at(l, backward ? first + n - 1 - k : first + k));
+        if (used + sz > room)
+            break;
+        used += sz;
+        fit++;
+    }
+    if (backward)
+        first += n - fit;
+    bac_buf_t *a = &r->apdu;
+    bac_enc_complex_ack(a, r->invoke_id, r->service);
+    bac_enc_ctx_oid(a, 0, ref.oid);
+    bac_enc_ctx_enum(a, 1, ref.prop);
+    bac_bits_t flags;
+    bac_bits_init(&flags, 3);
+    bac_bits_set(&flags, 0, fit > 0 && first == 0);                     /* first-item */
+    bac_bits_set(&flags, 1, fit > 0 && first + fit == l->count);        /* last-item */
+    bac_bits_set(&flags, 2, fit < n);                                    /* more-items */
+    bac_enc_ctx_bits(a, 3, &flags);
+    bac_enc_ctx_unsigned(a, 4, fit);
+    bac_enc_opening(a, 5);
+    for (uint32_t k = 0; k < fit; k++)
+        tl_encode_record(a, tl_at(l, first + k));
+    bac_enc_closing(a, 5);
+    if (fit > 0 && (rr.by == TL_RANGE_SEQUENCE || rr.by == TL_RANGE_TIME))
+        bac_enc_ctx_unsigned(a, 6, tl_seq_of(l, first));
+    reply_check_fit(r);
 }
 
 /* ---- DeviceCommunicationControl and ReinitializeDevice --------------------------------- */
@@ -523,6 +635,7 @@ size_t bac_server_handle(bac_server_t *s, uint32_t now_ms, const uint8_t *npdu, 
         case BAC_SVC_WRITE_PROPERTY: svc_write_property(s, &req, &r); break;
         case BAC_SVC_DEVICE_COMMUNICATION_CONTROL: svc_dcc(s, now_ms, &req, &r); break;
         case BAC_SVC_REINITIALIZE_DEVICE: svc_reinitialize(s, &req, &r); break;
+        case BAC_SVC_READ_RANGE: svc_read_range(s, &req, &r); break;
         default: reply_reject(&r, BAC_REJECT_UNRECOGNIZED_SERVICE); break;
         }
     bac_npdu_t rn;

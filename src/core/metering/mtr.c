@@ -612,12 +612,15 @@ static void run_commands(mtr_t *m)
 {
     uint8_t pend = m->pending;
     m->pending = 0;
+    m->events = 0;
     if (pend & PEND_CLEAR_ENERGY) {
         memset(m->nv.e, 0, sizeof m->nv.e);
         m->nv.energy_resets++;
     }
-    if ((pend & PEND_SYNC) && m->cfg.subinterval_cs == 0)
+    if ((pend & PEND_SYNC) && m->cfg.subinterval_cs == 0) {
         demand_end_subinterval(m);
+        m->events |= MTR_EV_SYNC;
+    }
     if (pend & PEND_MAXDEM) {
         float kw = m->dem[0], kvar = m->dem[1], kva = m->dem[2];
         float *mx = m->nv.max_dem;

@@ -73,6 +73,9 @@ typedef enum {
     MTR_CMD_CLEAR_PULSES = 16498,
 } mtr_cmd_t;
 
+/* What happened in the last cycle (m->events), for the layers above. */
+enum { MTR_EV_SYNC = 1 /* a sync-to-comms sub-interval ended (AV1 = 21211, AV11 = 0) */ };
+
 /* Analog Input instances whose Present_Value the engine produces (AI1..AI83). */
 enum {
     MTR_AI_KWH_NET = 1, MTR_AI_KWH_IMP, MTR_AI_KWH_EXP,
@@ -191,6 +194,7 @@ typedef struct {
     /* pending AV1 commands (bit set) and RTC flag */
     uint8_t pending;
     bool rtc_reset;
+    uint8_t events; /* MTR_EV_ bits of the last completed cycle */
 
     mtr_nv_t nv;
 

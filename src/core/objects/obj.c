@@ -8,12 +8,23 @@
 #include <string.h>
 
 
+static int64_t interval_slot(const obj_device_t *d, tl_time_t now);
+static void log_all(obj_device_t *d, tl_time_t now);
+
 const obj_def_t *obj_find(uint8_t type, uint32_t instance)
 {
-    for (size_t k = 0; k < obj_def_count; k++)
-        if (obj_defs[k].type == type && obj_defs[k].instance == instance)
-            return &obj_defs[k];
-    return NULL;
+    /* The table is AI1..83, AV1..11, BI1..15 in order (test_objects pins it): index
+     * arithmetic instead of a search, since every request looks objects up. */
+    size_t base, n;
+    switch (type) {
+    case OBJ_AI: base = 0, n = OBJ_N_AI; break;
+    case OBJ_AV: base = OBJ_N_AI, n = OBJ_N_AV; break;
+    case OBJ_BI: base = OBJ_N_AI + OBJ_N_AV, n = OBJ_N_BI; break;
+    default: return NULL;
+    }
+    if (instance < 1 || instance > n)
+        return NULL;
+    return &obj_defs[base + instance - 1];
 }
 
 /* ---- identity and init -------------------------------------------------------------- */
@@ -119,89 +130,89 @@ void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg
     d->id = *id;
     mtr_init(&d->mtr, cfg, nv);
     d->pending_cfg = *cfg;
+    /* What the logs record out of the box: energy in and out, and the demand. */
+    static const uint32_t logged[TL_COUNT] = {MTR_AI_KWH_IMP, MTR_AI_KWH_EXP, MTR_AI_KW_DEM};
+    for (int k = 0; k < TL_COUNT; k++)
+        tl_init(&d->tl[k], logged[k]);
+    d->tl_slot = interval_slot(d, obj_clock_now(d));
 }
 
 void obj_cycle(obj_device_t *d)
 {
-    if (!d->pending_avs)
+    tl_time_t now = obj_clock_now(d);
+    if (d->pending_avs) {
+        /* Every pending value passed its check when written, so this cannot fail; if it
+         * ever did, keep the running configuration rather than half of it. */
+        if (mtr_configure(&d->mtr, &d->pending_cfg) != MTR_OK)
+            d->pending_cfg = d->mtr.cfg;
+        if (d->pending_avs & (1u << MTR_SET_SUBINTERVAL_LEN)) {
+            /* Writing AV11 (= every Log_Interval) restarts the logs (M14). */
+            for (int k = 0; k < TL_COUNT; k++)
+                tl_purge(&d->tl[k], now);
+            d->tl_slot = interval_slot(d, now);
+        }
+        d->pending_avs = 0;
+    }
+    if (d->mtr.cfg.subinterval_cs == 0) {
+        if (d->mtr.events & MTR_EV_SYNC)
+            log_all(d, now); /* sync-to-comms: AV1 = 21211 logs a record */
         return;
-    /* Every pending value passed its check when written, so this cannot fail; if it
-     * ever did, keep the running configuration rather than half of it. */
-    if (mtr_configure(&d->mtr, &d->pending_cfg) != MTR_OK)
-        d->pending_cfg = d->mtr.cfg;
-    d->pending_avs = 0;
+    }
+    int64_t slot = interval_slot(d, now);
+    if (slot != d->tl_slot) {
+        d->tl_slot = slot;
+        log_all(d, now);
+    }
 }
 
 /* ---- clock ---------------------------------------------------------------------------- */
 
-/* Days since 2000-01-01 of a civil date (proleptic Gregorian). */
-static long days_from_civil(int y, int m, int dd)
+tl_time_t obj_clock_now(const obj_device_t *d)
 {
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 730425; /* 730425: days from 0000-03-01 to 2000-01-01 */
-}
-
-static void civil_from_days(long z, int *y, int *m, int *dd)
-{
-    z += 730425;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    *dd = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static double clock_now(const obj_device_t *d)
-{
-    return d->clock_base + (double)d->mtr.n / MTR_FS;
+    double t = d->clock_base + (double)d->mtr.n / MTR_FS;
+    return (tl_time_t)floor(t * 100.0);
 }
 
 void obj_clock_get(const obj_device_t *d, obj_datetime_t *dt)
 {
-    double t = clock_now(d);
-    long days = (long)floor(t / 86400.0);
-    double sod = t - (double)days * 86400.0;
-    long cs = (long)floor(sod * 100.0);
-    if (cs >= 8640000) /* rounding at midnight */
-        cs = 8639999;
-    int y, m, dd;
-    civil_from_days(days, &y, &m, &dd);
-    long wd = ((days % 7) + 7 + 5) % 7; /* 2000-01-01 was a Saturday: 5 = Sat from Mon 0 */
-    dt->date = (bac_date_t){(uint8_t)(y - 1900), (uint8_t)m, (uint8_t)dd, (uint8_t)(wd + 1)};
-    dt->time = (bac_time_t){(uint8_t)(cs / 360000), (uint8_t)(cs / 6000 % 60),
-                            (uint8_t)(cs / 100 % 60), (uint8_t)(cs % 100)};
+    tl_time_split(obj_clock_now(d), &dt->date, &dt->time);
 }
 
-static int days_in_month(int y, int m)
+static int64_t interval_slot(const obj_device_t *d, tl_time_t now)
 {
-    static const uint8_t dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return dm[m - 1] + (m == 2 && leap);
+    int64_t iv = d->mtr.cfg.subinterval_cs;
+    if (iv <= 0)
+        return 0;
+    return now >= 0 ? now / iv : -((-now + iv - 1) / iv);
 }
 
 bool obj_clock_set(obj_device_t *d, const obj_datetime_t *dt)
 {
-    const bac_date_t *a = &dt->date;
-    const bac_time_t *t = &dt->time;
-    if (a->year == BAC_ANY || a->month < 1 || a->month > 12 || a->day < 1)
+    tl_time_t t, before = obj_clock_now(d);
+    if (!tl_time_join(&dt->date, &dt->time, &t))
         return false;
-    int y = 1900 + a->year;
-    if (a->day > days_in_month(y, a->month))
-        return false;
-    if (t->hour > 23 || t->min > 59 || t->sec > 59 || t->hundredths > 99)
-        return false; /* also every wildcard (0xFF) */
-    double secs = (double)days_from_civil(y, a->month, a->day) * 86400.0 + t->hour * 3600.0 +
-                  t->min * 60.0 + t->sec + t->hundredths / 100.0;
-    d->clock_base = secs - (double)d->mtr.n / MTR_FS;
+    d->clock_base = (double)t / 100.0 - (double)d->mtr.n / MTR_FS;
     mtr_rtc_synced(&d->mtr);
+    /* Each log notes the jump (a time-change record: seconds the clock moved), and the
+     * interval restarts from the new time rather than logging the jump itself. */
+    tl_record_t r = {.t = t, .kind = TL_REC_TIME_CHANGE, .value = (float)((double)(t - before) / 100.0)};
+    for (int k = 0; k < TL_COUNT; k++)
+        if (d->tl[k].enable)
+            tl_append(&d->tl[k], &r);
+    d->tl_slot = interval_slot(d, t);
     return true;
+}
+
+static void log_all(obj_device_t *d, tl_time_t now)
+{
+    for (int k = 0; k < TL_COUNT; k++) {
+        tl_log_t *l = &d->tl[k];
+        if (!tl_active(l, now))
+            continue;
+        tl_record_t r = {.t = now, .kind = TL_REC_REAL, .value = d->mtr.ai[l->ai],
+                         .flags = mtr_ai_unreliable(&d->mtr, l->ai) ? 2u : 0u};
+        tl_append(l, &r);
+    }
 }
 
 /* ---- objects ---------------------------------------------------------------------------- */
@@ -209,16 +220,27 @@ bool obj_clock_set(obj_device_t *d, const obj_datetime_t *dt)
 size_t obj_count(const obj_device_t *d)
 {
     (void)d;
-    return 1 + obj_def_count;
+    return 1 + obj_def_count + TL_COUNT;
 }
 
 bac_oid_t obj_at(const obj_device_t *d, size_t index)
 {
     if (index == 0)
         return (bac_oid_t){OBJ_DEVICE, d->id.instance};
+    if (index > obj_def_count)
+        return (bac_oid_t){OBJ_TL, (uint32_t)(index - obj_def_count)};
     const obj_def_t *def = &obj_defs[index - 1];
     return (bac_oid_t){def->type, def->instance};
 }
+
+tl_log_t *obj_tl(obj_device_t *d, bac_oid_t oid)
+{
+    if (oid.type != OBJ_TL || oid.instance < 1 || oid.instance > TL_COUNT)
+        return NULL;
+    return &d->tl[oid.instance - 1];
+}
+
+static const char *const tl_names[TL_COUNT] = {"Trend_Log_1", "Trend_Log_2", "Trend_Log_3"};
 
 bac_oid_t obj_resolve(const obj_device_t *d, bac_oid_t oid)
 {
@@ -231,6 +253,8 @@ bool obj_exists(const obj_device_t *d, bac_oid_t oid)
 {
     if (oid.type == OBJ_DEVICE)
         return oid.instance == d->id.instance;
+    if (oid.type == OBJ_TL)
+        return oid.instance >= 1 && oid.instance <= TL_COUNT;
     return oid.type <= 0xFF && obj_find((uint8_t)oid.type, oid.instance) != NULL;
 }
 
@@ -238,6 +262,8 @@ const char *obj_name(const obj_device_t *d, bac_oid_t oid)
 {
     if (oid.type == OBJ_DEVICE)
         return oid.instance == d->id.instance ? d->id.name : NULL;
+    if (oid.type == OBJ_TL)
+        return oid.instance >= 1 && oid.instance <= TL_COUNT ? tl_names[oid.instance - 1] : NULL;
     const obj_def_t *def = oid.type <= 0xFF ? obj_find((uint8_t)oid.type, oid.instance) : NULL;
     return def ? def->name : NULL;
 }

@@ -16,6 +16,7 @@
 
 #include "bacnet/bac.h"
 #include "metering/mtr.h"
+#include "trendlog/tl.h"
 
 /* BACnet object types this device has. */
 enum { OBJ_AI = 0, OBJ_AV = 2, OBJ_BI = 3, OBJ_DEVICE = 8, OBJ_TL = 20 };
@@ -32,7 +33,10 @@ typedef struct {
     bool writable;           /* Present_Value writable */
 } obj_def_t;
 
-extern const obj_def_t obj_defs[];
+#define OBJ_N_AI 83
+#define OBJ_N_AV 11
+#define OBJ_N_BI 15
+extern const obj_def_t obj_defs[]; /* AI1..AI83, AV1..AV11, BI1..BI15 in this order */
 extern const size_t obj_def_count;
 
 /* The definition of (type, instance), or NULL. */
@@ -70,6 +74,9 @@ typedef struct obj_device {
     /* The clock: local time = clock_base + samples / MTR_FS, seconds since
      * 2000-01-01 00:00:00 (where a power loss restarts it, M16). */
     double clock_base;
+    /* Trend logs TL1..TL3 and the interval slot last logged. */
+    tl_log_t tl[TL_COUNT];
+    int64_t tl_slot;
 } obj_device_t;
 
 /* Factory identity for a serial number: instance pseudo-random in 1,000,000..3,097,151
@@ -81,7 +88,8 @@ void obj_identity_default(obj_identity_t *id, const char *serial);
 void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg,
               const mtr_nv_t *nv);
 
-/* Call after each completed 1 s metering cycle: commits pending AV writes. */
+/* Call after each completed 1 s metering cycle: commits pending AV writes and logs the
+ * trend logs on their interval boundary (or on AV1 = 21211 in sync mode). */
 void obj_cycle(obj_device_t *d);
 
 /* The meter's clock. */
@@ -90,13 +98,15 @@ typedef struct {
     bac_time_t time;
 } obj_datetime_t;
 void obj_clock_get(const obj_device_t *d, obj_datetime_t *dt);
+/* The clock as a trend-log time (hundredths of a second since 2000-01-01). */
+tl_time_t obj_clock_now(const obj_device_t *d);
 /* TimeSynchronization: returns false (and changes nothing) for wildcards or a date
- * that does not exist. Clears RTC_Reset. */
+ * that does not exist. Clears RTC_Reset; the trend logs record the time change. */
 bool obj_clock_set(obj_device_t *d, const obj_datetime_t *dt);
 
 /* ---- objects and properties -------------------------------------------------------- */
 
-/* The objects in Object_List order: the Device first, then AI, AV, BI. */
+/* The objects in Object_List order: the Device first, then AI, AV, BI, TL. */
 size_t obj_count(const obj_device_t *d);
 bac_oid_t obj_at(const obj_device_t *d, size_t index);
 bool obj_exists(const obj_device_t *d, bac_oid_t oid);
@@ -147,6 +157,9 @@ int obj_set_max_master(obj_device_t *d, uint32_t max_master); /* 1..127, >= MAC 
 int obj_set_mac(obj_device_t *d, uint32_t mac);               /* 0..127, <= Max_Master */
 int obj_set_baud(obj_device_t *d, uint32_t baud);             /* the five rates */
 bool obj_baud_valid(uint32_t baud);
+
+/* The trend log of a TL object, or NULL. */
+tl_log_t *obj_tl(obj_device_t *d, bac_oid_t oid);
 
 /* Reliability of an object's Present_Value (BAC_RELIABILITY_...). */
 uint32_t obj_reliability(const obj_device_t *d, bac_oid_t oid);

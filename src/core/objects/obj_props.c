@@ -8,8 +8,7 @@
 
 #include "obj.h"
 
-/* Trend logs arrive with their own module; until then the device does not claim them. */
-#define OBJ_HAVE_TRENDLOG 0
+#define OBJ_HAVE_TRENDLOG 1
 
 enum { P_REQ = 1, P_OPT = 2, P_ARRAY = 4, P_W = 8 };
 
@@ -73,6 +72,25 @@ static const prop_t binary_props[] = {
     {BAC_PROP_RELIABILITY, P_OPT},
 };
 
+static const prop_t trendlog_props[] = {
+    {BAC_PROP_OBJECT_IDENTIFIER, P_REQ},
+    {BAC_PROP_OBJECT_NAME, P_REQ},
+    {BAC_PROP_OBJECT_TYPE, P_REQ},
+    {BAC_PROP_LOG_ENABLE, P_REQ | P_W},
+    {BAC_PROP_STOP_WHEN_FULL, P_REQ | P_W},
+    {BAC_PROP_BUFFER_SIZE, P_REQ},
+    {BAC_PROP_LOG_BUFFER, P_REQ},
+    {BAC_PROP_RECORD_COUNT, P_REQ | P_W},
+    {BAC_PROP_TOTAL_RECORD_COUNT, P_REQ},
+    {BAC_PROP_EVENT_STATE, P_REQ},
+    {BAC_PROP_STATUS_FLAGS, P_REQ},
+    {BAC_PROP_DESCRIPTION, P_OPT},
+    {BAC_PROP_START_TIME, P_OPT | P_W},
+    {BAC_PROP_STOP_TIME, P_OPT | P_W},
+    {BAC_PROP_LOG_DEVICE_OBJECT_PROPERTY, P_OPT | P_W},
+    {BAC_PROP_LOG_INTERVAL, P_OPT | P_W},
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const prop_t *props_of(uint16_t type, size_t *n)
@@ -81,6 +99,7 @@ static const prop_t *props_of(uint16_t type, size_t *n)
     case OBJ_DEVICE: *n = N(device_props); return device_props;
     case OBJ_AI: case OBJ_AV: *n = N(analog_props); return analog_props;
     case OBJ_BI: *n = N(binary_props); return binary_props;
+    case OBJ_TL: *n = N(trendlog_props); return trendlog_props;
     }
     *n = 0;
     return NULL;
@@ -220,6 +239,46 @@ static int read_device(const obj_device_t *d, uint32_t prop, bac_buf_t *b)
     return BAC_E_ARG; /* not reached: the table lists only these */
 }
 
+static int enc_datetime(bac_buf_t *b, tl_time_t t)
+{
+    bac_date_t d = {BAC_ANY, BAC_ANY, BAC_ANY, BAC_ANY};
+    bac_time_t tm = {BAC_ANY, BAC_ANY, BAC_ANY, BAC_ANY};
+    if (t != TL_TIME_ANY)
+        tl_time_split(t, &d, &tm);
+    bac_enc_date(b, d);
+    return bac_enc_time(b, tm);
+}
+
+static int read_trendlog(const obj_device_t *d, bac_oid_t oid, uint32_t prop, bac_buf_t *b,
+                         obj_err_t *err)
+{
+    const tl_log_t *l = obj_tl((obj_device_t *)d, oid);
+    switch (prop) {
+    case BAC_PROP_LOG_ENABLE: return bac_enc_bool(b, l->enable);
+    case BAC_PROP_STOP_WHEN_FULL: return bac_enc_bool(b, l->stop_when_full);
+    case BAC_PROP_BUFFER_SIZE: return bac_enc_unsigned(b, TL_BUFFER_SIZE);
+    case BAC_PROP_LOG_BUFFER: /* a list only ReadRange reads */
+        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_READ_ACCESS_DENIED);
+    case BAC_PROP_RECORD_COUNT: return bac_enc_unsigned(b, l->count);
+    case BAC_PROP_TOTAL_RECORD_COUNT: return bac_enc_unsigned(b, l->total);
+    case BAC_PROP_EVENT_STATE: return bac_enc_enum(b, BAC_EVENT_STATE_NORMAL);
+    case BAC_PROP_STATUS_FLAGS: return enc_status_flags(d, oid, b);
+    case BAC_PROP_DESCRIPTION: {
+        char s[] = "Trend Log x";
+        s[sizeof s - 2] = (char)('0' + oid.instance);
+        return enc_str(b, s);
+    }
+    case BAC_PROP_START_TIME: return enc_datetime(b, l->start);
+    case BAC_PROP_STOP_TIME: return enc_datetime(b, l->stop);
+    case BAC_PROP_LOG_DEVICE_OBJECT_PROPERTY:
+        bac_enc_ctx_oid(b, 0, (bac_oid_t){OBJ_AI, l->ai});
+        return bac_enc_ctx_enum(b, 1, BAC_PROP_PRESENT_VALUE);
+    case BAC_PROP_LOG_INTERVAL: /* tied to AV11 (O11): one value for all four */
+        return bac_enc_unsigned(b, (uint32_t)obj_av_value(d, 11));
+    }
+    return BAC_E_ARG;
+}
+
 static float av_value(const obj_device_t *d, uint32_t inst)
 {
     if (inst == 1)
@@ -247,6 +306,8 @@ int obj_read(const obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index
     }
     if (oid.type == OBJ_DEVICE)
         return read_device(d, prop, b);
+    if (oid.type == OBJ_TL)
+        return read_trendlog(d, oid, prop, b, err);
 
     const obj_def_t *def = obj_find((uint8_t)oid.type, oid.instance);
     switch (prop) {
@@ -340,6 +401,105 @@ static int write_av(obj_device_t *d, uint32_t inst, bac_buf_t *v, obj_err_t *err
     return rc == OBJ_OK ? BAC_OK : fail(err, BAC_ERRCLASS_PROPERTY, (uint8_t)rc);
 }
 
+/* Start_Time / Stop_Time: a Date and a Time, all-unspecified meaning "no bound". */
+static int write_datetime(bac_buf_t *v, tl_time_t *dst, obj_err_t *err)
+{
+    bac_date_t dd;
+    bac_time_t tm;
+    bac_dec_date(v, &dd);
+    bac_dec_time(v, &tm);
+    if (!bac_done(v))
+        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_INVALID_DATA_TYPE);
+    bool any = dd.year == BAC_ANY && dd.month == BAC_ANY && dd.day == BAC_ANY &&
+               tm.hour == BAC_ANY && tm.min == BAC_ANY && tm.sec == BAC_ANY;
+    tl_time_t t = TL_TIME_ANY;
+    if (!any) {
+        if (tm.hundredths == BAC_ANY)
+            tm.hundredths = 0;
+        if (!tl_time_join(&dd, &tm, &t))
+            return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
+    }
+    *dst = t;
+    return BAC_OK;
+}
+
+static int write_bool(bac_buf_t *v, bool *dst, obj_err_t *err)
+{
+    bool b;
+    if (!dec_done(v, bac_dec_bool(v, &b)))
+        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_INVALID_DATA_TYPE);
+    *dst = b;
+    return BAC_OK;
+}
+
+static int write_trendlog(obj_device_t *d, bac_oid_t oid, uint32_t prop, bac_buf_t *v,
+                          obj_err_t *err)
+{
+    tl_log_t *l = obj_tl(d, oid);
+    tl_time_t now = obj_clock_now(d);
+    switch (prop) {
+    case BAC_PROP_LOG_ENABLE: {
+        bool was = l->enable;
+        int rc = write_bool(v, &l->enable, err);
+        if (rc == BAC_OK && was && !l->enable) {
+            tl_record_t r = {.t = now, .kind = TL_REC_STATUS, .value = TL_STATUS_LOG_DISABLED};
+            l->enable = true; /* the note goes in even if the buffer just filled */
+            tl_append(l, &r);
+            l->enable = false;
+        }
+        return rc;
+    }
+    case BAC_PROP_STOP_WHEN_FULL: return write_bool(v, &l->stop_when_full, err);
+    case BAC_PROP_START_TIME: return write_datetime(v, &l->start, err);
+    case BAC_PROP_STOP_TIME: return write_datetime(v, &l->stop, err);
+    case BAC_PROP_RECORD_COUNT: {
+        uint32_t n;
+        int rc = bac_dec_unsigned(v, &n);
+        if (!dec_done(v, rc))
+            return fail(err, BAC_ERRCLASS_PROPERTY, rc == BAC_E_RANGE ? BAC_ERR_VALUE_OUT_OF_RANGE
+                                                                      : BAC_ERR_INVALID_DATA_TYPE);
+        if (n != 0) /* only 0: purge */
+            return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
+        tl_purge(l, now);
+        return BAC_OK;
+    }
+    case BAC_PROP_LOG_INTERVAL: {
+        uint32_t iv;
+        int rc = bac_dec_unsigned(v, &iv);
+        if (!dec_done(v, rc))
+            return fail(err, BAC_ERRCLASS_PROPERTY, rc == BAC_E_RANGE ? BAC_ERR_VALUE_OUT_OF_RANGE
+                                                                      : BAC_ERR_INVALID_DATA_TYPE);
+        rc = obj_av_write(d, 11, iv);
+        return rc == OBJ_OK ? BAC_OK : fail(err, BAC_ERRCLASS_PROPERTY, (uint8_t)rc);
+    }
+    case BAC_PROP_LOG_DEVICE_OBJECT_PROPERTY: {
+        /* Only the Present_Value of AI1..AI75 of this device (PICS). */
+        bac_oid_t o, dv;
+        uint32_t p, idx;
+        bac_dec_ctx_oid(v, 0, &o);
+        bac_dec_ctx_enum(v, 1, &p);
+        bool has_idx = bac_is_context(v, 2), has_dev = false;
+        if (has_idx)
+            bac_dec_ctx_unsigned(v, 2, &idx);
+        if (bac_is_context(v, 3)) {
+            bac_dec_ctx_oid(v, 3, &dv);
+            has_dev = true;
+        }
+        if (!bac_done(v))
+            return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_INVALID_DATA_TYPE);
+        if (o.type != OBJ_AI || o.instance < 1 || o.instance > 75 || p != BAC_PROP_PRESENT_VALUE ||
+            has_idx || (has_dev && (dv.type != OBJ_DEVICE || dv.instance != d->id.instance)))
+            return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_VALUE_OUT_OF_RANGE);
+        if (o.instance != l->ai) {
+            l->ai = o.instance;
+            tl_purge(l, now); /* records of two quantities must not mix */
+        }
+        return BAC_OK;
+    }
+    }
+    return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_WRITE_ACCESS_DENIED);
+}
+
 int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index, bac_buf_t *value,
               uint8_t priority, obj_err_t *err)
 {
@@ -356,5 +516,7 @@ int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index, bac
         return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_PROPERTY_IS_NOT_AN_ARRAY);
     if (oid.type == OBJ_DEVICE)
         return write_device(d, prop, value, err);
+    if (oid.type == OBJ_TL)
+        return write_trendlog(d, oid, prop, value, err);
     return write_av(d, oid.instance, value, err);
 }
