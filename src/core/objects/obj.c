@@ -161,7 +161,8 @@ void obj_cycle(obj_device_t *d)
     int64_t slot = interval_slot(d, now);
     if (slot != d->tl_slot) {
         d->tl_slot = slot;
-        log_all(d, now);
+        /* Stamped with the boundary itself: the cycle that sees it ends within 1 s. */
+        log_all(d, slot * (int64_t)d->mtr.cfg.subinterval_cs);
     }
 }
 
