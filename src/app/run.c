@@ -159,7 +159,7 @@ typedef struct {
     bip_t bip;
     sim_source_t *src;
     mtr_config_t cfg;
-    int udp;
+    lx_udp_batch_t udp;
 } meter_t;
 
 static void status_line(const meter_t *m)
@@ -180,6 +180,7 @@ static void announce(meter_t *m)
     size_t n = bac_server_i_am(&m->srv, npdu, sizeof npdu);
     if (n)
         bip_send(&m->bip, NULL, npdu, n);
+    lx_udp_batch_flush(&m->udp);
 }
 
 /* ReinitializeDevice: the application restarts; NV, identity, settings and the running
@@ -233,7 +234,6 @@ static int loop(meter_t *m, const run_opts_t *o)
     }
     static mtr_frame_t buf[CHUNK];
     static uint8_t pulse[CHUNK];
-    static uint8_t dgram[2048];
     unsigned cycles_left = o->seconds;
     double t0 = lx_now_s();
     uint64_t produced = 0;
@@ -264,7 +264,7 @@ static int loop(meter_t *m, const run_opts_t *o)
         int wait_ms = (int)ceil((next - lx_now_s()) * 1000.0);
         if (wait_ms < 0 || produced < due)
             wait_ms = 0;
-        struct pollfd pf[2] = {{.fd = m->udp, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+        struct pollfd pf[2] = {{.fd = m->udp.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
         if (poll(pf, 2, wait_ms) < 0)
             continue;
         if (pf[1].revents) {
@@ -277,14 +277,21 @@ static int loop(meter_t *m, const run_opts_t *o)
             }
         }
         if (pf[0].revents & POLLIN) {
-            for (int k = 0; k < 64; k++) { /* a batch, then back to the samples */
-                bip_addr_t from;
-                long n = lx_udp_recv(m->udp, &from, dgram, sizeof dgram);
-                if (n <= 0)
+            /* Everything queued in one recvmmsg, the answers in one sendmmsg; a few
+             * rounds at most, then back to the samples. */
+            for (int round = 0; round < 4; round++) {
+                int n = lx_udp_batch_recv(&m->udp);
+                uint32_t now = lx_now_ms();
+                for (int k = 0; k < n; k++) {
+                    bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
+                    if (bac_server_reinit_requested(&m->srv, NULL)) {
+                        lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
+                        restart(m);
+                    }
+                }
+                lx_udp_batch_flush(&m->udp);
+                if (n < LX_UDP_BATCH)
                     break;
-                bip_receive(&m->bip, lx_now_ms(), &from, dgram, (size_t)n);
-                if (bac_server_reinit_requested(&m->srv, NULL))
-                    restart(m);
             }
         }
         bac_server_tick(&m->srv, lx_now_ms());
@@ -330,8 +337,8 @@ int app_run(int argc, char **argv)
         return 2;
     }
     char msg[160];
-    m.udp = lx_udp_open(o.bind, o.port, msg, sizeof msg);
-    if (m.udp < 0) {
+    m.udp.fd = lx_udp_open(o.bind, o.port, msg, sizeof msg);
+    if (m.udp.fd < 0) {
         fprintf(stderr, "s4100 run: %s\n", msg);
         sim_close(m.src);
         return 1;
@@ -344,7 +351,7 @@ int app_run(int argc, char **argv)
     obj_init(&m.dev, &id, &m.cfg, NULL);
     mtr_power_up(&m.dev.mtr);
     bac_server_init(&m.srv, &m.dev, o.password);
-    bip_port_t port = {.ctx = (void *)(intptr_t)m.udp, .send = lx_udp_send};
+    bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
     bip_init(&m.bip, &port, &self, &bcast, &m.srv);
     if (!o.quiet) {
         printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n", id.instance,
@@ -352,7 +359,7 @@ int app_run(int argc, char **argv)
         fflush(stdout);
     }
     rc = loop(&m, &o);
-    close(m.udp);
+    close(m.udp.fd);
     sim_close(m.src);
     return rc;
 }

@@ -139,7 +139,8 @@ static void svc_read_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
 
 /* ---- ReadPropertyMultiple ------------------------------------------------------------- */
 
-/* One pass over the request: check only (ack NULL), or encode the results into ack. */
+/* One pass over the request, encoding the results into ack as it goes (ack NULL: only
+ * check the request). Stops at the first error of either cursor. */
 static int rpm_pass(bac_server_t *s, bac_buf_t *req, bac_buf_t *ack)
 {
     int specs = 0;
@@ -213,13 +214,18 @@ static int rpm_pass(bac_server_t *s, bac_buf_t *req, bac_buf_t *ack)
 
 static void svc_read_property_multiple(bac_server_t *s, bac_buf_t *req, reply_t *r)
 {
-    bac_buf_t check = *req;
-    if (rpm_pass(s, &check, NULL) != BAC_OK || !bac_done(&check)) {
-        reply_reject(r, reject_for(&check));
-        return;
-    }
+    /* One pass: reads have no side effects, so a request found malformed halfway is
+     * answered by rewinding the ACK into a Reject. */
     bac_enc_complex_ack(&r->apdu, r->invoke_id, r->service);
     rpm_pass(s, req, &r->apdu);
+    if (bac_err(&r->apdu) == BAC_E_NOSPACE) {
+        reply_abort(r, BAC_ABORT_SEGMENTATION_NOT_SUPPORTED); /* it would need segments */
+        return;
+    }
+    if (bac_err(req) != BAC_OK || !bac_done(req)) {
+        reply_reject(r, reject_for(req));
+        return;
+    }
     reply_check_fit(r);
 }
 

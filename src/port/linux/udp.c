@@ -82,3 +82,80 @@ int lx_signals_open(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
+
+int lx_udp_batch_recv(lx_udp_batch_t *u)
+{
+    struct mmsghdr mm[LX_UDP_BATCH];
+    struct iovec iov[LX_UDP_BATCH];
+    struct sockaddr_in sa[LX_UDP_BATCH];
+    memset(mm, 0, sizeof mm);
+    for (unsigned k = 0; k < LX_UDP_BATCH; k++) {
+        iov[k] = (struct iovec){u->rx[k], LX_UDP_DGRAM};
+        mm[k].msg_hdr.msg_iov = &iov[k];
+        mm[k].msg_hdr.msg_iovlen = 1;
+        mm[k].msg_hdr.msg_name = &sa[k];
+        mm[k].msg_hdr.msg_namelen = sizeof sa[k];
+    }
+    int n = recvmmsg(u->fd, mm, LX_UDP_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+        u->rx_n = 0;
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+    unsigned kept = 0;
+    for (int k = 0; k < n; k++) {
+        if (mm[k].msg_hdr.msg_flags & MSG_TRUNC)
+            continue; /* larger than any BACnet/IP datagram we accept */
+        if (kept != (unsigned)k)
+            memcpy(u->rx[kept], u->rx[k], mm[k].msg_len);
+        u->rx_len[kept] = (uint16_t)mm[k].msg_len;
+        memcpy(u->rx_from[kept].octets, &sa[k].sin_addr, 4);
+        memcpy(u->rx_from[kept].octets + 4, &sa[k].sin_port, 2);
+        kept++;
+    }
+    u->rx_n = kept;
+    return (int)kept;
+}
+
+int lx_udp_batch_flush(lx_udp_batch_t *u)
+{
+    struct mmsghdr mm[LX_UDP_BATCH];
+    struct iovec iov[LX_UDP_BATCH];
+    struct sockaddr_in sa[LX_UDP_BATCH];
+    unsigned done = 0;
+    int rc = 0;
+    memset(mm, 0, sizeof mm);
+    for (unsigned k = 0; k < u->tx_n; k++) {
+        sa[k] = (struct sockaddr_in){.sin_family = AF_INET};
+        memcpy(&sa[k].sin_addr, u->tx_to[k].octets, 4);
+        memcpy(&sa[k].sin_port, u->tx_to[k].octets + 4, 2);
+        iov[k] = (struct iovec){u->tx[k], u->tx_len[k]};
+        mm[k].msg_hdr.msg_iov = &iov[k];
+        mm[k].msg_hdr.msg_iovlen = 1;
+        mm[k].msg_hdr.msg_name = &sa[k];
+        mm[k].msg_hdr.msg_namelen = sizeof sa[k];
+    }
+    while (done < u->tx_n) {
+        int n = sendmmsg(u->fd, mm + done, u->tx_n - done, 0);
+        if (n <= 0) {
+            rc = -1; /* a full socket buffer: the rest is lost, as a datagram may be */
+            break;
+        }
+        done += (unsigned)n;
+    }
+    u->tx_n = 0;
+    return rc;
+}
+
+int lx_udp_batch_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size_t len)
+{
+    lx_udp_batch_t *u = ctx;
+    if (len > LX_UDP_DGRAM)
+        return -1;
+    if (u->tx_n == LX_UDP_BATCH && lx_udp_batch_flush(u) < 0)
+        return -1;
+    memcpy(u->tx[u->tx_n], data, len);
+    u->tx_len[u->tx_n] = (uint16_t)len;
+    u->tx_to[u->tx_n] = *to;
+    u->tx_n++;
+    return 0;
+}
