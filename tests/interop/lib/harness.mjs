@@ -1,0 +1,352 @@
+// Test rig: one `s4100 run` child process (in its own process group, always killed at
+// the end) and one @bacnet-js/client instance talking to it over loopback BACnet/IP.
+//
+// Loopback broadcasts: the meter binds 0.0.0.0:meterPort and sends its broadcasts (I-Am,
+// I-Have) to 127.255.255.255:clientPort; the client binds 0.0.0.0:clientPort and sends
+// its broadcasts (Who-Is, Who-Has) to 127.255.255.255:meterPort.
+import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OT, PROP, STEADY_SCENARIO, TAG } from './spec.mjs';
+
+process.env.TZ = 'UTC'; // the client encodes and decodes dates with local-time getters
+
+const require = createRequire(import.meta.url);
+const Bacnet = require('@bacnet-js/client').default;
+const baNpdu = require('@bacnet-js/client/dist/lib/npdu');
+const baApdu = require('@bacnet-js/client/dist/lib/apdu');
+const baAsn1 = require('@bacnet-js/client/dist/lib/asn1');
+const services = require('@bacnet-js/client/dist/lib/services');
+
+export { sleep };
+export const BIN = process.env.S4100_BIN;
+export const SILENCE_MS = 1000; // how long "no answer" is waited for
+const APDU_TIMEOUT_MS = 1000; // the client's wait for a confirmed reply
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+export async function waitFor(fn, { timeout = 5000, interval = 100, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await sleep(interval);
+  }
+}
+
+// Parses what the client reports for a failed confirmed request.
+export function classify(err) {
+  const m = /BacnetError - Class:(\d+) - Code:(\d+)/.exec(err?.message ?? '');
+  if (m) return { kind: 'error', errorClass: Number(m[1]), errorCode: Number(m[2]) };
+  const a = /BacnetAbort - Reason:(\d+)/.exec(err?.message ?? '');
+  if (a) return { kind: 'abort-or-reject', reason: Number(a[1]) };
+  if (err?.message === 'ERR_TIMEOUT') return { kind: 'timeout' };
+  return { kind: 'other', message: String(err?.message ?? err) };
+}
+
+export async function outcome(promise) {
+  try {
+    const value = await promise;
+    return { kind: 'ok', value };
+  } catch (e) {
+    return classify(e);
+  }
+}
+
+export async function expectError(promise, errorClass, errorCode, what = '') {
+  const got = await outcome(promise);
+  assert.deepEqual(
+    { kind: got.kind, errorClass: got.errorClass, errorCode: got.errorCode },
+    { kind: 'error', errorClass, errorCode },
+    `${what}: expected Error class ${errorClass} code ${errorCode}, got ${JSON.stringify(got, (k, v) => (k === 'value' ? undefined : v))}`,
+  );
+}
+
+export async function expectSilence(promise, what = '') {
+  const got = await outcome(promise);
+  assert.equal(got.kind, 'timeout', `${what}: expected no answer, got ${JSON.stringify(got, (k, v) => (k === 'value' ? undefined : v))}`);
+}
+
+// Decodes the headers of a BACnet/IP datagram (BVLL, NPDU, APDU) for wire-level checks.
+export function decodeHeaders(buf) {
+  const h = { bvlcFunc: buf[1], length: buf.readUInt16BE(2) };
+  let o = 4;
+  if (h.bvlcFunc === 0x04) o += 6;
+  h.npduVersion = buf[o];
+  const ctl = buf[o + 1];
+  h.npduControl = ctl;
+  o += 2;
+  if (ctl & 0x20) {
+    h.dnet = buf.readUInt16BE(o); h.dlen = buf[o + 2]; o += 3 + h.dlen;
+  }
+  if (ctl & 0x08) {
+    h.snet = buf.readUInt16BE(o); h.slen = buf[o + 2]; o += 3 + h.slen;
+  }
+  if (ctl & 0x20) { h.hopCount = buf[o]; o += 1; }
+  if (ctl & 0x80) { h.networkMessage = true; return h; }
+  h.apdu = buf.subarray(o);
+  h.pduType = buf[o] >> 4;
+  switch (h.pduType) {
+    case 0: h.invokeId = buf[o + 2]; h.service = buf[o + 3]; break;
+    case 1: h.service = buf[o + 1]; break;
+    case 2: case 3: case 5: h.invokeId = buf[o + 1]; h.service = buf[o + 2]; break;
+    case 6: case 7: h.invokeId = buf[o + 1]; h.reason = buf[o + 2]; break;
+    default: break;
+  }
+  return h;
+}
+export const PDU = { CONFIRMED: 0, UNCONFIRMED: 1, SIMPLE_ACK: 2, COMPLEX_ACK: 3, ERROR: 5, REJECT: 6, ABORT: 7 };
+
+export class Rig {
+  // opts: name, meterPort, clientPort, deviceId, serial, password, args (extra CLI args)
+  constructor(opts) {
+    this.opts = { serial: '4100123456', deviceId: 1234, ...opts };
+    this.deviceId = this.opts.deviceId;
+    this.serial = this.opts.serial;
+    this.addr = { address: `127.0.0.1:${this.opts.meterPort}` };
+    this.output = [];
+    this.rx = []; // every datagram the client received: { n, t, from, headers, raw }
+    this.rxCount = 0;
+    this.iAms = [];
+    this.iHaves = [];
+    this.exit = null;
+  }
+
+  get device() { return { type: OT.DEVICE, instance: this.deviceId }; }
+
+  args() {
+    const o = this.opts;
+    const a = ['run', '--bip-port', String(o.meterPort), '--bind', '0.0.0.0',
+      '--broadcast', `127.255.255.255:${o.clientPort}`, '--device-id', String(o.deviceId),
+      '--serial', o.serial, '--scenario', o.scenario ?? STEADY_SCENARIO, '--no-panel'];
+    if (o.password) a.push('--bacnet-password', o.password);
+    return a.concat(o.args ?? []);
+  }
+
+  async start() {
+    assert.ok(BIN, 'S4100_BIN must name the s4100 binary');
+    this.startClient();
+    await new Promise((resolve, reject) => {
+      this.client.once('listening', resolve);
+      this.client.once('error', reject);
+    });
+    this.child = spawn(BIN, this.args(), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this.child);
+    // For the shell wrapper's cleanup: "<pid> <port>", one meter per line.
+    if (process.env.S4100_INTEROP_PIDS) appendFileSync(process.env.S4100_INTEROP_PIDS, `${this.child.pid} ${this.opts.meterPort}\n`);
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        live.delete(this.child);
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+    for (const s of [this.child.stdout, this.child.stderr]) {
+      s.setEncoding('utf8');
+      s.on('data', (d) => {
+        for (const line of d.split(/[\r\n]+/)) if (line.trim()) this.output.push(line);
+        if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
+      });
+    }
+    await this.waitReady();
+  }
+
+  startClient() {
+    this.client = new Bacnet({
+      port: this.opts.clientPort,
+      interface: '0.0.0.0',
+      broadcastAddress: `127.255.255.255:${this.opts.meterPort}`,
+      reuseAddr: false,
+      apduTimeout: APDU_TIMEOUT_MS,
+    });
+    this.client.on('error', (e) => this.output.push(`client error: ${e.message}`));
+    this.client.on('iAm', (m) => this.iAms.push({ t: Date.now(), ...m.payload, from: m.header?.sender?.address }));
+    this.client.on('iHave', (m) => this.iHaves.push({ t: Date.now(), ...m.payload, from: m.header?.sender?.address }));
+    // Raw tap: the client's transport emits every datagram; keep the headers.
+    this.client._transport.on('message', (raw, from) => {
+      let headers;
+      try { headers = decodeHeaders(raw); } catch { headers = { undecodable: true }; }
+      this.rx.push({ n: this.rxCount++, t: Date.now(), from, headers, raw: Buffer.from(raw) });
+      if (this.rx.length > 2000) this.rx.splice(0, this.rx.length - 2000);
+    });
+  }
+
+  // Ready = answers a unicast Who-Is (sent every 50 ms, so that readiness is seen within
+  // 50 ms of the meter's socket opening) and then a ReadProperty.
+  async waitReady(timeout = 15000) {
+    const end = Date.now() + timeout;
+    for (;;) {
+      if (this.exit) throw new Error(`s4100 run exited early ${JSON.stringify(this.exit)}:\n${this.output.join('\n')}`);
+      if (Date.now() > end) throw new Error(`s4100 run on port ${this.opts.meterPort} did not answer Who-Is within ${timeout} ms:\n${this.log()}`);
+      const t0 = Date.now();
+      this.whoIs({ unicast: true, low: this.deviceId, high: this.deviceId });
+      await sleep(50);
+      if (this.iAms.some((x) => x.t >= t0 && x.deviceId === this.deviceId)) break;
+    }
+    const r = await this.readProperty(this.device, PROP.OBJECT_NAME);
+    assert.equal(r.values.length, 1, 'Device Object_Name');
+  }
+
+  // Sends SIGTERM to the meter's process group and waits for it to exit.
+  async stop(timeout = 5000) {
+    if (!this.child || this.exit) return this.exit;
+    try { process.kill(-this.child.pid, 'SIGTERM'); } catch { /* gone */ }
+    const res = await Promise.race([this.exited, sleep(timeout).then(() => null)]);
+    if (!res) {
+      try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ }
+      await this.exited;
+      return { timedOut: true, ...this.exit };
+    }
+    return res;
+  }
+
+  async close() {
+    try { await this.stop(); } finally {
+      try { this.client?.close(); } catch { /* closed */ }
+    }
+  }
+
+  log() { return this.output.slice(-20).join('\n'); }
+
+  // ---- confirmed services ----
+  readProperty(objectId, prop, arrayIndex) {
+    const opts = arrayIndex === undefined ? {} : { arrayIndex };
+    return this.client.readProperty(this.addr, objectId, prop, opts);
+  }
+
+  async read(objectId, prop, arrayIndex) {
+    const r = await this.readProperty(objectId, prop, arrayIndex);
+    return r.values;
+  }
+
+  async readValue(objectId, prop, arrayIndex) {
+    const v = await this.read(objectId, prop, arrayIndex);
+    assert.equal(v.length, 1, `${JSON.stringify(objectId)} property ${prop}: expected one value, got ${JSON.stringify(v)}`);
+    return v[0].value;
+  }
+
+  rpm(specs) {
+    return this.client.readPropertyMultiple(this.addr, specs.map((s) => ({
+      objectId: s.objectId,
+      properties: s.props.map((p) => (typeof p === 'number' ? { id: p, index: 0xFFFFFFFF } : p)),
+    })));
+  }
+
+  write(objectId, prop, values, opts = {}) {
+    return this.client.writeProperty(this.addr, objectId, prop, values, opts);
+  }
+
+  writeReal(objectId, value) {
+    return this.write(objectId, PROP.PRESENT_VALUE, [{ type: TAG.REAL, value }]);
+  }
+
+  dcc(state, { minutes = 0, password } = {}) {
+    return this.client.deviceCommunicationControl(this.addr, minutes, state, password ? { password } : {});
+  }
+
+  reinit(state, { password } = {}) {
+    return this.client.reinitializeDevice(this.addr, state, password ? { password } : {});
+  }
+
+  // ---- unconfirmed services ----
+  whoIs({ unicast = false, low, high } = {}) {
+    const opts = low === undefined ? undefined : { lowLimit: low, highLimit: high };
+    if (unicast) this.client.whoIs(this.addr, opts ?? {});
+    else this.client.whoIs(opts ?? {});
+  }
+
+  // Who-Has through the client's exported encoders (it has no whoHas call).
+  whoHas({ unicast = false, low, high, objectId, objectName }) {
+    const receiver = unicast ? this.addr : undefined;
+    const buffer = { buffer: Buffer.alloc(1482), offset: 4 };
+    baNpdu.encode(buffer, 0 /* normal priority */, receiver);
+    baApdu.encodeUnconfirmedServiceRequest(buffer, 0x10 /* unconfirmed request */, 7 /* who-Has */);
+    services.WhoHas.encode(buffer, low ?? -1, high ?? -1, objectId ?? { type: 0, instance: 0 }, objectName);
+    this.client.sendBvlc(receiver, buffer);
+  }
+
+  timeSync(date, { unicast = true } = {}) {
+    this.client.timeSync(unicast ? this.addr : undefined, date);
+  }
+
+  // TimeSynchronization with raw date and time octets (for wildcards).
+  timeSyncRaw(dateOctets, timeOctets) {
+    const buffer = { buffer: Buffer.alloc(1482), offset: 4 };
+    baNpdu.encode(buffer, 0, this.addr);
+    baApdu.encodeUnconfirmedServiceRequest(buffer, 0x10, 6 /* timeSynchronization */);
+    baAsn1.encodeTag(buffer, TAG.DATE, false, 4);
+    for (const b of dateOctets) buffer.buffer[buffer.offset++] = b;
+    baAsn1.encodeTag(buffer, TAG.TIME, false, 4);
+    for (const b of timeOctets) buffer.buffer[buffer.offset++] = b;
+    this.client.sendBvlc(this.addr, buffer);
+  }
+
+  // Collects what arrives after running `action`: for `ms` milliseconds, or, with
+  // `until` (a predicate over the collection), until it holds and then `extra` more.
+  async collect(action, { ms = SILENCE_MS, until, extra = 300, max = 3000 } = {}) {
+    const t0 = Date.now();
+    await action();
+    if (until) {
+      const end = t0 + max;
+      while (Date.now() < end && !until(this.since(t0))) await sleep(10);
+      await sleep(extra);
+    } else {
+      await sleep(ms);
+    }
+    return this.since(t0);
+  }
+
+  since(t0) {
+    return {
+      iAms: this.iAms.filter((x) => x.t >= t0),
+      iHaves: this.iHaves.filter((x) => x.t >= t0),
+      rx: this.rx.filter((x) => x.t >= t0),
+    };
+  }
+
+  // Waits until something matching `pred` is in `list` (arrived at or after t0).
+  async waitUnconfirmed(list, t0, pred, timeout = 3000) {
+    return waitFor(() => this[list].find((x) => x.t >= t0 && pred(x)), { timeout, interval: 20, what: list });
+  }
+
+  // A mark in the stream of received datagrams, and what came after it.
+  mark() { return this.rxCount; }
+
+  rxAfter(mark) { return this.rx.filter((x) => x.n >= mark); }
+}
+
+// The bit numbers that are set in a BACnet bit string as decoded by the client.
+export function bitsSet(bs) {
+  const out = [];
+  for (let i = 0; i < bs.bitsUsed; i++) if ((bs.value[i >> 3] >> (i & 7)) & 1) out.push(i);
+  return out;
+}
+
+export function approx(actual, expected, relTol, what) {
+  const tol = Math.abs(expected) * relTol + 1e-6;
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected} +- ${tol}, got ${actual}`);
+}
+
+// Reads Present_Value and Reliability in one ReadPropertyMultiple (a consistent pair).
+export async function pvAndReliability(rig, objectId) {
+  const r = await rig.rpm([{ objectId, props: [PROP.PRESENT_VALUE, PROP.RELIABILITY] }]);
+  const vals = r.values[0].values;
+  const pv = vals.find((v) => v.id === PROP.PRESENT_VALUE).value[0];
+  const rel = vals.find((v) => v.id === PROP.RELIABILITY).value[0];
+  return { pv: pv.value, pvType: pv.type, reliability: rel.value };
+}
