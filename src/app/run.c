@@ -236,27 +236,28 @@ static int loop(meter_t *m, const run_opts_t *o)
     static uint8_t pulse[CHUNK];
     unsigned cycles_left = o->seconds;
     double t0 = lx_now_s();
-    uint64_t produced = 0;
+    uint64_t produced = 0, max_lag = 0;
     sim_err_t err = {{0}};
+    int rc = 0;
     announce(m);
     for (;;) {
         /* Samples owed to the engine by now: real time is the sample clock. */
         uint64_t due = (uint64_t)((lx_now_s() - t0) * MTR_FS);
+        if (due > produced && due - produced > max_lag)
+            max_lag = due - produced;
         while (produced < due) {
             size_t n = due - produced > CHUNK ? CHUNK : (size_t)(due - produced);
             long got = sim_read(m->src, buf, pulse, n, &err);
             if (got <= 0) {
                 fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
-                close(sfd);
-                return got < 0 ? 1 : 0;
+                rc = got < 0 ? 1 : 0;
+                goto out;
             }
             sim_afe(&m->dev.mtr.cfg, buf, (size_t)got);
             feed(m, buf, pulse, (size_t)got, o->quiet, &cycles_left);
             produced += (uint64_t)got;
-            if (o->seconds && cycles_left == 0) {
-                close(sfd);
-                return 0;
-            }
+            if (o->seconds && cycles_left == 0)
+                goto out;
             if (n == CHUNK)
                 break; /* let the network in between chunks */
         }
@@ -272,8 +273,7 @@ static int loop(meter_t *m, const run_opts_t *o)
             if (read(sfd, &si, sizeof si) > 0) {
                 if (!o->quiet)
                     printf("s4100 run: stopping on signal %u\n", si.ssi_signo);
-                close(sfd);
-                return 0;
+                goto out;
             }
         }
         if (pf[0].revents & POLLIN) {
@@ -296,6 +296,16 @@ static int loop(meter_t *m, const run_opts_t *o)
         }
         bac_server_tick(&m->srv, lx_now_ms());
     }
+out:
+    /* How far the engine ever fell behind real time (samples are never dropped: a
+     * late engine catches up), and what the link saw. */
+    if (!o->quiet || o->seconds)
+        printf("s4100 run: %u cycles, %llu sample sets, engine max lag %.1f ms, bip rx %u tx %u "
+               "dropped %u\n", m->dev.mtr.cycles, (unsigned long long)m->dev.mtr.n,
+               (double)max_lag * 1000.0 / MTR_FS, m->bip.rx, m->bip.tx, m->bip.dropped);
+    fflush(stdout);
+    close(sfd);
+    return rc;
 }
 
 int app_run(int argc, char **argv)
