@@ -3,11 +3,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Rig, PDU, approx, bitsSet, classify, expectError, outcome, waitFor,
+  Rig, PDU, approx, bitsSet, classify, detectTrendLogs, expectError, outcome, waitFor,
 } from './lib/harness.mjs';
 import {
   AV_DEFAULTS, BI_ACTIVE, BI_INACTIVE, DEVICE, DEVICE_OPTIONAL_PROPS, DEVICE_REQUIRED_PROPS,
-  ERR_CLASS, ERR_CODE, EVENT_STATE_NORMAL, EXPECTED_OBJECT_TYPE_BITS, EXPECTED_SERVICE_BITS,
+  ERR_CLASS, ERR_CODE, EVENT_STATE_NORMAL, READ_ACCESS_DENIED, TL_PROP, TL_REQUIRED_PROPS,
+  expectedObjectTypeBits, expectedServiceBits, scope,
   OBJECT_TYPES_BITS_USED, OPTIONAL_PROPS, OT, POLARITY_NORMAL, PROP, RELIABILITY_NO_FAULT_DETECTED,
   REQUIRED_PROPS, RESERVED_AI, SERVICES_BITS_USED, STEADY_AI, STEADY_GROWING_AI, STEADY_ZERO_AI,
   TAG, ABORT_SEGMENTATION_NOT_SUPPORTED, expectedObjectList, objectsOf,
@@ -79,7 +80,10 @@ function checkPresentValue(o, pv, what) {
 }
 
 describe('objects', { timeout: 240000 }, () => {
-  before(() => rig.start());
+  before(async () => {
+    await rig.start();
+    await detectTrendLogs(rig);
+  });
   after(() => rig.close());
 
   // The datasheet: Reliability tells whether Present_Value is "functional, valid and
@@ -143,13 +147,13 @@ describe('objects', { timeout: 240000 }, () => {
     it('Protocol_Services_Supported: exactly the services executed, 40 bits', T, async () => {
       const bs = expectTyped(await rig.read(DEV, PROP.PROTOCOL_SERVICES_SUPPORTED), TAG.BIT_STRING, undefined, 'Protocol_Services_Supported');
       assert.equal(bs.bitsUsed, SERVICES_BITS_USED, 'bit string length');
-      assert.deepEqual(bitsSet(bs), EXPECTED_SERVICE_BITS);
+      assert.deepEqual(bitsSet(bs), expectedServiceBits());
     });
 
-    it('Protocol_Object_Types_Supported: AI, AV, BI, Device, 25 bits', T, async () => {
+    it('Protocol_Object_Types_Supported: AI, AV, BI, Device (, Trend Log), 25 bits', T, async () => {
       const bs = expectTyped(await rig.read(DEV, PROP.PROTOCOL_OBJECT_TYPES_SUPPORTED), TAG.BIT_STRING, undefined, 'Protocol_Object_Types_Supported');
       assert.equal(bs.bitsUsed, OBJECT_TYPES_BITS_USED, 'bit string length');
-      assert.deepEqual(bitsSet(bs), EXPECTED_OBJECT_TYPE_BITS);
+      assert.deepEqual(bitsSet(bs), expectedObjectTypeBits());
     });
 
     it('Device_Address_Binding is an empty list', T, async () => {
@@ -164,7 +168,8 @@ describe('objects', { timeout: 240000 }, () => {
   });
 
   describe('Object_List', () => {
-    const list = expectedObjectList(DEVICE_ID);
+    let list;
+    before(() => { list = expectedObjectList(DEVICE_ID); });
 
     it('the whole list does not fit in 480 octets: Abort segmentation-not-supported', T, async () => {
       const m = rig.mark();
@@ -176,11 +181,11 @@ describe('objects', { timeout: 240000 }, () => {
       assert.equal(pdus[0].raw[pdus[0].raw.length - 3] & 0x01, 1, 'Abort sent by the server (SRV bit)');
     });
 
-    it(`index 0 is the count (${list.length})`, T, async () => {
+    it('index 0 is the count (110 objects, 113 with TL1..TL3)', T, async () => {
       expectTyped(await rig.read(DEV, PROP.OBJECT_LIST, 0), TAG.UNSIGNED, list.length, 'Object_List[0]');
     });
 
-    it('each element by index, in the datasheet order: DE, AI1..AI83, AV1..AV11, BI1..BI15', T, async () => {
+    it('each element by index, in the datasheet order: DE, AI1..AI83, AV1..AV11, BI1..BI15 (, TL1..TL3)', T, async () => {
       for (let i = 1; i <= list.length; i++) {
         expectTyped(await rig.read(DEV, PROP.OBJECT_LIST, i), TAG.OBJECT_ID, list[i - 1], `Object_List[${i}]`);
       }
@@ -323,6 +328,39 @@ describe('objects', { timeout: 240000 }, () => {
         const got = await outcome(rig.readProperty({ type: OT.AI, instance: 1 }, p));
         assert.ok(got.kind === 'error' || got.kind === 'abort-or-reject', `property ${p}: got ${JSON.stringify(got)}`);
       }
+    });
+  });
+
+  describe('Trend Log objects (when the meter has them)', () => {
+    const TL = (instance) => ({ type: OT.TREND_LOG, instance });
+    it('TL1..TL3: Object_Identifier, Object_Type, the required properties in ALL', T, async (t) => {
+      if (!scope.trendLogs) return t.skip('no Trend Log objects yet');
+      for (const i of [1, 2, 3]) {
+        const r = await rig.rpm([{ objectId: TL(i), props: [PROP.ALL] }]);
+        const props = Object.fromEntries(r.values[0].values.map((v) => [v.id, v.value]));
+        for (const p of TL_REQUIRED_PROPS) assert.ok(p in props, `TL${i} ALL lacks property ${p}`);
+        assert.deepEqual(props[PROP.OBJECT_IDENTIFIER][0].value, TL(i));
+        assert.equal(props[PROP.OBJECT_TYPE][0].value, OT.TREND_LOG);
+        assert.equal(props[PROP.EVENT_STATE][0].value, EVENT_STATE_NORMAL);
+      }
+    });
+    it('Log_Interval of TL1..TL3 is AV11 (datasheet: the four are tied)', T, async (t) => {
+      if (!scope.trendLogs) return t.skip('no Trend Log objects yet');
+      for (const i of [1, 2, 3]) {
+        assert.equal(await rig.readValue(TL(i), TL_PROP.LOG_INTERVAL), AV_DEFAULTS[11], `TL${i} Log_Interval`);
+      }
+    });
+    it('Log_Buffer by ReadProperty: property/read-access-denied', T, async (t) => {
+      if (!scope.trendLogs) return t.skip('no Trend Log objects yet');
+      await expectError(rig.readProperty(TL(1), TL_PROP.LOG_BUFFER), ERR_CLASS.PROPERTY, READ_ACCESS_DENIED, 'TL1 Log_Buffer');
+    });
+    it('ReadRange by position answers with at most Record_Count records', T, async (t) => {
+      if (!scope.trendLogs) return t.skip('no Trend Log objects yet');
+      const count = await rig.readValue(TL(1), TL_PROP.RECORD_COUNT);
+      const r = await rig.client.readRange(rig.addr, TL(1), 1, 10);
+      assert.deepEqual(r.objectId, TL(1));
+      assert.equal(r.property.id, TL_PROP.LOG_BUFFER);
+      assert.ok(r.itemCount <= Math.min(count, 10), `itemCount ${r.itemCount}, Record_Count ${count}`);
     });
   });
 

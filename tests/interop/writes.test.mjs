@@ -5,10 +5,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Rig, expectError, outcome, pvAndReliability, sleep, waitFor,
+  Rig, detectTrendLogs, expectError, outcome, pvAndReliability, sleep, waitFor,
 } from './lib/harness.mjs';
 import {
-  AV_DEFAULTS, DEVICE, ERR_CLASS, ERR_CODE, OT, PROP, RELIABILITY_NO_FAULT_DETECTED, TAG,
+  AV_DEFAULTS, DEVICE, ERR_CLASS, ERR_CODE, OT, PROP, RELIABILITY_NO_FAULT_DETECTED, TAG, TL_PROP, scope,
 } from './lib/spec.mjs';
 
 const T = { timeout: 60000 };
@@ -63,6 +63,7 @@ async function unchangedAfterCycle(inst, before) {
 describe('writes', { timeout: 300000 }, () => {
   before(async () => {
     await rig.start();
+    await detectTrendLogs(rig);
     // Start from a measured state (the first 1 s cycle done).
     await waitFor(async () => Number.isFinite(await rig.readValue(AI(11), PROP.PRESENT_VALUE)), { timeout: 3000, what: 'first cycle' });
   });
@@ -211,8 +212,14 @@ describe('writes', { timeout: 300000 }, () => {
       for (const v of [1, 10, 100, 900, 999, 1050, 1099, 3276750, 3276800, 5000000, -100, 1000.5]) await rejectWrite(11, v, 90000);
       await unchangedAfterCycle(11, 90000);
     });
-    it('accepts 0, 1000, 1100, 3276700, 90000', T, async () => {
-      for (const v of [0, 1000, 1100, 3276700, 90000]) await acceptWrite(11, v);
+    it('accepts 0, 1000, 1100, 3276700, 90000; Log_Interval of TL1..TL3 follows (datasheet AV11)', T, async () => {
+      for (const v of [0, 1000, 1100, 3276700, 90000]) {
+        await acceptWrite(11, v);
+        if (!scope.trendLogs) continue;
+        for (const i of [1, 2, 3]) {
+          assert.equal(await rig.readValue({ type: OT.TREND_LOG, instance: i }, TL_PROP.LOG_INTERVAL), v, `TL${i} Log_Interval after AV11 = ${v}`);
+        }
+      }
     });
   });
 

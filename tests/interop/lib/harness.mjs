@@ -9,7 +9,7 @@ import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OT, PROP, STEADY_SCENARIO, TAG } from './spec.mjs';
+import { ERR_CLASS, ERR_CODE, OT, PROP, STEADY_SCENARIO, TAG, scope } from './spec.mjs';
 
 process.env.TZ = 'UTC'; // the client encodes and decodes dates with local-time getters
 
@@ -349,4 +349,13 @@ export async function pvAndReliability(rig, objectId) {
   const pv = vals.find((v) => v.id === PROP.PRESENT_VALUE).value[0];
   const rel = vals.find((v) => v.id === PROP.RELIABILITY).value[0];
   return { pv: pv.value, pvType: pv.type, reliability: rel.value };
+}
+
+// Whether the meter has the Trend Log objects (sets scope.trendLogs, see spec.mjs).
+export async function detectTrendLogs(rig) {
+  const got = await outcome(rig.readProperty({ type: OT.TREND_LOG, instance: 1 }, PROP.OBJECT_IDENTIFIER));
+  if (got.kind === 'ok') scope.trendLogs = true;
+  else if (got.kind === 'error' && got.errorClass === ERR_CLASS.OBJECT && got.errorCode === ERR_CODE.UNKNOWN_OBJECT) scope.trendLogs = false;
+  else throw new Error(`ReadProperty TL1 Object_Identifier: ${JSON.stringify(got)}`);
+  return scope.trendLogs;
 }

@@ -98,21 +98,35 @@ export const SERVICE_BIT = {
 
 // ---- Scope of the implementation under test ------------------------------------------
 // DECISIONS O7/O8 and the datasheet's Object_List include ReadRange and the three Trend
-// Log objects. They are not implemented yet; when they are, set this to true: the
-// expected Object_List, Protocol_Services_Supported and Protocol_Object_Types_Supported
-// then follow.
-export const TREND_LOGS = false;
+// Log objects. They came after the rest: a test learns whether the meter has TL1
+// (scope.trendLogs, set by detectTrendLogs) and from then on expects the whole of it:
+// TL1..TL3 in the Object_List, readRange in Protocol_Services_Supported, trend-log in
+// Protocol_Object_Types_Supported; without TL1, none of them.
+export const scope = { trendLogs: false };
 
-export const EXPECTED_SERVICE_BITS = [
-  'readProperty', 'readPropertyMultiple', 'writeProperty', 'deviceCommunicationControl',
-  'reinitializeDevice', 'iAm', 'iHave', 'timeSynchronization', 'whoHas', 'whoIs',
-  ...(TREND_LOGS ? ['readRange'] : []),
-].map((s) => SERVICE_BIT[s]).sort((a, b) => a - b);
+export function expectedServiceBits() {
+  return ['readProperty', 'readPropertyMultiple', 'writeProperty', 'deviceCommunicationControl',
+    'reinitializeDevice', 'iAm', 'iHave', 'timeSynchronization', 'whoHas', 'whoIs',
+    ...(scope.trendLogs ? ['readRange'] : []),
+  ].map((s) => SERVICE_BIT[s]).sort((a, b) => a - b);
+}
 export const SERVICES_BITS_USED = 40; // revision 4 (BACNET-NOTES)
 
-export const EXPECTED_OBJECT_TYPE_BITS = [OT.AI, OT.AV, OT.BI, OT.DEVICE,
-  ...(TREND_LOGS ? [OT.TREND_LOG] : [])].sort((a, b) => a - b);
+export function expectedObjectTypeBits() {
+  return [OT.AI, OT.AV, OT.BI, OT.DEVICE, ...(scope.trendLogs ? [OT.TREND_LOG] : [])].sort((a, b) => a - b);
+}
 export const OBJECT_TYPES_BITS_USED = 25; // revision 4 (BACNET-NOTES)
+
+// Trend Log properties (BACNET-NOTES "Trend Log and ReadRange").
+export const TL_PROP = {
+  BUFFER_SIZE: 126, LOG_BUFFER: 131, LOG_DEVICE_OBJECT_PROPERTY: 132, LOG_ENABLE: 133,
+  LOG_INTERVAL: 134, RECORD_COUNT: 141, START_TIME: 142, STOP_TIME: 143,
+  STOP_WHEN_FULL: 144, TOTAL_RECORD_COUNT: 145,
+};
+export const TL_REQUIRED_PROPS = [PROP.OBJECT_IDENTIFIER, PROP.OBJECT_NAME, PROP.OBJECT_TYPE,
+  TL_PROP.LOG_ENABLE, TL_PROP.STOP_WHEN_FULL, TL_PROP.BUFFER_SIZE, TL_PROP.LOG_BUFFER,
+  TL_PROP.RECORD_COUNT, TL_PROP.TOTAL_RECORD_COUNT, PROP.EVENT_STATE];
+export const READ_ACCESS_DENIED = 27;
 
 // ---- Device object (datasheet "Device Object" table, PICS, DECISIONS) ----------------
 export const DEVICE = {
@@ -214,7 +228,7 @@ export function expectedObjectList(deviceId) {
       list.push({ type: o.type, instance: o.instance });
     }
   }
-  if (TREND_LOGS) for (let i = 1; i <= 3; i++) list.push({ type: OT.TREND_LOG, instance: i });
+  if (scope.trendLogs) for (let i = 1; i <= 3; i++) list.push({ type: OT.TREND_LOG, instance: i });
   return list;
 }
 
