@@ -1,0 +1,199 @@
+/*
+ * s4100 non-volatile storage: the meter's state on a medium that may lose power at any
+ * instant. See docs/nv.md for the format and the reasoning behind it.
+ *
+ * Two kinds of data:
+ *  - the checkpoint: the small state (energy registers, AV configuration, identity,
+ *    trend-log configuration) as one versioned, CRC-checked image with a table of
+ *    sections, written alternately to two slots (A/B) with a sequence number. A save
+ *    interrupted at any byte leaves the previous image intact; the loader takes the
+ *    newest intact slot and says what it found.
+ *  - record logs: per log an append-only ring of fixed-size record slots, each with its
+ *    own sequence number and CRC, so one append writes one record.
+ *
+ * The medium is reached through nv_port_t (a file on the host, FRAM/EEPROM or a flash
+ * translation layer on an MCU). Portable core: no heap, no OS, no stdio; one nv_store_t
+ * per store, owned by the caller. Prefix nv_.
+ */
+#ifndef S4100_NV_H
+#define S4100_NV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metering/mtr.h"
+#include "objects/obj.h"
+#include "trendlog/tl.h"
+
+/* Return codes. NV_EMPTY is not an error: a medium on which nothing was ever saved. */
+enum {
+    NV_OK = 0,
+    NV_EMPTY = 1,       /* nv_load: no checkpoint yet (a new store); the image is untouched */
+    NV_EIO = -1,        /* the port failed (read, write or sync) */
+    NV_EARG = -2,       /* bad argument or layout */
+    NV_ESIZE = -3,      /* the medium is smaller than the layout, or the image is too big */
+    NV_ECORRUPT = -4,   /* nv_load: both slots are bad; nothing was loaded */
+    NV_EVERSION = -5,   /* nv_load: the newest checkpoint is in a format this code does not
+                           know (written by newer firmware); nothing was loaded */
+    NV_EFULL = -6,      /* a log's sequence numbers are exhausted (2^32-1 appends) */
+};
+const char *nv_strerror(int rc);
+
+/* ---- the medium ------------------------------------------------------------------- */
+
+/* A byte-addressable medium of `size` bytes. Each function returns 0 or a negative
+ * value on failure. read fills all n bytes; write stores all n bytes (a power cut may
+ * stop it after any prefix, or leave any subset of its bytes written: the format
+ * copes); sync returns when everything written before it is durable. */
+typedef struct {
+    void *ctx;
+    int (*read)(void *ctx, uint32_t off, void *buf, size_t n);
+    int (*write)(void *ctx, uint32_t off, const void *buf, size_t n);
+    int (*sync)(void *ctx);
+    uint32_t size;
+} nv_port_t;
+
+/* How the medium is divided: two checkpoint slots, then `logs` record rings. */
+#define NV_MAX_LOGS 8
+#define NV_SLOT_MAX 4096u /* the largest checkpoint slot (the store's work buffer) */
+typedef struct {
+    uint32_t slot_size;    /* bytes per checkpoint slot, 64..NV_SLOT_MAX */
+    uint8_t logs;          /* record rings, 0..NV_MAX_LOGS */
+    uint32_t log_capacity; /* records a ring keeps (it has one slot more), >= 1 */
+    uint16_t log_payload;  /* the largest record, bytes, 1..NV_LOG_PAYLOAD_MAX */
+} nv_layout_t;
+#define NV_LOG_PAYLOAD_MAX 1024u
+
+/* Bytes of medium a layout needs (0 if the layout is invalid). */
+uint32_t nv_medium_size(const nv_layout_t *layout);
+
+/* ---- the store ---------------------------------------------------------------------- */
+
+typedef struct {
+    nv_port_t port;
+    nv_layout_t layout;
+    uint32_t rec_size;                /* bytes per ring slot: header + payload + CRC */
+    uint32_t log_off[NV_MAX_LOGS];    /* where each ring starts */
+    /* the checkpoint slots, once scanned */
+    bool scanned;
+    int8_t cur;                       /* slot holding the newest intact image, -1 none */
+    uint32_t seq;                     /* its sequence number */
+    /* the rings, each once scanned: newest sequence number and its history's start */
+    bool log_scanned[NV_MAX_LOGS];
+    uint32_t log_seq[NV_MAX_LOGS];    /* 0: no record yet */
+    uint32_t log_base[NV_MAX_LOGS];
+    uint8_t buf[NV_SLOT_MAX];         /* work buffer: one slot, or a run of ring slots */
+} nv_store_t;
+
+/* Bind a store to a medium and a layout. Reads nothing. NV_EARG for a bad layout or
+ * port, NV_ESIZE when port->size < nv_medium_size(layout). */
+int nv_open(nv_store_t *s, const nv_port_t *port, const nv_layout_t *layout);
+
+/* ---- the checkpoint ------------------------------------------------------------------ */
+
+/* Section ids (never reuse one). */
+enum {
+    NV_SEC_METER = 1,    /* mtr_nv_t: energy registers, max demands, counters */
+    NV_SEC_CONFIG = 2,   /* mtr_config_t: AV2..AV11 */
+    NV_SEC_IDENTITY = 3, /* obj_identity_t: factory identity + writable Device props */
+    NV_SEC_TRENDLOG = 4, /* configuration of the TL_COUNT trend logs (not their records) */
+};
+#define NV_SEC_BIT(id) (1u << (id))
+
+/* What a checkpoint holds: pointers to the caller's structs. A NULL member is neither
+ * saved nor loaded. On load, a section the store lacks leaves the struct as it was, so
+ * fill it with defaults first. For trend logs only the configuration is kept (enable,
+ * stop_when_full, start, stop, ai); the records go to the logs below. */
+typedef struct {
+    mtr_nv_t *meter;
+    mtr_config_t *config;
+    obj_identity_t *identity;
+    tl_log_t *tl; /* an array of TL_COUNT */
+} nv_image_t;
+
+/* Save the image as the new checkpoint: serialize, write the slot that does not hold
+ * the newest image, sync. When it returns NV_OK the image is durable; when it fails or
+ * is cut short, the previous checkpoint is intact. The first save on a medium without
+ * an intact image writes both slots, so that a lone bad slot next to a blank one can
+ * only be an interrupted first save (see nv_load). */
+int nv_save(nv_store_t *s, const nv_image_t *img);
+
+/* State of one checkpoint slot as the loader found it. */
+enum {
+    NV_SLOT_BLANK = 0,   /* never written (header all 0x00 or all 0xFF) */
+    NV_SLOT_OK = 1,      /* intact */
+    NV_SLOT_BAD = 2,     /* magic, header CRC or structure wrong: torn or damaged */
+    NV_SLOT_TORN = 3,    /* header intact, body CRC wrong: an interrupted save or damage */
+    NV_SLOT_VERSION = 4, /* intact header of a format version this code does not know */
+};
+const char *nv_slot_str(int slot_state);
+
+typedef struct {
+    int used;            /* slot loaded: 0 (A), 1 (B), -1 none */
+    uint32_t seq;        /* its sequence number (saves since the store was new) */
+    uint8_t slot[2];     /* NV_SLOT_ state of A and B */
+    uint32_t missing;    /* NV_SEC_BIT of sections asked for but not in the image loaded
+                            (left as the caller had them) */
+    uint32_t invalid;    /* NV_SEC_BIT of sections whose values are out of range (left as
+                            the caller had them; only a buggy writer produces them) */
+} nv_load_info_t;
+
+/* Load the newest intact checkpoint into the image's structs. Returns
+ *  NV_OK       loaded from info->used; the other slot's state is in info->slot;
+ *  NV_EMPTY    nothing saved yet (both slots blank, or one blank and the other an
+ *              interrupted first save): the image is untouched;
+ *  NV_ECORRUPT both slots written and neither intact: nothing loaded, nothing changed;
+ *              the caller decides (never a silent factory reset);
+ *  NV_EVERSION the newest slot is from a newer format: nothing loaded;
+ *  NV_EIO.
+ * info may be NULL. A later nv_save writes over the slot not loaded (or both slots
+ * if none was). */
+int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info);
+
+/* ---- record logs --------------------------------------------------------------------- */
+
+/* Append one record (1..layout.log_payload bytes) to log `log` and sync. It writes one
+ * ring slot; an interrupted append leaves the log as it was. The first append or load
+ * of a log scans its ring. */
+int nv_log_append(nv_store_t *s, unsigned log, const void *rec, size_t len);
+
+/* Replace the whole log by this one record (len 0: by nothing), as one append: a purge
+ * that a power cut cannot leave half done. */
+int nv_log_reset(nv_store_t *s, unsigned log, const void *rec, size_t len);
+
+/* Called for each record on load, oldest first, with its log sequence number (1, 2, ...
+ * per log; a gap means damaged records were skipped). A zero-length record is the empty
+ * marker of nv_log_reset(..., 0) and is not passed. Return 0 to go on, non-zero to stop
+ * (nv_log_load then returns that value). */
+typedef int (*nv_log_fn)(void *arg, uint32_t seq, const void *rec, size_t len);
+
+typedef struct {
+    uint32_t records;  /* records passed to fn */
+    uint32_t first, last; /* their sequence numbers (0 if none) */
+    uint32_t damaged;  /* records of the current history skipped for a bad CRC */
+} nv_log_info_t;
+
+/* Read log `log` back: the newest intact records (at most layout.log_capacity) of its
+ * current history (since the last nv_log_reset), in order. A torn last record is
+ * ignored; a damaged one in the middle is skipped and counted. info may be NULL. */
+int nv_log_load(nv_store_t *s, unsigned log, nv_log_fn fn, void *arg, nv_log_info_t *info);
+
+/* ---- the s4100 layout and trend-log records -------------------------------------------- */
+
+/* A trend-log record on the medium: its sequence number (Total_Record_Count when it was
+ * logged) u32, time i64 (1/100 s since 2000), value f32, kind u8, flags u8. */
+#define NV_TL_RECORD_SIZE 18u
+void nv_tl_record_put(uint8_t out[NV_TL_RECORD_SIZE], uint32_t seq, const tl_record_t *r);
+/* false if len is not NV_TL_RECORD_SIZE */
+bool nv_tl_record_get(const void *in, size_t len, uint32_t *seq, tl_record_t *r);
+
+/* The meter's store: 4 KB slots and one ring per trend log, 5760 records each. */
+#define NV_S4100_LAYOUT                                                                  \
+    ((nv_layout_t){.slot_size = 4096, .logs = TL_COUNT, .log_capacity = TL_BUFFER_SIZE,  \
+                   .log_payload = NV_TL_RECORD_SIZE})
+
+/* CRC-32 (IEEE 802.3, as zlib: reflected 0xEDB88320). Start with crc = 0; feed on. */
+uint32_t nv_crc32(uint32_t crc, const void *data, size_t n);
+
+#endif
