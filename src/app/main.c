@@ -11,6 +11,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  run       the meter in real time, serving BACnet/IP (the main job)\n"
           "  measure   run the metering engine over a scenario or a recording, print readings\n"
+          "  ctl       drive a running meter through its control socket\n"
           "  help      this text; 's4100 <command> --help' for a command's options\n",
           f);
 }
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return app_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ctl"))
+        return app_ctl(argc - 1, argv + 1);
     if (!strcmp(argv[1], "measure"))
         return app_measure(argc - 1, argv + 1);
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -42,16 +42,15 @@ static void print_cycle(const mtr_t *m, bool csv)
         printf("%u", m->cycles);
     else
         printf("{\"t\":%u", m->cycles);
-    for (unsigned k = 1; k <= MTR_AI_COUNT; k++) {
-        float v = m->ai[k];
-        if (csv)
-            isnan(v) ? printf(",") : printf(",%.9g", (double)v);
-        else if (isnan(v))
-            printf(",\"%s\":null", obj_find(OBJ_AI, k)->name);
-        else
-            printf(",\"%s\":%.9g", obj_find(OBJ_AI, k)->name, (double)v);
+    if (csv) {
+        for (unsigned k = 1; k <= MTR_AI_COUNT; k++)
+            isnan(m->ai[k]) ? printf(",") : printf(",%.9g", (double)m->ai[k]);
+        puts("");
+        return;
     }
-    puts(csv ? "" : "}");
+    putchar(',');
+    app_json_readings(stdout, m);
+    puts("}");
 }
 
 /* Feed n frames, switching the pulse input where the recording's contact changes. */

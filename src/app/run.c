@@ -20,12 +20,13 @@
 #include "sim.h"
 
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
-       OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP };
+       OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE };
 
 #define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
 
 typedef struct {
-    const char *bind, *broadcast, *serial, *scenario, *password;
+    const char *bind, *broadcast, *serial, *scenario, *password, *control;
+    double time_scale;
     uint16_t port;
     long device_id; /* -1: the factory value */
     unsigned seconds; /* 0: until stopped */
@@ -45,7 +46,10 @@ static void usage(FILE *f)
           "                         pseudo-random 1000000..3097151 from the serial number)\n"
           "  --serial S             serial number (default 4100000001)\n"
           "  --bacnet-password PW   password DCC and ReinitializeDevice must carry (1..20)\n"
-          "  --seconds N            stop after N seconds (default: run until SIGINT/SIGTERM)\n"
+          "  --seconds N            stop after N meter seconds (default: run until SIGINT/SIGTERM)\n"
+          "  --time-scale X         run the sample stream and the meter's clock X times faster\n"
+          "                         than wall time, 0.1..10000 (BACnet timing stays real)\n"
+          "  --control PATH         a Unix socket for 's4100 ctl' (status, power, load changes)\n"
           "  --quiet                no status line\n"
           "  --no-panel             headless (the only mode until the panel exists)\n",
           f);
@@ -66,8 +70,10 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"seconds", required_argument, NULL, OPT_SECONDS},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
+        {"control", required_argument, NULL, OPT_CONTROL},
+        {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
     };
-    app_settings_options(opts + 11);
+    app_settings_options(opts + 13);
     int c;
     double v;
     optind = 1;
@@ -116,6 +122,14 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
             o->seconds = (unsigned)v;
             break;
         case OPT_QUIET: o->quiet = true; break;
+        case OPT_CONTROL: o->control = optarg; break;
+        case OPT_TIME_SCALE:
+            if (app_parse_number("run", "time-scale", optarg, &v) || v < 0.1 || v > 10000) {
+                fprintf(stderr, "s4100 run: --time-scale must be 0.1..10000\n");
+                return 2;
+            }
+            o->time_scale = v;
+            break;
         case OPT_HELP: usage(stdout); return 1;
         default: {
             int rc = app_settings_take(st, c, optarg, "run");
@@ -160,6 +174,10 @@ typedef struct {
     sim_source_t *src;
     mtr_config_t cfg;
     lx_udp_batch_t udp;
+    bool powered;
+    int ctl;
+    double last_status; /* wall time of the last status line */
+    const run_opts_t *opts;
 } meter_t;
 
 static void status_line(const meter_t *m)
@@ -187,16 +205,85 @@ static void announce(meter_t *m)
  * clock survive (it is not a power loss, DECISIONS M16). */
 static void restart(meter_t *m)
 {
-    obj_device_t *d = &m->dev;
-    mtr_nv_t nv = d->mtr.nv;
-    obj_identity_t id = d->id;
-    mtr_config_t cfg = d->pending_cfg;
-    double clock = d->clock_base + (double)d->mtr.n / MTR_FS;
-    bool rtc_reset = d->mtr.rtc_reset;
-    obj_init(d, &id, &cfg, &nv);
-    d->clock_base = clock;
-    d->mtr.rtc_reset = rtc_reset;
+    obj_restart(&m->dev, false);
     announce(m);
+}
+
+/* Control power off: the meter stops measuring and answering; what NV holds is what
+ * survives (the engine's registers, settings, identity and logs stay in place). */
+static void power_off(meter_t *m)
+{
+    m->powered = false;
+}
+
+static void power_on(meter_t *m)
+{
+    obj_restart(&m->dev, true);
+    m->powered = true;
+    announce(m);
+}
+
+static void status_json(meter_t *m, FILE *f)
+{
+    obj_datetime_t dt;
+    obj_clock_get(&m->dev, &dt);
+    const mtr_t *e = &m->dev.mtr;
+    static const char *const dcc[] = {"enable", "disable", "disable-initiation"};
+    fprintf(f, "{\"powered\":%s,\"device_id\":%u,\"cycles\":%u,\"sim_time\":%.3f,"
+               "\"clock\":\"%04d-%02d-%02dT%02d:%02d:%02d\",\"alarms\":%u,\"alarm_output\":\"%s\","
+               "\"dcc\":\"%s\",\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},\"readings\":{",
+            m->powered ? "true" : "false", m->dev.id.instance, e->cycles, sim_time(m->src),
+            1900 + dt.date.year, dt.date.month, dt.date.day, dt.time.hour, dt.time.min, dt.time.sec,
+            e->alarms,
+            (!m->powered || (e->alarms & MTR_ALARM_OUTPUT_MASK)) ? "open" : "closed",
+            dcc[m->srv.dcc % 3], m->bip.rx, m->bip.tx, m->bip.dropped);
+    app_json_readings(f, e);
+    fputs("}}\n", f);
+}
+
+/* One control command; the answer goes into a heap string the caller frees. */
+static char *command(meter_t *m, char *line)
+{
+    char *ans = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&ans, &len);
+    char *argv[8];
+    int argc = 0;
+    for (char *t = strtok(line, " \t"); t && argc < 8; t = strtok(NULL, " \t"))
+        argv[argc++] = t;
+    if (argc == 0) {
+        fputs("error: empty command (try 'help')\n", f);
+    } else if (!strcmp(argv[0], "status") && argc == 1) {
+        status_json(m, f);
+    } else if (!strcmp(argv[0], "help") && argc == 1) {
+        fputs("ok: status | power off | power on | set KEY VALUE [over SECONDS]\n", f);
+    } else if (!strcmp(argv[0], "power") && argc == 2 && !strcmp(argv[1], "off")) {
+        if (m->powered)
+            power_off(m);
+        fputs("ok: power off\n", f);
+    } else if (!strcmp(argv[0], "power") && argc == 2 && !strcmp(argv[1], "on")) {
+        if (!m->powered)
+            power_on(m);
+        fputs("ok: power on\n", f);
+    } else if (!strcmp(argv[0], "set") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "over")))) {
+        sim_err_t err = {{0}};
+        double secs = 0;
+        char *end = NULL;
+        if (argc == 5)
+            secs = strtod(argv[4], &end);
+        if (argc == 5 && (end == argv[4] || *end || !(secs >= 0) || secs > 1e7)) {
+            fprintf(f, "error: over '%s': not a number of seconds\n", argv[4]);
+        } else if ((argc == 5 ? sim_set_ramp(m->src, argv[1], argv[2], secs, &err)
+                              : sim_set(m->src, argv[1], argv[2], &err)) < 0) {
+            fprintf(f, "error: %s\n", err.msg[0] ? err.msg : "refused");
+        } else {
+            fprintf(f, "ok: %s = %s\n", argv[1], argv[2]);
+        }
+    } else {
+        fprintf(f, "error: unknown command '%s' (try 'help')\n", argv[0]);
+    }
+    fclose(f);
+    return ans;
 }
 
 /* Feed n frames, switching the pulse input where the scenario's contact changes. */
@@ -215,8 +302,11 @@ static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, boo
             done += mtr_feed(&m->dev.mtr, x + off + done, run - done, &cycle);
             if (cycle) {
                 obj_cycle(&m->dev);
-                if (!quiet)
+                /* At most a line per wall second, whatever the time scale. */
+                if (!quiet && lx_now_s() - m->last_status >= 0.9) {
                     status_line(m);
+                    m->last_status = lx_now_s();
+                }
                 if (*cycles_left && --*cycles_left == 0)
                     return;
             }
@@ -242,7 +332,7 @@ static int loop(meter_t *m, const run_opts_t *o)
     announce(m);
     for (;;) {
         /* Samples owed to the engine by now: real time is the sample clock. */
-        uint64_t due = (uint64_t)((lx_now_s() - t0) * MTR_FS);
+        uint64_t due = (uint64_t)((lx_now_s() - t0) * MTR_FS * o->time_scale);
         if (due > produced && due - produced > max_lag)
             max_lag = due - produced;
         while (produced < due) {
@@ -253,21 +343,33 @@ static int loop(meter_t *m, const run_opts_t *o)
                 rc = got < 0 ? 1 : 0;
                 goto out;
             }
+            produced += (uint64_t)got;
+            if (!m->powered)
+                continue; /* time passes, the meter sees nothing */
             sim_afe(&m->dev.mtr.cfg, buf, (size_t)got);
             feed(m, buf, pulse, (size_t)got, o->quiet, &cycles_left);
-            produced += (uint64_t)got;
             if (o->seconds && cycles_left == 0)
                 goto out;
             if (n == CHUNK)
                 break; /* let the network in between chunks */
         }
-        double next = t0 + (double)(produced + 1) / MTR_FS;
+        double next = t0 + (double)(produced + 1) / (MTR_FS * o->time_scale);
         int wait_ms = (int)ceil((next - lx_now_s()) * 1000.0);
         if (wait_ms < 0 || produced < due)
             wait_ms = 0;
-        struct pollfd pf[2] = {{.fd = m->udp.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-        if (poll(pf, 2, wait_ms) < 0)
+        struct pollfd pf[3] = {{.fd = m->udp.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
+                               {.fd = m->ctl, .events = POLLIN}};
+        if (poll(pf, m->ctl >= 0 ? 3 : 2, wait_ms) < 0)
             continue;
+        if (m->ctl >= 0 && (pf[2].revents & POLLIN)) {
+            char line[512];
+            int cfd = app_control_accept(m->ctl, line, sizeof line);
+            if (cfd >= 0) {
+                char *ans = command(m, line);
+                app_control_reply(cfd, ans ? ans : "error: out of memory\n");
+                free(ans);
+            }
+        }
         if (pf[1].revents) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) > 0) {
@@ -281,6 +383,8 @@ static int loop(meter_t *m, const run_opts_t *o)
              * rounds at most, then back to the samples. */
             for (int round = 0; round < 4; round++) {
                 int n = lx_udp_batch_recv(&m->udp);
+                if (!m->powered)
+                    continue; /* an unpowered meter hears nothing */
                 uint32_t now = lx_now_ms();
                 for (int k = 0; k < n; k++) {
                     bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
@@ -310,7 +414,8 @@ out:
 
 int app_run(int argc, char **argv)
 {
-    run_opts_t o = {.bind = "0.0.0.0", .serial = "4100000001", .port = 47808, .device_id = -1};
+    run_opts_t o = {.bind = "0.0.0.0", .serial = "4100000001", .port = 47808, .device_id = -1,
+                    .time_scale = 1.0};
     app_settings_t st = {{0}, {0}};
     int rc = parse_opts(argc, argv, &o, &st);
     if (rc)
@@ -354,6 +459,13 @@ int app_run(int argc, char **argv)
         return 1;
     }
 
+    m.ctl = -1;
+    if (o.control && (m.ctl = app_control_listen(o.control, msg, sizeof msg)) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", msg);
+        close(m.udp.fd);
+        sim_close(m.src);
+        return 1;
+    }
     obj_identity_t id;
     obj_identity_default(&id, o.serial);
     if (o.device_id > 0)
@@ -361,6 +473,8 @@ int app_run(int argc, char **argv)
     obj_init(&m.dev, &id, &m.cfg, NULL);
     mtr_power_up(&m.dev.mtr);
     bac_server_init(&m.srv, &m.dev, o.password);
+    m.powered = true;
+    m.opts = &o;
     bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
     bip_init(&m.bip, &port, &self, &bcast, &m.srv);
     if (!o.quiet) {
@@ -370,6 +484,10 @@ int app_run(int argc, char **argv)
     }
     rc = loop(&m, &o);
     close(m.udp.fd);
+    if (m.ctl >= 0) {
+        close(m.ctl);
+        unlink(o.control);
+    }
     sim_close(m.src);
     return rc;
 }

@@ -137,6 +137,24 @@ void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg
     d->tl_slot = interval_slot(d, obj_clock_now(d));
 }
 
+void obj_restart(obj_device_t *d, bool power_loss)
+{
+    mtr_nv_t nv = d->mtr.nv;
+    mtr_config_t cfg = d->pending_cfg; /* accepted writes survive a restart */
+    tl_time_t now = obj_clock_now(d);
+    bool rtc_reset = d->mtr.rtc_reset;
+    mtr_init(&d->mtr, &cfg, &nv);
+    d->pending_avs = 0;
+    if (power_loss) {
+        d->clock_base = 0.0;
+        mtr_power_up(&d->mtr);
+    } else {
+        d->clock_base = (double)now / 100.0;
+        d->mtr.rtc_reset = rtc_reset; /* an unsynchronized clock stays so */
+    }
+    d->tl_slot = interval_slot(d, obj_clock_now(d));
+}
+
 void obj_cycle(obj_device_t *d)
 {
     tl_time_t now = obj_clock_now(d);

@@ -88,6 +88,12 @@ void obj_identity_default(obj_identity_t *id, const char *serial);
 void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg,
               const mtr_nv_t *nv);
 
+/* The meter's firmware restarts. The engine starts afresh from its NV state and the
+ * accepted settings (windows and demand restart); identity and trend logs are kept.
+ * power_loss: the clock also restarts at 2000-01-01 00:00 with RTC_Reset active and the
+ * power-up count grows (DECISIONS M16); otherwise (ReinitializeDevice) it runs on. */
+void obj_restart(obj_device_t *d, bool power_loss);
+
 /* Call after each completed 1 s metering cycle: commits pending AV writes and logs the
  * trend logs on their interval boundary (or on AV1 = 21211 in sync mode). */
 void obj_cycle(obj_device_t *d);
