@@ -49,4 +49,38 @@ int lx_udp_batch_flush(lx_udp_batch_t *u);
 /* A signalfd delivering SIGINT and SIGTERM (both blocked for the process). */
 int lx_signals_open(void);
 
+/* ---- non-volatile store in a file (nv_file.c) ---------------------------------------- */
+
+#include <stdbool.h>
+
+#include "nv/nv.h"
+
+/* The backing file of an nv_store_t: a 4 KB header page (magic "S4100-NV", the medium
+ * size) and the medium. One process at a time (flock). */
+typedef struct {
+    int fd;
+    uint32_t size; /* medium bytes */
+    bool nosync;   /* sync does nothing: faster, not crash-safe (benchmarks only) */
+} lx_nv_file_t;
+
+enum {
+    LX_NV_OPENED = 0,  /* an existing store */
+    LX_NV_CREATED = 1, /* it did not exist: a new, empty store was created (atomically) */
+    LX_NV_WARN = 2,    /* opened, but see err: the file was truncated (the missing part
+                          reads as damaged) or a header copy was damaged */
+};
+
+/* Open the store file at path for a medium of `size` bytes (nv_medium_size(&layout)),
+ * creating it when missing, and fill *port. Returns an LX_NV_ status, or -1 with the
+ * reason (and the path) in err: cannot open or create, locked by another process, not
+ * an s4100 NV store (magic), header damaged, made for another medium size, too large. */
+int lx_nv_open(lx_nv_file_t *f, const char *path, uint32_t size, nv_port_t *port, char *err,
+               size_t errlen);
+void lx_nv_close(lx_nv_file_t *f);
+
+/* The nv_port_t functions (ctx is the lx_nv_file_t). */
+int lx_nv_read(void *ctx, uint32_t off, void *buf, size_t n);
+int lx_nv_write(void *ctx, uint32_t off, const void *buf, size_t n);
+int lx_nv_sync(void *ctx);
+
 #endif
