@@ -122,6 +122,12 @@ if [ -n "$problems" ]; then
   tshark -r "$pcap" "${decode[@]}" -Y '_ws.malformed || _ws.expert.severity >= warning' -V 2>&1 | head -150
   tshark_rc=1
 fi
+not_bvlc=$(tshark -r "$pcap" "${decode[@]}" -Y 'udp && !bvlc' 2>/dev/null | wc -l)
+if [ "$not_bvlc" -ne 0 ]; then
+  echo "e2e_interop: $not_bvlc UDP datagrams that do not decode as BVLC:" >&2
+  tshark -r "$pcap" "${decode[@]}" -Y 'udp && !bvlc' 2>/dev/null | head -20 >&2
+  tshark_rc=1
+fi
 if [ "$sent" -lt "$min_meter_pdus" ]; then
   echo "e2e_interop: only $sent BACnet APDUs from the meter captured (expected >= $min_meter_pdus)" >&2
   tshark_rc=1

@@ -171,5 +171,17 @@ describe('meter settings on the command line', { timeout: 60000 }, () => {
     const id = await r2.readValue({ type: OT.DEVICE, instance: 77 }, PROP.OBJECT_IDENTIFIER);
     assert.deepEqual(id, { type: OT.DEVICE, instance: 77 });
   });
+
+  it('prints a status line per second on stdout', T, async () => {
+    const n0 = r2.stdoutLines;
+    await sleep(3200);
+    const n = r2.stdoutLines - n0;
+    assert.ok(n >= 2 && n <= 5, `${n} lines on stdout in 3.2 s`);
+  });
+
+  it('s4100 run stops on SIGINT with exit status 0', T, async () => {
+    const res = await r2.stop(5000, 'SIGINT');
+    assert.deepEqual(res, { code: 0, signal: null }, `exit: ${JSON.stringify(res)}\n${r2.log()}`);
+  });
 });
 

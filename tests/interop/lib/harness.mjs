@@ -120,6 +120,7 @@ export class Rig {
     this.serial = this.opts.serial;
     this.addr = { address: `127.0.0.1:${this.opts.meterPort}` };
     this.output = [];
+    this.stdoutLines = 0; // lines the meter printed on stdout
     this.rx = []; // every datagram the client received: { n, t, from, headers, raw }
     this.rxCount = 0;
     this.iAms = [];
@@ -159,7 +160,11 @@ export class Rig {
     for (const s of [this.child.stdout, this.child.stderr]) {
       s.setEncoding('utf8');
       s.on('data', (d) => {
-        for (const line of d.split(/[\r\n]+/)) if (line.trim()) this.output.push(line);
+        for (const line of d.split(/[\r\n]+/)) {
+          if (!line.trim()) continue;
+          this.output.push(line);
+          if (s === this.child.stdout) this.stdoutLines++;
+        }
         if (this.output.length > 400) this.output.splice(0, this.output.length - 400);
       });
     }
@@ -202,10 +207,10 @@ export class Rig {
     assert.equal(r.values.length, 1, 'Device Object_Name');
   }
 
-  // Sends SIGTERM to the meter's process group and waits for it to exit.
-  async stop(timeout = 5000) {
+  // Sends SIGTERM (or `signal`) to the meter and waits for it to exit.
+  async stop(timeout = 5000, signal = 'SIGTERM') {
     if (!this.child || this.exit) return this.exit;
-    try { process.kill(-this.child.pid, 'SIGTERM'); } catch { /* gone */ }
+    try { process.kill(this.child.pid, signal); } catch { /* gone */ }
     const res = await Promise.race([this.exited, sleep(timeout).then(() => null)]);
     if (!res) {
       try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ }
