@@ -176,6 +176,8 @@ describe('DeviceCommunicationControl and ReinitializeDevice, no password', { tim
       await expectAck(rig.reinit(REINIT.COLDSTART), 'coldstart');
       await expectBack('after coldstart');
       assert.equal(await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE), 20, 'AV8 after coldstart');
+      await rig.writeReal({ type: OT.AV, instance: 8 }, 10); // back to the factory default
+      await waitFor(async () => (await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE)) === 10, { timeout: 3500, what: 'AV8 = 10' });
     });
   });
 
