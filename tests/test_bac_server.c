@@ -112,6 +112,14 @@ static void test_read_property_vectors(void **state)
     /* Before the first cycle an instantaneous AI is QNAN: 44 7F C0 00 00. */
     expect(req("01 04 00 03 0B 0C 0C 00 00 00 0B 19 55"),
            "01 00 30 0B 0C 0C 00 00 00 0B 19 55 3E 44 7F C0 00 00 3F");
+    /* ...and its Reliability says so (unreliable-other, Status_Flags fault) until the
+     * first 1 s cycle; a reserved AI is QNAN by definition and not a fault. */
+    expect(req("01 04 00 03 0D 0C 0C 00 00 00 0B 19 67"),
+           "01 00 30 0D 0C 0C 00 00 00 0B 19 67 3E 91 07 3F");
+    expect(req("01 04 00 03 0E 0C 0C 00 00 00 0B 19 6F"),
+           "01 00 30 0E 0C 0C 00 00 00 0B 19 6F 3E 82 04 40 3F");
+    expect(req("01 04 00 03 0F 0C 0C 00 00 00 1C 19 67"),
+           "01 00 30 0F 0C 0C 00 00 00 1C 19 67 3E 91 00 3F");
     /* AV3 default 100.0 = 42 C8 00 00; Max_Power AI76 103.923 kW */
     expect(req("01 04 00 03 0C 0C 0C 00 80 00 03 19 55"),
            "01 00 30 0C 0C 0C 00 80 00 03 19 55 3E 44 42 C8 00 00 3F");
@@ -212,6 +220,8 @@ static void test_write_property(void **state)
            "01 00 50 0D 0F 91 02 91 28");
     expect(req("01 04 00 03 0E 0F 0C 00 80 00 02 19 55 29 01 3E 44 42 20 00 00 3F"),
            "01 00 50 0E 0F 91 02 91 32");
+    /* AV5 := 0.01, as a client's nearest REAL 3C 23 D7 0A (0.0099999998): accepted. */
+    expect(req("01 04 00 03 12 0F 0C 00 80 00 05 19 55 3E 44 3C 23 D7 0A 3F"), "01 00 20 12 0F");
     /* AV1 accepts only its four commands. */
     expect(req("01 04 00 03 0F 0F 0C 00 80 00 01 19 55 3E 44 46 EA FC 00 3F"), "01 00 20 0F 0F");
     expect(req("01 04 00 03 10 0F 0C 00 80 00 01 19 55 3E 44 3F 80 00 00 3F"),

@@ -33,7 +33,7 @@ static void test_settings_ranges(void **state)
         {MTR_SET_SYSTEM_TYPE, {10, 11, 12, 40}, {0, 13, 30, 41, 40.5}},
         {MTR_SET_CT_PRIMARY, {5, 100, 32000, 123.5}, {4.99, 0, -5, 32001, 1e9}},
         {MTR_SET_CT_SECONDARY, {1, 3, 1, 3}, {0, 2, 4, 1.5, -1}},
-        {MTR_SET_PT_RATIO, {0.01, 1, 320, 2.5}, {0.009, 0, -1, 320.1, 1000}},
+        {MTR_SET_PT_RATIO, {0.01, (float)0.01, 320, 2.5}, {0.009, 0, -1, 320.1, 1000}},
         {MTR_SET_SYSTEM_VOLTAGE, {82, 600, 660, 120}, {81.9, 660.1, 0, -600, 32001}},
         {MTR_SET_DISPLAY_UNITS, {0, 1, 0, 1}, {2, -1, 0.5, 10, 255}},
         {MTR_SET_PL_VOLTS, {1, 10, 99, 50}, {0, 100, 10.5, -1, 255}},

@@ -164,6 +164,17 @@ static int put_elem(bac_buf_t *b, int tag, uint8_t type, const uint8_t *pre, siz
 
     if (b->err)
         return b->err;
+    /* The common case, every value a property read answers with: a one-octet header
+     * and at most four octets of content, written in one go. */
+    if (tag < 15 && npre == 0 && n < 5 && b->wr != NULL && (data != NULL || n == 0) &&
+        b->len - b->pos >= 1 + n) {
+        uint8_t *w = b->wr + b->pos;
+        w[0] = (uint8_t)((tag != APP ? (unsigned)tag << 4 | 0x08u : (unsigned)type << 4) | n);
+        for (size_t k = 0; k < n; k++)
+            w[1 + k] = data[k];
+        b->pos += 1 + n;
+        return (int)(1 + n);
+    }
     if (tag > (int)BAC_TAG_NUMBER_MAX)
         return bac_fail(b, BAC_E_ARG);
     /* Longer than any buffer can be: the length would not even fit the header. */
@@ -347,6 +358,20 @@ static int open_elem(bac_buf_t *b, int tag, uint8_t type, elem_t *e)
         return b->err;
     if (!is_reader(b) || tag > (int)BAC_TAG_NUMBER_MAX)
         return bac_fail(b, BAC_E_ARG);
+    /* The common case: a one-octet header with a short length (LVT 0..4), not a Boolean. */
+    if (b->pos < b->len) {
+        uint8_t o = b->rd[b->pos], lvt = o & 0x07u;
+        bool ctx = (o & 0x08u) != 0;
+        if ((o >> 4) < 15 && lvt < 5 && ctx == (tag != APP) &&
+            (o >> 4) == (tag != APP ? (unsigned)tag : type) && !(tag == APP && type == BAC_APP_BOOLEAN)) {
+            if (lvt > b->len - b->pos - 1)
+                return bac_fail(b, BAC_E_TRUNCATED);
+            e->n = e->lvt = lvt;
+            e->p = b->rd + b->pos + 1;
+            e->total = 1 + (size_t)lvt;
+            return BAC_OK;
+        }
+    }
     h = parse_tag(b->rd + b->pos, b->len - b->pos, &t);
     if (h < 0)
         return bac_fail(b, h);

@@ -89,6 +89,13 @@ static bool in_range(double v, double lo, double hi)
     return v >= lo && v <= hi;
 }
 
+/* For settings that arrive as a BACnet REAL: the documented limits (0.01, 82, ...) have
+ * no exact float, so accept what a client's nearest REAL gives (1 part in 10^6). */
+static bool in_range_real(double v, double lo, double hi)
+{
+    return v >= lo * (1 - 1e-6) && v <= hi * (1 + 1e-6);
+}
+
 int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double v)
 {
     if (!isfinite(v))
@@ -97,16 +104,15 @@ int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double v)
     case MTR_SET_SYSTEM_TYPE:
         return (v == 10 || v == 11 || v == 12 || v == 31 || v == 40) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_CT_PRIMARY:
-        return in_range(v, 5, 32000) ? MTR_OK : MTR_ERANGE;
+        return in_range_real(v, 5, 32000) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_CT_SECONDARY:
         return (v == 1 || v == 3) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_PT_RATIO:
-        return in_range(v, 0.01, 320.0) ? MTR_OK : MTR_ERANGE;
+        return in_range_real(v, 0.01, 320.0) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_SYSTEM_VOLTAGE: {
         /* AV6 / AV5 must be 82..660; tolerate float rounding of the product. */
-        double pt = cfg->pt_ratio, eps = 1e-6;
-        bool ok = in_range(v, 82, 32000) && v >= 82.0 * pt * (1 - eps) &&
-                  v <= 660.0 * pt * (1 + eps);
+        double pt = cfg->pt_ratio;
+        bool ok = in_range_real(v, 82, 32000) && in_range_real(v, 82.0 * pt, 660.0 * pt);
         return ok ? MTR_OK : MTR_ERANGE;
     }
     case MTR_SET_DISPLAY_UNITS:
@@ -310,6 +316,12 @@ void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv)
     m->lp_a[1] = (1.0 - sqrt(2.0) * k + k * k) * norm;
     set_nan_outputs(m);
     publish_registers(m); /* accumulated values are valid before the first cycle */
+    /* Measured values do not exist until the first cycle ends: QNAN, and Reliability
+     * says so (the reserved AIs are QNAN by definition and stay "no fault"). */
+    for (unsigned ai = 1; ai <= MTR_AI_COUNT; ai++)
+        if (isnan(m->ai[ai]) && ai != MTR_AI_RESERVED28 && ai != MTR_AI_RESERVED77 &&
+            ai != MTR_AI_RESERVED79 && ai != MTR_AI_RESERVED80)
+            m->unreliable[ai / 32] |= 1u << (ai % 32);
 }
 
 int mtr_configure(mtr_t *m, const mtr_config_t *cfg)
