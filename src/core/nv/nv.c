@@ -682,8 +682,6 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
         if (sl[0].state != NV_SLOT_OK)
             return NV_EIO; /* it changed under us: the medium is not reading back */
     }
-    info->used = best;
-    info->seq = sl[best].seq;
 
     /* Decode every wanted section into temporaries; copy only if all are readable. */
     struct {
@@ -734,6 +732,8 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
             img->tl[i].ai = t.tl[i].ai;
         }
     }
+    info->used = best;
+    info->seq = sl[best].seq;
     return NV_OK;
 }
 
