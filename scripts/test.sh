@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-interop-deps.sh   # nodejs, npm, tshark; @bacnet-js/client from the lockfile
 jobs=2
 
 echo "== build and test (RelWithDebInfo)"
