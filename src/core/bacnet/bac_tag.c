@@ -270,6 +270,19 @@ static bool next_is(const bac_buf_t *b, bool ctx, uint8_t number, uint8_t kind)
 {
     bac_tag_t t = {false, 0, 0, 0};
 
+    /* Context tags below 15 are told by their first octet alone (the decoders' loops
+     * ask this once per element, so it is worth the shortcut). */
+    if (ctx && number < 15 && !b->err && b->rd != NULL && b->pos < b->len) {
+        uint8_t o = b->rd[b->pos], lvt = o & 0x07u;
+        if ((o >> 4) != number || !(o & 0x08u))
+            return false;
+        if (kind == BAC_TAG_OPENING)
+            return lvt == 6;
+        if (kind == BAC_TAG_CLOSING)
+            return lvt == 7;
+        if (lvt < 5)
+            return true;
+    }
     return bac_peek_tag(b, &t) >= 0 && t.context == ctx && t.number == number &&
            t.kind == kind;
 }
