@@ -825,6 +825,31 @@ static void test_versions(void **state)
     assert_true(same(&got, &a));
 }
 
+static void test_slot_seq_wrap(void **state)
+{
+    (void)state;
+    nv_load_info_t info;
+    uint8_t body[4096];
+    make(&a, 1);
+    save(&a);
+    uint32_t len = body_of(0, body);
+    craft_slot(0, 0xFFFFFFFFu, 1, body, len, 4);
+    craft_slot(1, 0xFFFFFFFEu, 1, body, len, 4);
+    boot();
+    assert_int_equal(load(&info), NV_OK);
+    assert_int_equal(info.used, 0);
+    /* The sequence number wraps to 0, which is newer than 2^32-1. */
+    for (uint32_t k = 2; k <= 4; k++) {
+        make(&b, k);
+        save(&b);
+        boot();
+        assert_int_equal(load(&info), NV_OK);
+        assert_true(same(&got, &b));
+        assert_int_equal(info.seq, k - 2);
+        assert_int_equal(info.used, k % 2 ? 0 : 1);
+    }
+}
+
 static void test_image_too_big(void **state)
 {
     (void)state;
@@ -1200,6 +1225,7 @@ int main(void)
         cmocka_unit_test_setup(test_bit_flips, setup),
         cmocka_unit_test_setup(test_both_bad, setup),
         cmocka_unit_test_setup(test_versions, setup),
+        cmocka_unit_test_setup(test_slot_seq_wrap, setup),
         cmocka_unit_test_setup(test_image_too_big, setup),
         cmocka_unit_test_setup(test_log_basic, setup),
         cmocka_unit_test_setup(test_log_args, setup),

@@ -527,6 +527,14 @@ static int check_slot(nv_store_t *s, int i, slot_t *sl)
     return NV_OK;
 }
 
+/* Is sequence number a newer than b? Serial-number arithmetic (RFC 1982): the two slots
+ * are always a step or two apart, so the comparison holds across the wrap from 2^32-1
+ * to 0, and saving never has to stop. */
+static bool newer(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
 /* Check both slots; *best: the newest intact one (-1 none). */
 static int scan_slots(nv_store_t *s, slot_t sl[2], int *best)
 {
@@ -537,7 +545,7 @@ static int scan_slots(nv_store_t *s, slot_t sl[2], int *best)
     }
     *best = -1;
     for (int i = 0; i < 2; i++)
-        if (sl[i].state == NV_SLOT_OK && (*best < 0 || sl[i].seq > sl[*best].seq))
+        if (sl[i].state == NV_SLOT_OK && (*best < 0 || newer(sl[i].seq, sl[*best].seq)))
             *best = i;
     s->cur = (int8_t)*best;
     s->seq = *best < 0 ? 0 : sl[*best].seq;
@@ -625,10 +633,8 @@ int nv_save(nv_store_t *s, const nv_image_t *img)
         s->cur = 0;
         s->seq = 1;
     }
-    if (s->seq == UINT32_MAX)
-        return NV_EFULL; /* 2^32 saves: 136 years at one a second */
     int target = 1 - s->cur;
-    uint32_t seq = s->seq + 1;
+    uint32_t seq = s->seq + 1; /* wraps: see newer() */
     int rc = build_slot(s, img, seq, &len);
     if (rc)
         return rc;
@@ -668,7 +674,7 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
 
     /* Never roll back past a newer image we cannot read: the caller decides. */
     for (int i = 0; i < 2; i++)
-        if (sl[i].state == NV_SLOT_VERSION && (best < 0 || sl[i].seq > sl[best].seq))
+        if (sl[i].state == NV_SLOT_VERSION && (best < 0 || newer(sl[i].seq, sl[best].seq)))
             return NV_EVERSION;
     if (best < 0) {
         bool b0 = sl[0].state == NV_SLOT_BLANK, b1 = sl[1].state == NV_SLOT_BLANK;

@@ -36,7 +36,8 @@ enum {
     NV_ECORRUPT = -4,   /* nv_load: both slots are bad; nothing was loaded */
     NV_EVERSION = -5,   /* nv_load: the newest checkpoint is in a format this code does not
                            know (written by newer firmware); nothing was loaded */
-    NV_EFULL = -6,      /* a log's sequence numbers are exhausted (2^32-1 appends) */
+    NV_EFULL = -6,      /* a log's sequence numbers are exhausted (2^32-1 appends: 136
+                           years at one a second; nv_log_reset does not renew them) */
 };
 const char *nv_strerror(int rc);
 
@@ -131,7 +132,7 @@ const char *nv_slot_str(int slot_state);
 
 typedef struct {
     int used;            /* slot loaded: 0 (A), 1 (B), -1 none */
-    uint32_t seq;        /* its sequence number (saves since the store was new) */
+    uint32_t seq;        /* its sequence number (+1 per save, wrapping) */
     uint8_t slot[2];     /* NV_SLOT_ state of A and B */
     uint32_t missing;    /* NV_SEC_BIT of sections asked for but not in the image loaded
                             (left as the caller had them) */
