@@ -72,6 +72,7 @@ int obj_set_instance(obj_device_t *d, uint32_t instance)
     if (instance < OBJ_INSTANCE_MIN || instance > OBJ_INSTANCE_MAX)
         return BAC_ERR_VALUE_OUT_OF_RANGE;
     d->id.instance = instance;
+    d->writes++;
     return OBJ_OK;
 }
 
@@ -81,6 +82,7 @@ int obj_set_max_master(obj_device_t *d, uint32_t mm)
     if (mm < 1 || mm > 127 || mm < d->id.mac)
         return BAC_ERR_VALUE_OUT_OF_RANGE;
     d->id.max_master = (uint8_t)mm;
+    d->writes++;
     return OBJ_OK;
 }
 
@@ -89,6 +91,7 @@ int obj_set_mac(obj_device_t *d, uint32_t mac)
     if (mac > 127 || mac > d->id.max_master)
         return BAC_ERR_VALUE_OUT_OF_RANGE;
     d->id.mac = (uint8_t)mac;
+    d->writes++;
     return OBJ_OK;
 }
 
@@ -97,6 +100,7 @@ int obj_set_baud(obj_device_t *d, uint32_t baud)
     if (!obj_baud_valid(baud))
         return BAC_ERR_VALUE_OUT_OF_RANGE;
     d->id.baud = baud;
+    d->writes++;
     return OBJ_OK;
 }
 
@@ -113,6 +117,7 @@ int obj_av_write(obj_device_t *d, unsigned av, double v)
     if (mtr_setting_set(&d->pending_cfg, (mtr_setting_t)av, v) != MTR_OK)
         return BAC_ERR_VALUE_OUT_OF_RANGE;
     d->pending_avs |= (uint16_t)(1u << av);
+    d->writes++;
     return OBJ_OK;
 }
 

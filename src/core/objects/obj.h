@@ -71,6 +71,7 @@ typedef struct obj_device {
     /* AV writes: validated at once, committed at the end of the next 1 s cycle (M14). */
     mtr_config_t pending_cfg;
     uint16_t pending_avs; /* bit per AV instance */
+    uint32_t writes;      /* accepted writes of NV state (a host makes them durable) */
     /* The clock: local time = clock_base + samples / MTR_FS, seconds since
      * 2000-01-01 00:00:00 (where a power loss restarts it, M16). */
     double clock_base;

@@ -500,10 +500,22 @@ static int write_trendlog(obj_device_t *d, bac_oid_t oid, uint32_t prop, bac_buf
     return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_WRITE_ACCESS_DENIED);
 }
 
+static int write_any(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
+                     bac_buf_t *value, obj_err_t *err);
+
 int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index, bac_buf_t *value,
               uint8_t priority, obj_err_t *err)
 {
     (void)priority; /* no object here is commandable: the priority is ignored (15.9.1.1.5) */
+    int rc = write_any(d, oid, prop, index, value, err);
+    if (rc == BAC_OK && !(oid.type == OBJ_AV)) /* AV writes count in obj_av_write */
+        d->writes++;
+    return rc;
+}
+
+static int write_any(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
+                     bac_buf_t *value, obj_err_t *err)
+{
     oid = obj_resolve(d, oid);
     if (!obj_exists(d, oid))
         return fail(err, BAC_ERRCLASS_OBJECT, BAC_ERR_UNKNOWN_OBJECT);

@@ -31,6 +31,7 @@ void tl_purge(tl_log_t *l, tl_time_t now)
 {
     l->count = 0;
     l->head = 0;
+    l->purges++;
     tl_record_t r = {.t = now, .kind = TL_REC_STATUS, .value = TL_STATUS_BUFFER_PURGED};
     tl_append(l, &r);
 }

@@ -45,6 +45,7 @@ typedef struct {
     uint32_t total;        /* Total_Record_Count: sequence number of the newest record */
     uint32_t count;        /* Record_Count */
     uint32_t head;         /* ring index of the oldest record */
+    uint32_t purges;       /* counts tl_purge, so a store can mirror the log */
     tl_record_t rec[TL_BUFFER_SIZE];
 } tl_log_t;
 
