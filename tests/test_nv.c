@@ -1207,6 +1207,97 @@ static void test_full_layout(void **state)
     }
 }
 
+static bool same_log(const tl_log_t *x, const tl_log_t *y)
+{
+    if (x->count != y->count || x->total != y->total)
+        return false;
+    for (uint32_t k = 0; k < x->count; k++) {
+        const tl_record_t *p = tl_at(x, k), *q = tl_at(y, k);
+        if (tl_seq_of(x, k) != tl_seq_of(y, k) || p->t != q->t || p->value != q->value ||
+            p->kind != q->kind || p->flags != q->flags)
+            return false;
+    }
+    return true;
+}
+
+static void log_n(tl_log_t *l, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        tl_record_t r = {.t = (tl_time_t)(l->total + 1) * 100, .value = (float)l->total,
+                         .kind = TL_REC_REAL, .flags = (uint8_t)(i & 2)};
+        tl_append(l, &r);
+    }
+}
+
+static void test_tl_sync_restore(void **state)
+{
+    (void)state;
+    static uint8_t big[2 * 4096 + 3 * 5761 * 38];
+    static tl_log_t live, back;
+    ram_t r = {.mem = big, .size = sizeof big, .budget = -1};
+    nv_port_t p = {.ctx = &r, .read = ram_read, .write = ram_write, .sync = ram_sync,
+                   .size = sizeof big};
+    nv_layout_t l = NV_S4100_LAYOUT;
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK);
+    uint32_t synced = 0, synced2;
+    tl_init(&live, 5);
+    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK); /* nothing yet */
+    assert_int_equal(r.writes, 0);
+
+    log_n(&live, 10);
+    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(synced, 10);
+    assert_int_equal(r.writes, 10);
+    log_n(&live, 3);
+    r.writes = 0;
+    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(r.writes, 3); /* only what is new */
+    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(r.writes, 3);
+    tl_init(&back, 5);
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK); /* power cycle */
+    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_true(same_log(&live, &back));
+    assert_int_equal(synced2, 13);
+
+    /* Past the buffer, synced now and then: the newest 5760 with their numbers. */
+    for (int i = 0; i < 60; i++) {
+        log_n(&live, 100);
+        assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    }
+    assert_int_equal(live.count, TL_BUFFER_SIZE);
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_true(same_log(&live, &back));
+
+    /* A purge (Record_Count := 0), then more records: the ring restarts. */
+    tl_purge(&live, 12345);
+    log_n(&live, 2);
+    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(back.count, 3);
+    assert_true(same_log(&live, &back));
+    /* Synced more rarely than the buffer turns over: the same, via a reset. */
+    log_n(&live, TL_BUFFER_SIZE + 7);
+    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_true(same_log(&live, &back));
+    /* The restored log carries on, and so does its ring. */
+    log_n(&back, 5);
+    assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
+    log_n(&live, 5);
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_true(same_log(&live, &back));
+    /* Other rings were never touched. */
+    tl_init(&back, 1);
+    assert_int_equal(nv_tl_restore(&st, 0, &back, &synced2), NV_OK);
+    assert_int_equal(back.count, 0);
+    assert_int_equal(back.total, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1236,6 +1327,7 @@ int main(void)
         cmocka_unit_test_setup(test_log_reset, setup),
         cmocka_unit_test_setup(test_log_seq_exhausted, setup),
         cmocka_unit_test_setup(test_full_layout, setup),
+        cmocka_unit_test_setup(test_tl_sync_restore, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -929,3 +929,73 @@ bool nv_tl_record_get(const void *in, size_t len, uint32_t *seq, tl_record_t *r)
     r->flags = p[17];
     return true;
 }
+
+static int tl_write(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t k, bool reset)
+{
+    uint8_t rec[NV_TL_RECORD_SIZE];
+    nv_tl_record_put(rec, tl_seq_of(l, k), tl_at(l, k));
+    return reset ? nv_log_reset(s, log, rec, sizeof rec) : nv_log_append(s, log, rec, sizeof rec);
+}
+
+int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced)
+{
+    if (!s || !l || !synced || log >= s->layout.logs ||
+        s->layout.log_payload < NV_TL_RECORD_SIZE)
+        return NV_EARG;
+    if (l->total == *synced)
+        return NV_OK;
+    /* Records logged since: tl sequence numbers run 1..2^32-1 and skip 0. */
+    uint32_t n = l->total - *synced;
+    if (l->total < *synced)
+        n--;
+    int rc = NV_OK;
+    uint32_t k = 0;
+    if (n >= l->count) {
+        /* l holds none of the stored records: start the ring afresh with l's oldest. */
+        rc = l->count ? tl_write(s, log, l, 0, true) : nv_log_reset(s, log, NULL, 0);
+        k = 1;
+    } else {
+        k = l->count - n;
+    }
+    for (; rc == NV_OK && k < l->count; k++)
+        rc = tl_write(s, log, l, k, false);
+    if (rc == NV_OK)
+        *synced = l->total;
+    return rc;
+}
+
+typedef struct {
+    tl_log_t *l;
+    uint32_t last;
+} restore_t;
+
+static int restore_one(void *arg, uint32_t seq, const void *rec, size_t len)
+{
+    restore_t *r = arg;
+    uint32_t tseq;
+    tl_record_t t;
+    (void)seq;
+    if (!nv_tl_record_get(rec, len, &tseq, &t))
+        return 0; /* not a trend record: skip it */
+    tl_append(r->l, &t);
+    r->last = tseq;
+    return 0;
+}
+
+int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, uint32_t *synced)
+{
+    if (!s || !l || !synced || log >= s->layout.logs)
+        return NV_EARG;
+    restore_t r = {.l = l, .last = 0};
+    l->count = 0;
+    l->head = 0;
+    int rc = nv_log_load(s, log, restore_one, &r, NULL);
+    if (rc != NV_OK) {
+        l->count = 0;
+        return rc;
+    }
+    /* tl_append counted from 0; the sequence numbers go on from the stored ones. */
+    l->total = r.last;
+    *synced = l->total;
+    return NV_OK;
+}

@@ -189,6 +189,19 @@ void nv_tl_record_put(uint8_t out[NV_TL_RECORD_SIZE], uint32_t seq, const tl_rec
 /* false if len is not NV_TL_RECORD_SIZE */
 bool nv_tl_record_get(const void *in, size_t len, uint32_t *seq, tl_record_t *r);
 
+/* Keeping trend log l (the device's TL n) in ring n of the store, without hooks in the
+ * trend-log code: call nv_tl_sync after anything that may log (each 1 s cycle, each
+ * write to a TL or AV11) and before acknowledging such a write. It appends the records
+ * logged since *synced (the Total_Record_Count already stored), or, when l holds fewer
+ * records than were logged since (a purge: Record_Count := 0, a new logged object,
+ * AV11 written), resets the ring to l's records. Updates *synced; nothing to do costs
+ * nothing. */
+int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced);
+
+/* At power-up: l's records, Record_Count and Total_Record_Count from ring `log` (its
+ * configuration comes from the checkpoint, so load that first), and *synced. */
+int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, uint32_t *synced);
+
 /* The meter's store: 4 KB slots and one ring per trend log, 5760 records each. */
 #define NV_S4100_LAYOUT                                                                  \
     ((nv_layout_t){.slot_size = 4096, .logs = TL_COUNT, .log_capacity = TL_BUFFER_SIZE,  \
