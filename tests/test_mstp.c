@@ -565,6 +565,10 @@ static void test_token_pass_and_pfm_walk(void **state)
     expect_sent(MSTP_POLL_FOR_MASTER, 6);
     T += 600;
     feed((const uint8_t *)"\x55\xFF\x02\x05\x06\x00\x00\x00", 8); /* bad header CRC */
+    /* ... once the line has been quiet for Tframe_abort (the rest of a damaged frame
+     * could still be arriving). */
+    expect_sent(MSTP_POLL_FOR_MASTER, 6);
+    advance(1000);
     expect_sent(MSTP_POLL_FOR_MASTER, 7);
     assert_int_equal(node.c.invalid_frames, 1);
 }
@@ -899,6 +903,11 @@ static void test_wait_for_reply(void **state)
     give_token(3);
     T += 600;
     feed((const uint8_t *)"\x55\xFF\x06\x05\x09\x00\x03\x00", 8);
+    expect_sent(MSTP_DATA_EXPECTING_REPLY, 9);
+    feed((const uint8_t *)"\x01\x00\x20\x11\x22", 5); /* the rest of that frame */
+    advance(700);
+    expect_sent(MSTP_DATA_EXPECTING_REPLY, 9); /* not while it may still arrive */
+    advance(300);
     expect_sent(MSTP_TOKEN, 6);
 }
 

@@ -69,4 +69,82 @@ double sim_time(const sim_source_t *s);
  * +-MTR_ADC_I_PEAK_FS x full scale. cfg must hold a valid configuration. */
 void sim_afe(const mtr_config_t *cfg, mtr_frame_t *x, size_t n);
 
+/* ------------------------------------------------------------------------------------
+ * A virtual RS-485 bus for MS/TP (mstp_bus.c): meters (each an obj_device_t, its
+ * bac_server_t and an mstp_t) and test masters on one simulated wire, in simulated
+ * time (microseconds; nothing sleeps). Octets take 10 bit times at the bus's baud
+ * rate; a node's frame starts after its turnaround (40 bit times after the last octet
+ * it received) and after its previous frame; a transmitting node hears nothing;
+ * octets that overlap another transmission are garbled (collisions); a bit error rate
+ * flips data bits or breaks start/stop bits (framing errors). Every node is ticked
+ * each millisecond. The bus watches the wire: token rotation, every reply's delay.
+ */
+#include "mstp/mstp.h"
+#include "objects/obj.h"
+
+typedef struct sim_bus sim_bus_t; /* opaque; heap */
+
+#define SIM_BUS_MAX_NODES 64
+
+typedef struct {
+    uint64_t frames;          /* transmissions completed */
+    uint64_t garbled_frames;  /* ... that did not decode as a frame on the wire */
+    uint64_t octets, collision_octets, bit_errors, framing_errors;
+    uint64_t busy_us;         /* wire time of all transmissions */
+    uint64_t tokens, pfms;
+    /* Token rotation: the time between two tokens sent by the same station. */
+    uint64_t rotations, rotation_sum_us;
+    uint32_t rotation_min_us, rotation_max_us;
+    /* Requests (DER or Test_Request to a station) and their answers (DNER, Test_Response
+     * or Reply Postponed to the requester): from the last octet of the request to the
+     * first octet of the answer. Unanswered: the requester sent again first. */
+    uint64_t requests, replies, postponed, unanswered;
+    uint64_t reply_sum_us;
+    uint32_t reply_max_us;
+} sim_bus_stats_t;
+
+sim_bus_t *sim_bus_new(uint32_t baud, uint64_t seed); /* NULL: no memory, bad baud */
+void sim_bus_free(sim_bus_t *b);                     /* NULL is fine */
+
+/* A meter at mac: a fresh device (instance 100000 + mac, factory settings), its server
+ * and its MS/TP master. Returns the node number, or -1. */
+int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master);
+/* A test master without a device: its requests and the replies it receives. */
+int sim_bus_add_client(sim_bus_t *b, uint8_t mac, uint8_t max_master, uint8_t max_info_frames);
+mstp_t *sim_bus_mstp(sim_bus_t *b, int node);
+obj_device_t *sim_bus_device(sim_bus_t *b, int node); /* NULL for a test master */
+int sim_bus_nodes(const sim_bus_t *b);
+
+/* Off: the node leaves the wire (hears and sends nothing, no ticks). On: it restarts
+ * its MS/TP (INITIALIZE; a meter announces itself again). */
+void sim_bus_power(sim_bus_t *b, int node, bool on);
+void sim_bus_set_ber(sim_bus_t *b, double ber);
+/* A foreign transmitter puts octets on the wire at at_us (not before now): noise,
+ * collisions, forged frames. */
+void sim_bus_inject(sim_bus_t *b, uint64_t at_us, const uint8_t *octets, size_t n);
+/* Called for every transmission once it has left the wire, with the octets as they
+ * were on it (garbled ones included) and its start time. */
+void sim_bus_monitor(sim_bus_t *b, void (*fn)(void *ctx, uint64_t t_us, const uint8_t *octets,
+                                              size_t n), void *ctx);
+
+void sim_bus_run(sim_bus_t *b, uint64_t us);
+uint64_t sim_bus_now_us(const sim_bus_t *b);
+void sim_bus_stats(const sim_bus_t *b, sim_bus_stats_t *s);
+void sim_bus_reset_stats(sim_bus_t *b);
+
+/* A test master's requests: queue a confirmed-request NPDU to dst (0, or -1 when its
+ * queue is full); take the oldest reply received (its length, or -1 when none);
+ * request and run the bus until dst answers or timeout_us passes (length or -1). */
+int sim_bus_request(sim_bus_t *b, int client, uint8_t dst, const uint8_t *npdu, size_t len);
+long sim_bus_take(sim_bus_t *b, int client, uint8_t *src, uint8_t *buf, size_t cap);
+long sim_bus_transact(sim_bus_t *b, int client, uint8_t dst, const uint8_t *npdu, size_t len,
+                      uint8_t *reply, size_t cap, uint64_t timeout_us);
+
+/* Client NPDUs: ReadProperty of (oid, prop), and ReadPropertyMultiple of prop for n
+ * objects; max-APDU 480. Return the length, 0 if cap is too small. */
+size_t sim_bus_rp_npdu(uint8_t *out, size_t cap, uint8_t invoke_id, bac_oid_t oid,
+                       uint32_t prop);
+size_t sim_bus_rpm_npdu(uint8_t *out, size_t cap, uint8_t invoke_id, const bac_oid_t *oids,
+                        size_t n, uint32_t prop);
+
 #endif

@@ -255,6 +255,17 @@ static void poll_for_master(mstp_t *m, uint8_t station, uint32_t now)
     m->state = MSTP_ST_POLL_FOR_MASTER;
 }
 
+/* An invalid frame ends a wait (WAIT_FOR_REPLY, POLL_FOR_MASTER) and we send next; but
+ * a header or framing error leaves the rest of that frame still arriving. Sending at
+ * once would collide with it, and its octets would then pass for the successor's use
+ * of the token (SawTokenUser): the token would be lost. So act on the invalid frame
+ * once the line has been quiet for Tframe_abort -- what the receiver itself takes as
+ * the end of a frame -- a delay of 60 bit times that Tusage_delay easily absorbs. */
+static bool line_quiet(const mstp_t *m, uint32_t now)
+{
+    return silence(m, now) > m->rx.abort_us;
+}
+
 /* Each state handler returns true when the machine must run again at once (the
  * standard's transitions that need no new event). */
 
@@ -373,7 +384,7 @@ static bool st_wait_for_reply(mstp_t *m, uint32_t now)
         m->state = MSTP_ST_IDLE;
         return false;
     }
-    if (m->invalid_frame) { /* InvalidFrame */
+    if (m->invalid_frame && line_quiet(m, now)) { /* InvalidFrame */
         m->invalid_frame = false;
         m->state = MSTP_ST_DONE_WITH_TOKEN;
         return true;
@@ -502,7 +513,7 @@ static bool st_poll_for_master(mstp_t *m, uint32_t now)
         m->state = MSTP_ST_IDLE;
         return false;
     }
-    if (silence(m, now) < m->cfg.usage_timeout_us && !m->invalid_frame)
+    if (silence(m, now) < m->cfg.usage_timeout_us && !(m->invalid_frame && line_quiet(m, now)))
         return false;
     m->invalid_frame = false;
     if (m->sole_master) { /* SoleMaster: nobody answered, keep the token */
