@@ -361,10 +361,11 @@ static void device_string(const obj_device_t *d, uint32_t prop, char *out, size_
     bac_str_t s;
     out[0] = '\0';
     bac_buf_writer(&w, buf, sizeof buf);
-    if (obj_read(d, (bac_oid_t){OBJ_DEVICE, d->id.instance}, prop, OBJ_NO_INDEX, &w, &err) != BAC_OK)
+    /* Both return a length (>= 0) or an error (< 0). */
+    if (obj_read(d, (bac_oid_t){OBJ_DEVICE, d->id.instance}, prop, OBJ_NO_INDEX, &w, &err) < 0)
         return;
     bac_buf_reader(&r, buf, bac_pos(&w));
-    if (bac_dec_charstring(&r, &s) != BAC_OK)
+    if (bac_dec_charstring(&r, &s) < 0)
         return;
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
     memcpy(out, s.data, n);
