@@ -814,6 +814,15 @@ static void test_versions(void **state)
     make(&a, 999);
     assert_true(got.c.ct_primary == a.c.ct_primary && got.id.instance == a.id.instance);
 
+    /* A boolean that is neither 0 nor 1: the trend-log section is invalid. */
+    memcpy(x, body, len);
+    uint32_t tl_off = (uint32_t)x[36 + 4] | (uint32_t)x[36 + 5] << 8; /* from the TOC */
+    x[tl_off + 1 + 22] = 2; /* TL2's enable */
+    craft_slot(0, 3, 1, x, len, 4);
+    boot();
+    assert_int_equal(load(&info), NV_OK);
+    assert_int_equal(info.invalid, NV_SEC_BIT(NV_SEC_TRENDLOG));
+
     /* A TOC pointing outside the body: the slot is bad, the other one is used. */
     memcpy(x, body, len);
     x[4] = 0xFF, x[5] = 0xFF;
