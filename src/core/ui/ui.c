@@ -439,8 +439,8 @@ typedef struct {
 } ui_choice_t;
 
 /* A setup parameter. get/set work on the "raw" value the panel edits: the digits as an
- * integer (RATIO 1.00 is 100), or a choice's value. set returns 1 when it changed the
- * setting, 0 when there was nothing to change, -1 when the meter refused the value. */
+ * integer (RATIO 1.00 is 100), or a choice's value. set returns 0, or -1 when the meter
+ * refused the value (then nothing changed). */
 typedef struct ui_param {
     const char *label;
     const char *label10; /* the label under system type 10 (1L+1n), if another */
@@ -473,7 +473,7 @@ static int av_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
 {
     if (raw == ui->raw0)
         return 0;
-    return obj_av_write(ui->dev, p->av, (double)raw * p->mul / p->div) == OBJ_OK ? 1 : -1;
+    return obj_av_write(ui->dev, p->av, (double)raw * p->mul / p->div) == OBJ_OK ? 0 : -1;
 }
 
 static uint32_t mac_get(const ui_t *ui, const ui_param_t *p)
@@ -486,7 +486,7 @@ static int mac_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
     (void)p;
     if (raw == ui->raw0)
         return 0;
-    return obj_set_mac(ui->dev, raw) == OBJ_OK ? 1 : -1;
+    return obj_set_mac(ui->dev, raw) == OBJ_OK ? 0 : -1;
 }
 
 static uint32_t baud_get(const ui_t *ui, const ui_param_t *p)
@@ -499,7 +499,7 @@ static int baud_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
     (void)p;
     if (raw == ui->raw0)
         return 0;
-    return obj_set_baud(ui->dev, raw) == OBJ_OK ? 1 : -1;
+    return obj_set_baud(ui->dev, raw) == OBJ_OK ? 0 : -1;
 }
 
 /* The device instance is entered as ID1 (upper four digits) then ID2 (lower three) and
@@ -529,7 +529,7 @@ static int id2_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
     uint32_t inst = ui->id_hi * 1000u + raw;
     if (inst == ui->dev->id.instance)
         return 0;
-    return obj_set_instance(ui->dev, inst) == OBJ_OK ? 1 : -1;
+    return obj_set_instance(ui->dev, inst) == OBJ_OK ? 0 : -1;
 }
 
 static uint32_t pw_get(const ui_t *ui, const ui_param_t *p)
@@ -542,7 +542,10 @@ static int pw_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
     if (raw == *pw)
         return 0;
     *pw = raw; /* five digits: 00000..99999, every value valid */
-    return 1;
+    /* The passwords have no obj_set_ call (BACnet cannot write them); count the write
+     * where the obj_set_ calls do, so the host keeps it in NV like the others. */
+    ui->dev->writes++;
+    return 0;
 }
 
 /* MX KW from the accepted settings (what AI76 reads once they are committed), so the
@@ -893,7 +896,6 @@ static void confirm_key(ui_t *ui, ui_key_t key)
         ui->mode = UI_M_RESET;
     } else if (key == UI_KEY_SELECT) {
         bool ok = obj_av_write(ui->dev, 1, r->av1) == OBJ_OK;
-        ui->changes += ok;
         message(ui, r->label, ok ? "DONE" : "ERROR", UI_M_RESET);
     }
 }
@@ -935,7 +937,6 @@ static void param_key(ui_t *ui, ui_key_t key)
             message(ui, param_label(ui, p), "OUT OF RANGE", UI_M_PARAM);
             return;
         }
-        ui->changes += rc > 0;
         if (ui->param + 1 < menus[ui->sub].n)
             open_param(ui, (uint8_t)(ui->param + 1));
         else
@@ -1019,11 +1020,6 @@ void ui_render(const ui_t *ui, ui_display_t *out)
     out->heart = ui->clock_ms < 500u;
     out->wrench = (ui->dev->mtr.alarms & MTR_ALARM_OUTPUT_MASK) != 0;
     modes[ui->mode].render(ui, out);
-}
-
-uint32_t ui_changes(const ui_t *ui)
-{
-    return ui->changes;
 }
 
 bool ui_key_parse(const char *name, ui_key_t *key)

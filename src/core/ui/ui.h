@@ -12,7 +12,8 @@
  * alive; it blinks). The host draws this however it likes (ncurses, a test, an LCD).
  *
  * Keys: UP (+), DOWN (-), SELECT (right/enter), BACK. Settings entered on the panel go
- * through the same obj_* calls as BACnet writes (same rules, same commit, same NV).
+ * through the same obj_* calls as BACnet writes (same rules, same commit), and each
+ * one counts in obj_device_t.writes, which the host watches to save NV.
  *
  * Portable core: no heap, no stdio, no OS; the caller owns the ui_t. Prefix ui_.
  */
@@ -56,7 +57,6 @@ typedef struct {
     uint8_t cursor;     /* digit entry: the blinking digit, 0 = rightmost */
     uint32_t id_hi;     /* ID1 as accepted, until ID2 completes the instance */
     uint32_t idle_ms, blink_ms, clock_ms;
-    uint32_t changes;
 } ui_t;
 
 /* Start a panel on a device, at the home screen. */
@@ -70,11 +70,6 @@ void ui_tick(ui_t *ui, uint32_t ms);
 
 /* The display now. */
 void ui_render(const ui_t *ui, ui_display_t *out);
-
-/* Grows by one each time the panel changes a setting or runs a reset command; a host
- * saves its NV checkpoint when it moves (identity settings such as the MAC, baud and
- * passwords change in obj_identity_t at once). */
-uint32_t ui_changes(const ui_t *ui);
 
 /* "up", "down", "select", "back" (also "+", "-", "right", "enter", "esc"): for control
  * sockets and scripts. False for anything else. */
