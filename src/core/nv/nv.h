@@ -165,8 +165,9 @@ int nv_log_reset(nv_store_t *s, unsigned log, const void *rec, size_t len);
 
 /* Called for each record on load, oldest first, with its log sequence number (1, 2, ...
  * per log; a gap means damaged records were skipped). A zero-length record is the empty
- * marker of nv_log_reset(..., 0) and is not passed. Return 0 to go on, non-zero to stop
- * (nv_log_load then returns that value). */
+ * marker of nv_log_reset(..., 0) and is not passed. rec points into the store's work
+ * buffer: valid during the call only, and fn must not call nv_ functions on the same
+ * store. Return 0 to go on, non-zero to stop (nv_log_load then returns that value). */
 typedef int (*nv_log_fn)(void *arg, uint32_t seq, const void *rec, size_t len);
 
 typedef struct {
