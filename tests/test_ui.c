@@ -884,6 +884,30 @@ static void test_setup_passwords(void **state)
     SCREEN(t0("ENERG", NULL, "RESET"), "CLEAR ENERGY");
 }
 
+/* docs/panel.md's commissioning walk-through, key for key, then the BACnet view. */
+static void test_commissioning_walkthrough(void **state)
+{
+    (void)state;
+    keys("u" "s" "s");                 /* 1. SETUP, PASWD 00000, S BAC */
+    SCREEN(t0("S BAC", NULL, "SETUP"), "BACNET MS/TP");
+    keys("s" "uuuu" "s" "d" "s");      /* 2. MAC 005, KBAUD 38.4 */
+    SCREEN(t0("ID1", NULL, "S BAC"), r1("1234", ""));
+    keys("ddd" "u" "s" "s");           /*    ID1 2234, ID2 567 */
+    keys("d" "s" "u" "s" "dd" "u" "s"); /* 3. CT V .33, CT SZ 00200 */
+    keys("d" "s" "uuu");               /* 4. SYSTM */
+    SCREEN(t0("SYSTM", NULL, "S SYS"), r1("2L+1n", ""));
+    keys("s" "b" "b");                 /* 5. home */
+    dev.mtr.ai[MTR_AI_KWH_NET] = 0.0f;
+    SCREEN("KWh   NET _PHASE", r1("0.000", "Wh"));
+    run_cycle();
+    assert_int_equal(dev.id.mac, 5);
+    assert_int_equal(dev.id.baud, 38400);
+    assert_int_equal(obj_at(&dev, 0).instance, 2234567);
+    assert_true(bacnet_av(2) == 12.0);
+    assert_true(bacnet_av(3) == 200.0);
+    assert_true(bacnet_av(4) == 3.0);
+}
+
 /* A BACnet write shows on the panel: one state. */
 static void test_bacnet_to_panel(void **state)
 {
@@ -1016,6 +1040,7 @@ int main(void)
         cmocka_unit_test_setup(test_setup_pt_voltage_and_max_power, setup),
         cmocka_unit_test_setup(test_setup_phase_loss_demand_units, setup),
         cmocka_unit_test_setup(test_setup_passwords, setup),
+        cmocka_unit_test_setup(test_commissioning_walkthrough, setup),
         cmocka_unit_test_setup(test_bacnet_to_panel, setup),
         cmocka_unit_test_setup(test_blink_heartbeat_and_idle, setup),
         cmocka_unit_test_setup(test_key_names, setup),
