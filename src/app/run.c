@@ -18,6 +18,8 @@
 #include "objects/obj.h"
 #include "port.h"
 #include "sim.h"
+#include "term.h"
+#include "ui/ui.h"
 
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE };
@@ -27,6 +29,7 @@ enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, O
 typedef struct {
     const char *bind, *broadcast, *serial, *scenario, *password, *control;
     double time_scale;
+    bool no_panel;
     uint16_t port;
     long device_id; /* -1: the factory value */
     unsigned seconds; /* 0: until stopped */
@@ -51,7 +54,8 @@ static void usage(FILE *f)
           "                         than wall time, 0.1..10000 (BACnet timing stays real)\n"
           "  --control PATH         a Unix socket for 's4100 ctl' (status, power, load changes)\n"
           "  --quiet                no status line\n"
-          "  --no-panel             headless (the only mode until the panel exists)\n",
+          "  --no-panel             headless: no front panel even on a terminal (without a\n"
+          "                         terminal the meter always runs headless)\n",
           f);
     app_settings_usage(f);
 }
@@ -113,7 +117,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
             }
             o->password = optarg;
             break;
-        case OPT_NO_PANEL: break;
+        case OPT_NO_PANEL: o->no_panel = true; break;
         case OPT_SECONDS:
             if (app_parse_number("run", "seconds", optarg, &v) || v < 1 || v > 1e9 || v != floor(v)) {
                 fprintf(stderr, "s4100 run: --seconds must be a whole number >= 1\n");
@@ -177,6 +181,9 @@ typedef struct {
     bool powered;
     int ctl;
     double last_status; /* wall time of the last status line */
+    ui_t ui;            /* the front panel */
+    bool panel;         /* drawn in the terminal */
+    bool panel_dirty;
     const run_opts_t *opts;
 } meter_t;
 
@@ -219,6 +226,7 @@ static void power_off(meter_t *m)
 static void power_on(meter_t *m)
 {
     obj_restart(&m->dev, true);
+    ui_init(&m->ui, &m->dev); /* the panel starts on its home screen */
     m->powered = true;
     announce(m);
 }
@@ -256,7 +264,22 @@ static char *command(meter_t *m, char *line)
     } else if (!strcmp(argv[0], "status") && argc == 1) {
         status_json(m, f);
     } else if (!strcmp(argv[0], "help") && argc == 1) {
-        fputs("ok: status | power off | power on | set KEY VALUE [over SECONDS]\n", f);
+        fputs("ok: status | power off | power on | set KEY VALUE [over SECONDS] | "
+              "key up|down|select|back | display\n", f);
+    } else if ((!strcmp(argv[0], "key") && argc == 2) || (!strcmp(argv[0], "display") && argc == 1)) {
+        ui_key_t key;
+        if (argc == 2 && !ui_key_parse(argv[1], &key)) {
+            fprintf(f, "error: key '%s': up, down, select or back\n", argv[1]);
+        } else if (!m->powered) {
+            fputs("error: the meter is powered off: its display is dark\n", f);
+        } else {
+            if (argc == 2)
+                ui_key(&m->ui, key);
+            m->panel_dirty = true;
+            ui_display_t d;
+            ui_render(&m->ui, &d);
+            fprintf(f, "%s\n%s\n", d.text[0], d.text[1]);
+        }
     } else if (!strcmp(argv[0], "power") && argc == 2 && !strcmp(argv[1], "off")) {
         if (m->powered)
             power_off(m);
@@ -303,7 +326,8 @@ static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, boo
             if (cycle) {
                 obj_cycle(&m->dev);
                 /* At most a line per wall second, whatever the time scale. */
-                if (!quiet && lx_now_s() - m->last_status >= 0.9) {
+                m->panel_dirty = true;
+                if (!quiet && !m->panel && lx_now_s() - m->last_status >= 0.9) {
                     status_line(m);
                     m->last_status = lx_now_s();
                 }
@@ -313,6 +337,27 @@ static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, boo
         }
         off += run;
     }
+}
+
+static void draw_panel(meter_t *m)
+{
+    ui_display_t d;
+    char title[160], state[200];
+    if (m->powered) {
+        ui_render(&m->ui, &d);
+    } else {
+        memset(&d, 0, sizeof d);
+        for (int r = 0; r < UI_ROWS; r++)
+            memset(d.text[r], ' ', UI_COLS);
+    }
+    snprintf(title, sizeof title, "s4100 - %s - device %u", m->dev.id.name, m->dev.id.instance);
+    static const char *const dcc[] = {"enabled", "disabled", "initiation disabled"};
+    snprintf(state, sizeof state,
+             "%s | BACnet/IP :%u rx %u tx %u, communication %s | alerts 0x%04x | %u s",
+             m->powered ? "powered" : "POWER OFF", m->opts->port, m->bip.rx, m->bip.tx,
+             dcc[m->srv.dcc % 3], m->dev.mtr.alarms, m->dev.mtr.cycles);
+    lx_term_draw(&d, title, state);
+    m->panel_dirty = false;
 }
 
 static int loop(meter_t *m, const run_opts_t *o)
@@ -327,6 +372,7 @@ static int loop(meter_t *m, const run_opts_t *o)
     unsigned cycles_left = o->seconds;
     double t0 = lx_now_s();
     uint64_t produced = 0, max_lag = 0;
+    double last_tick = lx_now_s(), last_draw = 0;
     sim_err_t err = {{0}};
     int rc = 0;
     announce(m);
@@ -357,10 +403,31 @@ static int loop(meter_t *m, const run_opts_t *o)
         int wait_ms = (int)ceil((next - lx_now_s()) * 1000.0);
         if (wait_ms < 0 || produced < due)
             wait_ms = 0;
-        struct pollfd pf[3] = {{.fd = m->udp.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
-                               {.fd = m->ctl, .events = POLLIN}};
-        if (poll(pf, m->ctl >= 0 ? 3 : 2, wait_ms) < 0)
+        if (m->panel && wait_ms > 50)
+            wait_ms = 50; /* the display blinks and its clock runs */
+        struct pollfd pf[4] = {{.fd = m->udp.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
+                               {.fd = m->ctl, .events = POLLIN},
+                               {.fd = m->panel ? STDIN_FILENO : -1, .events = POLLIN}};
+        if (poll(pf, 4, wait_ms) < 0)
             continue;
+        double now_s = lx_now_s();
+        ui_tick(&m->ui, (uint32_t)((now_s - last_tick) * 1000.0));
+        last_tick = now_s;
+        if (m->panel && (pf[3].revents & POLLIN)) {
+            ui_key_t key;
+            int k;
+            while ((k = lx_term_key(&key)) != 0) {
+                if (k < 0)
+                    goto out; /* q */
+                if (k == 1 && m->powered)
+                    ui_key(&m->ui, key);
+                m->panel_dirty = true;
+            }
+        }
+        if (m->panel && (m->panel_dirty || now_s - last_draw > 0.1)) {
+            draw_panel(m);
+            last_draw = now_s;
+        }
         if (m->ctl >= 0 && (pf[2].revents & POLLIN)) {
             char line[512];
             int cfd = app_control_accept(m->ctl, line, sizeof line);
@@ -401,6 +468,8 @@ static int loop(meter_t *m, const run_opts_t *o)
         bac_server_tick(&m->srv, lx_now_ms());
     }
 out:
+    if (m->panel)
+        lx_term_close();
     /* How far the engine ever fell behind real time (samples are never dropped: a
      * late engine catches up), and what the link saw. */
     if (!o->quiet || o->seconds)
@@ -475,9 +544,11 @@ int app_run(int argc, char **argv)
     bac_server_init(&m.srv, &m.dev, o.password);
     m.powered = true;
     m.opts = &o;
+    ui_init(&m.ui, &m.dev);
+    m.panel = !o.no_panel && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && lx_term_open();
     bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
     bip_init(&m.bip, &port, &self, &bcast, &m.srv);
-    if (!o.quiet) {
+    if (!o.quiet && !m.panel) {
         printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n", id.instance,
                id.name, o.bind, o.port, o.scenario);
         fflush(stdout);
