@@ -518,6 +518,12 @@ static void test_reply_to_pfm(void **state)
     feed_frame(MSTP_POLL_FOR_MASTER, 255, 3, NULL, 0);
     assert_int_equal(sent.n, 1);
     assert_int_equal(node.c.unwanted, 1);
+    /* Nor polls from the broadcast address or from our own (a duplicate station). */
+    feed_frame(MSTP_POLL_FOR_MASTER, 5, 255, NULL, 0);
+    feed_frame(MSTP_POLL_FOR_MASTER, 5, 5, NULL, 0);
+    feed_frame(MSTP_TEST_REQUEST, 5, 255, NULL, 0);
+    assert_int_equal(sent.n, 1);
+    assert_int_equal(node.c.unwanted, 4);
 }
 
 /* Give the node the token from station `from`. */

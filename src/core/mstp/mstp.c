@@ -287,6 +287,12 @@ static bool st_idle(mstp_t *m, uint32_t now)
     m->valid_frame = false;
     const mstp_frame_t *f = &m->rx.frame;
     bool bcast = f->dst == MSTP_BROADCAST;
+    /* No station sends from the broadcast address, and one using ours is a duplicate:
+     * answering either would address everyone, or ourselves. */
+    if (f->src == MSTP_BROADCAST || f->src == m->cfg.mac) {
+        m->c.unwanted++;
+        return false;
+    }
     switch (f->type) {
     case MSTP_TOKEN:
         if (bcast)

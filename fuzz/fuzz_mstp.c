@@ -1,0 +1,136 @@
+/*
+ * Fuzz the MS/TP node of a live meter: arbitrary octet streams, with arbitrary times
+ * between the octets, into the Receive Frame and Master Node state machines, with the
+ * device's BACnet server behind them (so frames that get through reach every service).
+ *
+ * Input: [mac] [max_master] then records [ctl] [arg]:
+ *   ctl 0x00..0xEF  wait ctl * 7 us (0 .. 1.7 ms: inside and around Tframe_abort and
+ *                   the turnaround), then the octet arg arrives
+ *   ctl 0xF0..0xF7  wait (ctl - 0xEF) * 60 ms * (arg % 8 + 1) (Tusage_timeout, Treply_timeout,
+ *                   Tno_token and the slots), ticking every millisecond
+ *   ctl 0xF8        a receive (framing) error
+ *   ctl 0xF9        the host queues a frame: DER to arg, or DNER to 255 when arg is odd
+ *   ctl 0xFA        a well-formed frame follows: arg = data length, then type, dst, src
+ *                   and the data, sent with correct CRCs (so the fuzzer gets past them)
+ *   ctl 0xFB        the panel changes the MAC to arg & 0x7F (refused if above Max_Master)
+ *   other           the octet arg arrives at once
+ * Every frame the node sends must be well formed and one a master may send.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mstp/mstp.h"
+#include "objects/obj.h"
+
+static obj_device_t dev;
+static bac_server_t srv;
+static mstp_t node;
+static uint32_t now;
+
+static int check_send(void *ctx, const uint8_t *frame, size_t n)
+{
+    (void)ctx;
+    mstp_frame_t f;
+    if (mstp_decode(frame, n, &f) != (int)n)
+        abort();
+    if (f.src != node.cfg.mac || f.type > MSTP_REPLY_POSTPONED)
+        abort();
+    /* Nothing that needs an answer goes to everyone; tokens and polls never to us. */
+    if (f.dst == MSTP_BROADCAST && f.type != MSTP_DATA_NOT_EXPECTING_REPLY)
+        abort();
+    if ((f.type == MSTP_TOKEN || f.type == MSTP_POLL_FOR_MASTER) && f.dst == node.cfg.mac)
+        abort();
+    if (f.type == MSTP_TOKEN && f.dst > MSTP_MAX_MASTER)
+        abort();
+    return 0;
+}
+
+static void wait_us(uint32_t us)
+{
+    /* The host ticks at least every millisecond. */
+    while (us > 1000) {
+        now += 1000;
+        us -= 1000;
+        mstp_tick(&node, now);
+    }
+    now += us;
+    mstp_tick(&node, now);
+}
+
+static void invariants(void)
+{
+    if (node.state > MSTP_ST_ANSWER_DATA_REQUEST || node.state == MSTP_ST_INITIALIZE ||
+        node.state == MSTP_ST_ANSWER_DATA_REQUEST)
+        abort(); /* only waiting states between calls */
+    if (node.state == MSTP_ST_USE_TOKEN || node.state == MSTP_ST_DONE_WITH_TOKEN)
+        abort();
+    if (node.txq_count > MSTP_TXQ_LEN || node.cfg.mac > node.cfg.max_master)
+        abort();
+    if (node.rx.state > MSTP_RS_SKIP_DATA)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    obj_identity_t id;
+    mtr_config_t cfg;
+    obj_identity_default(&id, "FUZZ");
+    id.instance = 1234;
+    id.mac = data[0] & 0x7F;
+    id.max_master = (uint8_t)(id.mac + data[1] % (128u - id.mac));
+    if (id.max_master < 1)
+        id.max_master = 1;
+    mtr_config_default(&cfg);
+    obj_init(&dev, &id, &cfg, NULL);
+    bac_server_init(&srv, &dev, NULL);
+    mstp_config_t mc;
+    mstp_config_default(&mc, &id);
+    mstp_port_t port = {NULL, check_send, NULL};
+    now = 0xFFFFF000u - (uint32_t)(data[1] << 12); /* sometimes straddle the wrap */
+    if (!mstp_init(&node, &port, &mc, &srv, now))
+        abort();
+    uint32_t octet = mstp_octets_us(&node, 1);
+    size_t i = 2;
+    while (i + 1 < size) {
+        uint8_t ctl = data[i++], arg = data[i++];
+        if (ctl < 0xF0) {
+            wait_us(ctl * 7u);
+            mstp_rx(&node, arg, now);
+        } else if (ctl <= 0xF7) {
+            wait_us((uint32_t)(ctl - 0xEF) * 60000u * (arg % 8u + 1u));
+        } else if (ctl == 0xF8) {
+            mstp_rx_err(&node, now);
+        } else if (ctl == 0xF9) {
+            static const uint8_t rp[] = {0x01, 0x04, 0x00, 0x05, 0x01, 0x0C,
+                                         0x0C, 0x02, 0x00, 0x04, 0xD2, 0x19, 0x4D};
+            if (arg & 1)
+                mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, MSTP_BROADCAST, rp, 2);
+            else
+                mstp_queue(&node, MSTP_DATA_EXPECTING_REPLY, arg, rp, sizeof rp);
+        } else if (ctl == 0xFA) {
+            if (i + 3 > size)
+                break;
+            uint8_t type = data[i], dst = data[i + 1], src = data[i + 2];
+            i += 3;
+            size_t len = arg <= size - i ? arg : size - i;
+            uint8_t f[MSTP_MAX_FRAME];
+            size_t n = mstp_encode(f, sizeof f, type, dst, src, data + i, len);
+            i += len;
+            wait_us(octet * 4); /* the sender's turnaround */
+            for (size_t k = 0; k < n; k++) {
+                now += octet;
+                mstp_rx(&node, f[k], now);
+            }
+        } else if (ctl == 0xFB) {
+            mstp_set_mac(&node, arg & 0x7F, now);
+        } else {
+            mstp_rx(&node, arg, now);
+        }
+        invariants();
+    }
+    return 0;
+}
