@@ -5,11 +5,12 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config python3
       libinih-dev libsndfile1-dev libsamplerate0-dev   # host side: config, WAV, resampling
       libncurses-dev                                    # the front panel in a terminal
+      libpcap-dev                                       # MS/TP captures (link type 165)
       libcmocka-dev                                     # unit tests
       clang libclang-rt-14-dev                          # libFuzzer targets
       gcc-arm-none-eabi libnewlib-arm-none-eabi         # the Cortex-M4 build of the core
 )
-[ "${1:-}" = "--build-only" ] && pkgs=(build-essential cmake pkg-config libinih-dev libsndfile1-dev libsamplerate0-dev libncurses-dev libcmocka-dev)
+[ "${1:-}" = "--build-only" ] && pkgs=(build-essential cmake pkg-config libinih-dev libsndfile1-dev libsamplerate0-dev libncurses-dev libpcap-dev libcmocka-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

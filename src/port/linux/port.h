@@ -83,4 +83,64 @@ int lx_nv_read(void *ctx, uint32_t off, void *buf, size_t n);
 int lx_nv_write(void *ctx, uint32_t off, const void *buf, size_t n);
 int lx_nv_sync(void *ctx);
 
+/* ------------------------------------------------------------------------------------
+ * MS/TP on a serial port or a pty (serial.c), and captures (pcap.c).
+ */
+#include "mstp/mstp.h"
+
+/* Monotonic microseconds, wrapping like the MS/TP core's clock. */
+uint32_t lx_now_us(void);
+
+/* Open a serial device (or a pty) raw 8N1 at baud (9600, 19200, 38400, 76800 through
+ * termios2/BOTHER, 115200), non-blocking, with framing errors marked in the input
+ * (PARMRK), and Linux RS-485 mode (TIOCSRS485: RTS drives the transmitter) where the
+ * driver has it; *rs485 (may be NULL) says whether it is on (a pty has none). Returns
+ * the fd, or -1 with the reason in err. */
+int lx_serial_open(const char *path, uint32_t baud, bool *rs485, char *err, size_t errlen);
+int lx_serial_set_baud(int fd, uint32_t baud); /* 0 or -1 (errno) */
+
+typedef struct lx_pcap lx_pcap_t;
+
+/* One MS/TP link on a serial fd: the port the mstp_t sends through, the receive side
+ * that feeds it, and an optional capture of every frame seen (both ways). */
+typedef struct {
+    int fd;
+    uint32_t baud;
+    uint32_t last_rx_us;  /* when the last octet arrived: the turnaround runs from it */
+    bool have_rx;
+    bool mark;            /* PARMRK: inside a \377 escape ... */
+    bool mark_zero;       /* ... \377 \0 seen: the next octet had a framing error */
+    lx_pcap_t *pcap;      /* NULL: no capture */
+    mstp_rx_t sniff;      /* a promiscuous receive FSM: what the capture records */
+    uint8_t raw[MSTP_MAX_FRAME];
+    size_t raw_len;
+    uint32_t rx_octets, rx_errors, tx_frames, tx_errors;
+} lx_mstp_t;
+
+/* Open path at baud for MS/TP (lx_serial_open) and fill *port for mstp_init: its send
+ * waits out the turnaround (40 bit times after the last octet received) then writes the
+ * whole frame. pcap may be NULL. Returns the fd or -1 with err. */
+int lx_mstp_open(lx_mstp_t *l, const char *path, uint32_t baud, lx_pcap_t *pcap,
+                 mstp_port_t *port, char *err, size_t errlen);
+/* The mstp_port_t send function (ctx is the lx_mstp_t). */
+int lx_mstp_send(void *ctx, const uint8_t *frame, size_t n);
+/* Read what has arrived (non-blocking) into the node: octets timestamped by when they
+ * must have completed (the read time, minus an octet time for each later octet in the
+ * same read), framing errors as mstp_rx_err. Call when poll() says the fd is readable,
+ * and call mstp_tick at least every millisecond besides. Returns the octets read, 0 if
+ * none, -1 on an error or hang-up (errno). */
+long lx_mstp_drain(lx_mstp_t *l, mstp_t *m);
+/* Change the line speed (after mstp_set_baud). */
+int lx_mstp_set_baud(lx_mstp_t *l, uint32_t baud);
+void lx_mstp_close(lx_mstp_t *l);
+
+/* A pcap file of MS/TP frames, link type 165 (DLT_BACNET_MS_TP: each record one frame
+ * from the preamble on), which Wireshark and tshark decode. Returns NULL with err. */
+lx_pcap_t *lx_pcap_open(const char *path, char *err, size_t errlen);
+/* Record one frame seen at t_us (any clock; written as seconds.microseconds). The
+ * signature of sim_bus_monitor's callback, so a virtual bus can be captured too. */
+void lx_pcap_frame(void *pcap, uint64_t t_us, const uint8_t *frame, size_t n);
+uint64_t lx_pcap_frames(const lx_pcap_t *p);
+void lx_pcap_close(lx_pcap_t *p); /* NULL is fine */
+
 #endif
