@@ -32,7 +32,7 @@ expect_lcd() { # name, pattern (grep -E over both rows joined by /)
 bacread() { node "$root/tests/interop/tools/bacread.mjs" $port $cport "$@"; }
 
 tmux new-session -d -s "$sess" -x 100 -y 20 \
-    "TERM=xterm $bin run --bind 127.0.0.1 --bip-port $port --device-id 1234 --control $tmp/ctl.sock --scenario $root/scenarios/balanced-50hz.ini"
+    "TERM=xterm $bin run --bind 127.0.0.1 --bip-port $port --device-id 1234 --nv $tmp/p.nv --control $tmp/ctl.sock --scenario $root/scenarios/balanced-50hz.ini"
 for i in $(seq 40); do [ -S "$tmp/ctl.sock" ] && break; sleep 0.1; done
 sleep 1.2
 expect_lcd "home screen" "KWh +NET _PHASE/ +[0-9.]+ +k?Wh"

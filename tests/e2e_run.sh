@@ -46,7 +46,7 @@ except socket.timeout: pass
 EOF
 listener=$!
 sleep 0.3
-"$bin" run --bind 0.0.0.0 --bip-port $port --broadcast 127.255.255.255:48311 --device-id 4321 \
+"$bin" run --bind 0.0.0.0 --bip-port $port --broadcast 127.255.255.255:48311 --device-id 4321 --nv "$tmp/a.nv" \
     --control "$sock" --time-scale 20 --scenario "$root/scenarios/balanced-50hz.ini" \
     >"$tmp/run.out" 2>&1 &
 meter=$!
@@ -122,7 +122,7 @@ wait "$meter" || rc=$?
 [ $rc -eq 0 ] && [ ! -e "$sock" ] && grep -q "engine max lag" "$tmp/run.out" &&
     ok "SIGTERM: exit 0, control socket removed" || bad "SIGTERM: rc $rc, $(tail -2 "$tmp/run.out")"
 # SIGINT too.
-"$bin" run --bind 127.0.0.1 --bip-port $port --quiet >/dev/null 2>&1 &
+"$bin" run --bind 127.0.0.1 --bip-port $port --quiet --nv "$tmp/b.nv" >/dev/null 2>&1 &
 p2=$!
 pids+=("$p2")
 sleep 0.5
@@ -135,7 +135,7 @@ wait $p2 || rc=$?
 expect_error() { # name, pattern, args...
     local name=$1 pat=$2 rc=0
     shift 2
-    timeout 5 "$bin" run "$@" >/dev/null 2>"$tmp/err" || rc=$?
+    timeout 5 "$bin" run --nv "$tmp/x.nv" "$@" >/dev/null 2>"$tmp/err" || rc=$?
     if [ $rc -ne 0 ] && [ $rc -lt 124 ] && grep -q -- "$pat" "$tmp/err"; then ok "$name: $(head -1 "$tmp/err")"; else bad "$name: rc $rc $(cat "$tmp/err")"; fi
 }
 expect_error "--bip-port 0" "bip-port" --bip-port 0
@@ -146,7 +146,7 @@ expect_error "--serial too long" "serial" --serial 12345678901234567
 expect_error "--bacnet-password too long" "password" --bacnet-password 123456789012345678901
 expect_error "--ct-primary 1" "ct-primary" --ct-primary 1
 expect_error "missing scenario" "nope.ini" --scenario "$tmp/nope.ini"
-"$bin" run --bind 127.0.0.1 --bip-port $port --quiet >/dev/null 2>&1 &
+"$bin" run --bind 127.0.0.1 --bip-port $port --quiet --nv "$tmp/c.nv" >/dev/null 2>&1 &
 p3=$!
 pids+=("$p3")
 sleep 0.4

@@ -11,30 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "bip/bip.h"
-#include "objects/obj.h"
-#include "port.h"
-#include "sim.h"
+#include "meter.h"
 #include "term.h"
-#include "ui/ui.h"
 
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
-       OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE };
+       OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
+       OPT_NV, OPT_NV_RESET };
 
 #define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
 
-typedef struct {
-    const char *bind, *broadcast, *serial, *scenario, *password, *control;
-    double time_scale;
-    bool no_panel;
-    uint16_t port;
-    long device_id; /* -1: the factory value */
-    unsigned seconds; /* 0: until stopped */
-    bool quiet;
-} run_opts_t;
 
 static void usage(FILE *f)
 {
@@ -53,6 +41,9 @@ static void usage(FILE *f)
           "  --time-scale X         run the sample stream and the meter's clock X times faster\n"
           "                         than wall time, 0.1..10000 (BACnet timing stays real)\n"
           "  --control PATH         a Unix socket for 's4100 ctl' (status, power, load changes)\n"
+          "  --nv FILE              the meter's non-volatile memory (default:\n"
+          "                         ~/.local/state/s4100/s4100-SERIAL.nv)\n"
+          "  --nv-factory-reset     discard that file first: a meter fresh from the factory\n"
           "  --quiet                no status line\n"
           "  --no-panel             headless: no front panel even on a terminal (without a\n"
           "                         terminal the meter always runs headless)\n",
@@ -76,8 +67,10 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"help", no_argument, NULL, OPT_HELP},
         {"control", required_argument, NULL, OPT_CONTROL},
         {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+        {"nv", required_argument, NULL, OPT_NV},
+        {"nv-factory-reset", no_argument, NULL, OPT_NV_RESET},
     };
-    app_settings_options(opts + 13);
+    app_settings_options(opts + 15);
     int c;
     double v;
     optind = 1;
@@ -127,6 +120,8 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
             break;
         case OPT_QUIET: o->quiet = true; break;
         case OPT_CONTROL: o->control = optarg; break;
+        case OPT_NV: o->nv_path = optarg; break;
+        case OPT_NV_RESET: o->nv_factory_reset = true; break;
         case OPT_TIME_SCALE:
             if (app_parse_number("run", "time-scale", optarg, &v) || v < 0.1 || v > 10000) {
                 fprintf(stderr, "s4100 run: --time-scale must be 0.1..10000\n");
@@ -171,21 +166,6 @@ static bool parse_broadcast(const run_opts_t *o, bip_addr_t *out)
     return bip_addr_parse(ip, (uint16_t)port, out);
 }
 
-typedef struct {
-    obj_device_t dev;
-    bac_server_t srv;
-    bip_t bip;
-    sim_source_t *src;
-    mtr_config_t cfg;
-    lx_udp_batch_t udp;
-    bool powered;
-    int ctl;
-    double last_status; /* wall time of the last status line */
-    ui_t ui;            /* the front panel */
-    bool panel;         /* drawn in the terminal */
-    bool panel_dirty;
-    const run_opts_t *opts;
-} meter_t;
 
 static void status_line(const meter_t *m)
 {
@@ -220,12 +200,14 @@ static void restart(meter_t *m)
  * survives (the engine's registers, settings, identity and logs stay in place). */
 static void power_off(meter_t *m)
 {
+    app_nv_sync(m, true); /* the ride-through: everything is saved before the lights go */
     m->powered = false;
 }
 
 static void power_on(meter_t *m)
 {
-    obj_restart(&m->dev, true);
+    if (app_nv_reload(m) < 0)
+        obj_restart(&m->dev, true); /* the store went bad meanwhile: keep what RAM had */
     ui_init(&m->ui, &m->dev); /* the panel starts on its home screen */
     m->powered = true;
     announce(m);
@@ -325,6 +307,7 @@ static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, boo
             done += mtr_feed(&m->dev.mtr, x + off + done, run - done, &cycle);
             if (cycle) {
                 obj_cycle(&m->dev);
+                app_nv_sync(m, false);
                 /* At most a line per wall second, whatever the time scale. */
                 m->panel_dirty = true;
                 if (!quiet && !m->panel && lx_now_s() - m->last_status >= 0.9) {
@@ -423,6 +406,7 @@ static int loop(meter_t *m, const run_opts_t *o)
                     ui_key(&m->ui, key);
                 m->panel_dirty = true;
             }
+            app_nv_sync(m, false);
         }
         if (m->panel && (m->panel_dirty || now_s - last_draw > 0.1)) {
             draw_panel(m);
@@ -433,6 +417,7 @@ static int loop(meter_t *m, const run_opts_t *o)
             int cfd = app_control_accept(m->ctl, line, sizeof line);
             if (cfd >= 0) {
                 char *ans = command(m, line);
+                app_nv_sync(m, false);
                 app_control_reply(cfd, ans ? ans : "error: out of memory\n");
                 free(ans);
             }
@@ -456,10 +441,12 @@ static int loop(meter_t *m, const run_opts_t *o)
                 for (int k = 0; k < n; k++) {
                     bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
                     if (bac_server_reinit_requested(&m->srv, NULL)) {
+                        app_nv_sync(m, false);
                         lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
                         restart(m);
                     }
                 }
+                app_nv_sync(m, false); /* an acknowledged write is durable before its ACK */
                 lx_udp_batch_flush(&m->udp);
                 if (n < LX_UDP_BATCH)
                     break;
@@ -479,6 +466,31 @@ out:
     fflush(stdout);
     close(sfd);
     return rc;
+}
+
+/* ~/.local/state/s4100/s4100-SERIAL.nv (XDG), created as needed; ./ without a home. */
+static void default_nv_path(const char *serial, char *out, size_t cap)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char dir[400];
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/s4100", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.local/state/s4100", home);
+    else
+        dir[0] = '\0';
+    if (dir[0]) {
+        char part[400];
+        for (char *p = dir + 1; *p; p++) /* mkdir -p */
+            if (*p == '/') {
+                snprintf(part, sizeof part, "%.*s", (int)(p - dir), dir);
+                mkdir(part, 0755);
+            }
+        mkdir(dir, 0755);
+        snprintf(out, cap, "%s/s4100-%s.nv", dir, serial);
+    } else {
+        snprintf(out, cap, "s4100-%s.nv", serial);
+    }
 }
 
 int app_run(int argc, char **argv)
@@ -505,7 +517,8 @@ int app_run(int argc, char **argv)
         sim_close(m.src);
         return 1;
     }
-    if (app_settings_apply(&st, &m.cfg, "run") < 0) {
+    mtr_config_t check = m.cfg; /* options are checked now, applied over what NV holds */
+    if (app_settings_apply(&st, &check, "run") < 0) {
         sim_close(m.src);
         return 2;
     }
@@ -535,25 +548,35 @@ int app_run(int argc, char **argv)
         sim_close(m.src);
         return 1;
     }
+    char nv_path[512];
+    if (!o.nv_path) {
+        default_nv_path(o.serial, nv_path, sizeof nv_path);
+        o.nv_path = nv_path;
+    }
     obj_identity_t id;
     obj_identity_default(&id, o.serial);
-    if (o.device_id > 0)
-        id.instance = (uint32_t)o.device_id;
-    obj_init(&m.dev, &id, &m.cfg, NULL);
-    mtr_power_up(&m.dev.mtr);
+    obj_init(&m.dev, &id, &m.cfg, NULL); /* the factory state, unless NV holds more */
+    m.opts = &o;
+    if (app_nv_start(&m, &st, o.device_id) < 0) {
+        if (m.ctl >= 0)
+            close(m.ctl), unlink(o.control);
+        close(m.udp.fd);
+        sim_close(m.src);
+        return 1;
+    }
     bac_server_init(&m.srv, &m.dev, o.password);
     m.powered = true;
-    m.opts = &o;
     ui_init(&m.ui, &m.dev);
     m.panel = !o.no_panel && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && lx_term_open();
     bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
     bip_init(&m.bip, &port, &self, &bcast, &m.srv);
     if (!o.quiet && !m.panel) {
-        printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n", id.instance,
-               id.name, o.bind, o.port, o.scenario);
+        printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
+               m.dev.id.instance, m.dev.id.name, o.bind, o.port, o.scenario);
         fflush(stdout);
     }
     rc = loop(&m, &o);
+    app_nv_close(&m);
     close(m.udp.fd);
     if (m.ctl >= 0) {
         close(m.ctl);

@@ -5,7 +5,9 @@
 // I-Have) to 127.255.255.255:clientPort; the client binds 0.0.0.0:clientPort and sends
 // its broadcasts (Who-Is, Who-Has) to 127.255.255.255:meterPort.
 import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -136,6 +138,10 @@ export class Rig {
       '--broadcast', `127.255.255.255:${o.clientPort}`, '--device-id', String(o.deviceId),
       '--serial', o.serial, '--scenario', o.scenario ?? STEADY_SCENARIO, '--no-panel'];
     if (o.password) a.push('--bacnet-password', o.password);
+    // Every meter starts from the factory state: its own fresh NV file (the default one
+    // under ~/.local/state would carry state from run to run).
+    if (!this.nvPath) this.nvPath = join(mkdtempSync(join(tmpdir(), 's4100-nv-')), 'meter.nv');
+    a.push('--nv', this.nvPath);
     return a.concat(o.args ?? []);
   }
 
