@@ -261,7 +261,9 @@ void mstp_rx_err(mstp_t *m, uint32_t now_us);
 /* The same for a buffer of octets that arrived together (a read() of a tty): all get
  * the same timestamp. */
 void mstp_rx_buf(mstp_t *m, const uint8_t *p, size_t n, uint32_t now_us);
-/* The timers: call at least every millisecond. */
+/* The timers: call at least every millisecond. It also runs the server's DCC timer
+ * (bac_server_tick) on the node's own millisecond clock, the one it passes to
+ * bac_server_handle: a host using MS/TP must not tick the server with another clock. */
 void mstp_tick(mstp_t *m, uint32_t now_us);
 
 /* Queue a frame to send when this node holds the token (BACnet data either kind to a

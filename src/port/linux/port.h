@@ -127,8 +127,10 @@ int lx_mstp_send(void *ctx, const uint8_t *frame, size_t n);
 /* Read what has arrived (non-blocking) into the node: octets timestamped by when they
  * must have completed (the read time, minus an octet time for each later octet in the
  * same read), framing errors as mstp_rx_err. Call when poll() says the fd is readable,
- * and call mstp_tick at least every millisecond besides. Returns the octets read, 0 if
- * none, -1 on an error or hang-up (errno). */
+ * and call mstp_tick at least every millisecond besides. USB adapters hand octets over
+ * in chunks a few milliseconds apart, which looks like a Tframe_abort gap inside a
+ * frame: give such a node a longer Tframe_abort (mstp_config_t.frame_abort_us, up to
+ * 100 ms). Returns the octets read, 0 if none, -1 on an error or hang-up (errno). */
 long lx_mstp_drain(lx_mstp_t *l, mstp_t *m);
 /* Change the line speed (after mstp_set_baud). */
 int lx_mstp_set_baud(lx_mstp_t *l, uint32_t baud);
