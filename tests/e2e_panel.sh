@@ -112,5 +112,14 @@ tmux send-keys -t "$sess" q
 sleep 0.5
 tmux has-session -t "$sess" 2>/dev/null && bad "q did not quit" || ok "q quits the panel and the meter"
 
+# What the panel set is non-volatile: a restart on the same NV file keeps it.
+"$bin" run --bind 127.0.0.1 --bip-port $port --device-id 1234 --nv $tmp/p.nv --quiet --no-panel \
+    --scenario $root/scenarios/balanced-50hz.ini --seconds 3 >/dev/null 2>&1 &
+sleep 1
+v2=$(bacread 2 2 85)
+v3=$(bacread 2 3 85)
+[ "$v2" = "[12]" ] && [ "$v3" = "[200]" ] && ok "after a restart: AV2 $v2, AV3 $v3 (kept in NV)" || bad "after restart: AV2 $v2 AV3 $v3"
+wait
+
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]
