@@ -13,6 +13,8 @@
 
 typedef struct {
     const char *bind, *broadcast, *serial, *scenario, *password, *control, *nv_path;
+    const char *mstp, *pcap;  /* MS/TP instead of BACnet/IP: the serial device or pty */
+    long mac, baud, max_master; /* -1: as NV (or the factory) has them */
     bool nv_factory_reset;
     double time_scale;
     bool no_panel;
@@ -36,6 +38,11 @@ typedef struct {
     bool panel;         /* drawn in the terminal */
     bool panel_dirty;
     const run_opts_t *opts;
+    /* MS/TP (with --mstp) */
+    bool mstp_on;
+    mstp_t mstp;
+    lx_mstp_t ml;
+    lx_pcap_t *pcap;
     /* non-volatile storage (persist.c) */
     lx_nv_file_t nvf;
     nv_store_t nv;

@@ -19,7 +19,7 @@
 
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
-       OPT_NV, OPT_NV_RESET };
+       OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP };
 
 #define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
 
@@ -41,6 +41,11 @@ static void usage(FILE *f)
           "  --time-scale X         run the sample stream and the meter's clock X times faster\n"
           "                         than wall time, 0.1..10000 (BACnet timing stays real)\n"
           "  --control PATH         a Unix socket for 's4100 ctl' (status, power, load changes)\n"
+          "  --mstp DEVICE          BACnet MS/TP on a serial port or pty instead of BACnet/IP:\n"
+          "    --mac N              MS/TP MAC, 0..127 (default 1, then as kept in NV)\n"
+          "    --baud N             9600, 19200, 38400, 76800 (default), 115200\n"
+          "    --max-master N       1..127 (default 127), not below the MAC\n"
+          "    --pcap FILE          capture every frame seen (link type 165, for Wireshark)\n"
           "  --nv FILE              the meter's non-volatile memory (default:\n"
           "                         ~/.local/state/s4100/s4100-SERIAL.nv)\n"
           "  --nv-factory-reset     discard that file first: a meter fresh from the factory\n"
@@ -53,7 +58,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
 {
-    static struct option opts[APP_N_SETTINGS + 16] = {
+    static struct option opts[APP_N_SETTINGS + 21] = { /* 20 own + settings + the end */
         {"bip-port", required_argument, NULL, OPT_BIP_PORT},
         {"bind", required_argument, NULL, OPT_BIND},
         {"broadcast", required_argument, NULL, OPT_BROADCAST},
@@ -69,8 +74,14 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
         {"nv", required_argument, NULL, OPT_NV},
         {"nv-factory-reset", no_argument, NULL, OPT_NV_RESET},
+        {"mstp", required_argument, NULL, OPT_MSTP},
+        {"mac", required_argument, NULL, OPT_MAC},
+        {"baud", required_argument, NULL, OPT_BAUD},
+        {"max-master", required_argument, NULL, OPT_MAX_MASTER},
+        {"pcap", required_argument, NULL, OPT_PCAP},
     };
-    app_settings_options(opts + 15);
+    _Static_assert(sizeof opts / sizeof opts[0] == 20 + APP_N_SETTINGS + 1, "option table size");
+    app_settings_options(opts + 20);
     int c;
     double v;
     optind = 1;
@@ -121,6 +132,30 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         case OPT_QUIET: o->quiet = true; break;
         case OPT_CONTROL: o->control = optarg; break;
         case OPT_NV: o->nv_path = optarg; break;
+        case OPT_MSTP: o->mstp = optarg; break;
+        case OPT_PCAP: o->pcap = optarg; break;
+        case OPT_MAC:
+            if (app_parse_number("run", "mac", optarg, &v) || v < 0 || v > 127 || v != floor(v)) {
+                fprintf(stderr, "s4100 run: --mac must be 0..127\n");
+                return 2;
+            }
+            o->mac = (long)v;
+            break;
+        case OPT_BAUD:
+            if (app_parse_number("run", "baud", optarg, &v) || !obj_baud_valid((uint32_t)v) ||
+                v != floor(v)) {
+                fprintf(stderr, "s4100 run: --baud must be 9600, 19200, 38400, 76800 or 115200\n");
+                return 2;
+            }
+            o->baud = (long)v;
+            break;
+        case OPT_MAX_MASTER:
+            if (app_parse_number("run", "max-master", optarg, &v) || v < 1 || v > 127 || v != floor(v)) {
+                fprintf(stderr, "s4100 run: --max-master must be 1..127\n");
+                return 2;
+            }
+            o->max_master = (long)v;
+            break;
         case OPT_NV_RESET: o->nv_factory_reset = true; break;
         case OPT_TIME_SCALE:
             if (app_parse_number("run", "time-scale", optarg, &v) || v < 0.1 || v > 10000) {
@@ -181,6 +216,10 @@ static void status_line(const meter_t *m)
 
 static void announce(meter_t *m)
 {
+    if (m->mstp_on) {
+        mstp_announce(&m->mstp); /* sent when the node next holds the token */
+        return;
+    }
     uint8_t npdu[64];
     size_t n = bac_server_i_am(&m->srv, npdu, sizeof npdu);
     if (n)
@@ -322,6 +361,8 @@ static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, boo
     }
 }
 
+static void mstp_follow_identity(meter_t *m);
+
 static void draw_panel(meter_t *m)
 {
     ui_display_t d;
@@ -358,7 +399,9 @@ static int loop(meter_t *m, const run_opts_t *o)
     double last_tick = lx_now_s(), last_draw = 0;
     sim_err_t err = {{0}};
     int rc = 0;
-    announce(m);
+    double hangup_until = 0;
+    if (!m->mstp_on)
+        announce(m); /* an MS/TP node queued its own when it started */
     for (;;) {
         /* Samples owed to the engine by now: real time is the sample clock. */
         uint64_t due = (uint64_t)((lx_now_s() - t0) * MTR_FS * o->time_scale);
@@ -388,7 +431,10 @@ static int loop(meter_t *m, const run_opts_t *o)
             wait_ms = 0;
         if (m->panel && wait_ms > 50)
             wait_ms = 50; /* the display blinks and its clock runs */
-        struct pollfd pf[4] = {{.fd = m->udp.fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
+        if (m->mstp_on && wait_ms > 1)
+            wait_ms = 1; /* MS/TP timers want a tick every millisecond */
+        int link_fd = m->mstp_on ? (lx_now_s() < hangup_until ? -1 : m->ml.fd) : m->udp.fd;
+        struct pollfd pf[4] = {{.fd = link_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
                                {.fd = m->ctl, .events = POLLIN},
                                {.fd = m->panel ? STDIN_FILENO : -1, .events = POLLIN}};
         if (poll(pf, 4, wait_ms) < 0)
@@ -430,7 +476,24 @@ static int loop(meter_t *m, const run_opts_t *o)
                 goto out;
             }
         }
-        if (pf[0].revents & POLLIN) {
+        if (m->mstp_on) {
+            if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                uint32_t writes = m->dev.writes;
+                if (!m->powered) {
+                    uint8_t sink[512]; /* an unpowered meter hears nothing */
+                    if (read(m->ml.fd, sink, sizeof sink) <= 0)
+                        hangup_until = lx_now_s() + 0.1;
+                } else if (lx_mstp_drain(&m->ml, &m->mstp) < 0) {
+                    hangup_until = lx_now_s() + 0.1; /* a pty with nobody on the other end */
+                }
+                if (m->dev.writes != writes)
+                    mstp_follow_identity(m);
+            }
+            if (m->powered)
+                mstp_tick(&m->mstp, lx_now_us());
+            if (bac_server_reinit_requested(&m->srv, NULL))
+                restart(m);
+        } else if (pf[0].revents & POLLIN) {
             /* Everything queued in one recvmmsg, the answers in one sendmmsg; a few
              * rounds at most, then back to the samples. */
             for (int round = 0; round < 4; round++) {
@@ -452,7 +515,8 @@ static int loop(meter_t *m, const run_opts_t *o)
                     break;
             }
         }
-        bac_server_tick(&m->srv, lx_now_ms());
+        if (!m->mstp_on)
+            bac_server_tick(&m->srv, lx_now_ms()); /* MS/TP ticks it on its own clock */
     }
 out:
     if (m->panel)
@@ -466,6 +530,68 @@ out:
     fflush(stdout);
     close(sfd);
     return rc;
+}
+
+/* An accepted write: durable before its acknowledgement is encoded (bac_server hook). */
+static void durable(void *ctx)
+{
+    app_nv_sync(ctx, false);
+}
+
+/* --mac, --baud, --max-master: set like the panel sets them, checked, kept in NV. */
+static int mstp_settings(meter_t *m, const run_opts_t *o)
+{
+    obj_identity_t *id = &m->dev.id;
+    long mac = o->mac >= 0 ? o->mac : id->mac, mm = o->max_master >= 0 ? o->max_master : id->max_master;
+    if (mac > mm) {
+        fprintf(stderr, "s4100 run: MAC %ld is above Max_Master %ld: poll-for-master would never "
+                        "reach it\n", mac, mm);
+        return -1;
+    }
+    if (o->mac < 0 && o->max_master < 0 && o->baud < 0)
+        return 0;
+    id->mac = (uint8_t)mac;
+    id->max_master = (uint8_t)mm;
+    if (o->baud >= 0)
+        id->baud = (uint32_t)o->baud;
+    m->dev.writes++;
+    app_nv_sync(m, false);
+    return 0;
+}
+
+static int mstp_start(meter_t *m, const run_opts_t *o)
+{
+    char err[300];
+    mstp_port_t port;
+    if (o->pcap && !(m->pcap = lx_pcap_open(o->pcap, err, sizeof err))) {
+        fprintf(stderr, "s4100 run: %s\n", err);
+        return -1;
+    }
+    if (lx_mstp_open(&m->ml, o->mstp, m->dev.id.baud, m->pcap, &port, err, sizeof err) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", err);
+        lx_pcap_close(m->pcap);
+        return -1;
+    }
+    mstp_config_t cfg;
+    mstp_config_default(&cfg, &m->dev.id);
+    if (!mstp_init(&m->mstp, &port, &cfg, &m->srv, lx_now_us())) {
+        fprintf(stderr, "s4100 run: MS/TP settings out of range (MAC %u, Max_Master %u, %u baud)\n",
+                m->dev.id.mac, m->dev.id.max_master, m->dev.id.baud);
+        lx_mstp_close(&m->ml);
+        lx_pcap_close(m->pcap);
+        return -1;
+    }
+    m->mstp_on = true;
+    return 0;
+}
+
+/* Settings changed on the panel or over BACnet take effect on the link. */
+static void mstp_follow_identity(meter_t *m)
+{
+    uint32_t baud = m->mstp.cfg.baud;
+    mstp_apply_identity(&m->mstp, &m->dev.id, lx_now_us());
+    if (m->mstp.cfg.baud != baud)
+        lx_mstp_set_baud(&m->ml, m->mstp.cfg.baud);
 }
 
 /* ~/.local/state/s4100/s4100-SERIAL.nv (XDG), created as needed; ./ without a home. */
@@ -496,7 +622,7 @@ static void default_nv_path(const char *serial, char *out, size_t cap)
 int app_run(int argc, char **argv)
 {
     run_opts_t o = {.bind = "0.0.0.0", .serial = "4100000001", .port = 47808, .device_id = -1,
-                    .time_scale = 1.0};
+                    .time_scale = 1.0, .mac = -1, .baud = -1, .max_master = -1};
     app_settings_t st = {{0}, {0}};
     int rc = parse_opts(argc, argv, &o, &st);
     if (rc)
@@ -533,9 +659,9 @@ int app_run(int argc, char **argv)
         sim_close(m.src);
         return 2;
     }
-    char msg[160];
-    m.udp.fd = lx_udp_open(o.bind, o.port, msg, sizeof msg);
-    if (m.udp.fd < 0) {
+    char msg[300];
+    m.udp.fd = -1;
+    if (!o.mstp && (m.udp.fd = lx_udp_open(o.bind, o.port, msg, sizeof msg)) < 0) {
         fprintf(stderr, "s4100 run: %s\n", msg);
         sim_close(m.src);
         return 1;
@@ -565,19 +691,43 @@ int app_run(int argc, char **argv)
         return 1;
     }
     bac_server_init(&m.srv, &m.dev, o.password);
+    m.srv.on_write = durable;
+    m.srv.on_write_ctx = &m;
     m.powered = true;
+    if (mstp_settings(&m, &o) < 0 || (o.mstp && mstp_start(&m, &o) < 0)) {
+        app_nv_close(&m);
+        if (m.ctl >= 0)
+            close(m.ctl), unlink(o.control);
+        sim_close(m.src);
+        return o.mstp ? 1 : 2;
+    }
     ui_init(&m.ui, &m.dev);
     m.panel = !o.no_panel && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && lx_term_open();
     bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
     bip_init(&m.bip, &port, &self, &bcast, &m.srv);
     if (!o.quiet && !m.panel) {
-        printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
-               m.dev.id.instance, m.dev.id.name, o.bind, o.port, o.scenario);
+        if (m.mstp_on)
+            printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
+                   "scenario %s\n", m.dev.id.instance, m.dev.id.name, o.mstp, m.dev.id.mac,
+                   m.dev.id.baud, m.dev.id.max_master, o.scenario);
+        else
+            printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
+                   m.dev.id.instance, m.dev.id.name, o.bind, o.port, o.scenario);
         fflush(stdout);
     }
     rc = loop(&m, &o);
     app_nv_close(&m);
-    close(m.udp.fd);
+    if (m.mstp_on) {
+        printf("s4100 run: mstp: %u frames in, %u out, %u tokens, %u lost, %u invalid, "
+               "replies %u (worst latency %.3f ms), pcap frames %llu\n", m.mstp.rx.c.frames,
+               m.mstp.c.tx_frames, m.mstp.c.tokens_received, m.mstp.c.lost_tokens,
+               m.mstp.c.invalid_frames, m.mstp.c.replies, m.mstp.c.reply_latency_max_us / 1000.0,
+               (unsigned long long)(m.pcap ? lx_pcap_frames(m.pcap) : 0));
+        lx_mstp_close(&m.ml);
+        lx_pcap_close(m.pcap);
+    }
+    if (m.udp.fd >= 0)
+        close(m.udp.fd);
     if (m.ctl >= 0) {
         close(m.ctl);
         unlink(o.control);

@@ -675,6 +675,11 @@ typedef struct {
     bool reinit_pending;
     uint8_t reinit_state;
     uint32_t requests;
+    /* Called after an accepted WriteProperty, before its acknowledgement is encoded:
+     * the host makes the write durable here, so nothing acknowledged is ever lost
+     * (NULL: no hook). */
+    void (*on_write)(void *ctx);
+    void *on_write_ctx;
 } bac_server_t;
 
 void bac_server_init(bac_server_t *s, struct obj_device *dev, const char *password);

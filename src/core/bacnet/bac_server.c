@@ -263,10 +263,13 @@ static void svc_write_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
     bac_buf_t value;
     bac_buf_reader(&value, req->rd + start, end - start);
     obj_err_t err;
-    if (obj_write(s->dev, ref.oid, ref.prop, ref.index, &value, (uint8_t)priority, &err) == OBJ_ERROR)
+    if (obj_write(s->dev, ref.oid, ref.prop, ref.index, &value, (uint8_t)priority, &err) == OBJ_ERROR) {
         reply_error(r, err.cls, err.code);
-    else
-        bac_enc_simple_ack(&r->apdu, r->invoke_id, r->service);
+        return;
+    }
+    if (s->on_write)
+        s->on_write(s->on_write_ctx);
+    bac_enc_simple_ack(&r->apdu, r->invoke_id, r->service);
 }
 
 /* ---- ReadRange ------------------------------------------------------------------------------ */
