@@ -14,6 +14,7 @@ command -v node >/dev/null || pkgs+=(nodejs)
 command -v npm >/dev/null || pkgs+=(npm)
 command -v tshark >/dev/null || pkgs+=(tshark)
 command -v tmux >/dev/null || pkgs+=(tmux)            # the panel test drives a real terminal
+command -v socat >/dev/null || pkgs+=(socat)          # the MS/TP test runs over a pty pair
 command -v dumpcap >/dev/null || pkgs+=(wireshark-common)
 
 if [ "${#pkgs[@]}" -gt 0 ]; then
