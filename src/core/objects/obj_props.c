@@ -286,15 +286,27 @@ static float av_value(const obj_device_t *d, uint32_t inst)
     return (float)mtr_setting_get(&d->mtr.cfg, (mtr_setting_t)inst);
 }
 
+/* The property of an existing object (the wildcard device resolved in *oid), or NULL
+ * with the error a read or a write answers. */
+static const prop_t *lookup(const obj_device_t *d, bac_oid_t *oid, uint32_t prop, obj_err_t *err)
+{
+    *oid = obj_resolve(d, *oid);
+    if (!obj_exists(d, *oid)) {
+        fail(err, BAC_ERRCLASS_OBJECT, BAC_ERR_UNKNOWN_OBJECT);
+        return NULL;
+    }
+    const prop_t *p = find_prop(oid->type, prop);
+    if (!p)
+        fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_UNKNOWN_PROPERTY);
+    return p;
+}
+
 int obj_read(const obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
              bac_buf_t *b, obj_err_t *err)
 {
-    oid = obj_resolve(d, oid);
-    if (!obj_exists(d, oid))
-        return fail(err, BAC_ERRCLASS_OBJECT, BAC_ERR_UNKNOWN_OBJECT);
-    const prop_t *p = find_prop(oid.type, prop);
+    const prop_t *p = lookup(d, &oid, prop, err);
     if (!p)
-        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_UNKNOWN_PROPERTY);
+        return OBJ_ERROR;
     if (index != OBJ_NO_INDEX && !(p->flags & P_ARRAY))
         return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_PROPERTY_IS_NOT_AN_ARRAY);
 
@@ -516,12 +528,9 @@ int obj_write(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index, bac
 static int write_any(obj_device_t *d, bac_oid_t oid, uint32_t prop, uint32_t index,
                      bac_buf_t *value, obj_err_t *err)
 {
-    oid = obj_resolve(d, oid);
-    if (!obj_exists(d, oid))
-        return fail(err, BAC_ERRCLASS_OBJECT, BAC_ERR_UNKNOWN_OBJECT);
-    const prop_t *p = find_prop(oid.type, prop);
+    const prop_t *p = lookup(d, &oid, prop, err);
     if (!p)
-        return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_UNKNOWN_PROPERTY);
+        return OBJ_ERROR;
     if (!prop_writable(oid.type, p))
         return fail(err, BAC_ERRCLASS_PROPERTY, BAC_ERR_WRITE_ACCESS_DENIED);
     if (index != OBJ_NO_INDEX)
