@@ -370,3 +370,39 @@ export async function detectTrendLogs(rig) {
   else throw new Error(`ReadProperty TL1 Object_Identifier: ${JSON.stringify(got)}`);
   return scope.trendLogs;
 }
+
+// ---- raw confirmed requests (services or encodings the client has no call for) -------
+// Sends a confirmed request whose service data `encode(buffer)` writes with the client's
+// exported encoders, and waits for the answer through the client's own request manager
+// (so Error, Reject and Abort come back as they do for the client's calls). Resolves to
+// outcome()'s { kind, value | errorClass, errorCode | reason } plus `pdu`: the headers
+// (decodeHeaders) of the datagram that answered, with the raw APDU in pdu.apdu.
+// maxApdu: the request's max-APDU-length-accepted code (0 = 50 ... 3 = 480, 5 = 1476).
+export const asn1 = baAsn1;
+export const bacnetServices = services;
+export async function confirmedRequest(rig, service, encode, { maxApdu = 5, maxSegments = 0 } = {}) {
+  const c = rig.client;
+  const invokeId = c._getInvokeId();
+  const buffer = { buffer: Buffer.alloc(1482), offset: 4 };
+  baNpdu.encode(buffer, 0x04 /* expecting reply */, rig.addr);
+  baApdu.encodeConfirmedServiceRequest(buffer, 0x00 /* confirmed request */, service, maxSegments, maxApdu, invokeId, 0, 0);
+  encode(buffer);
+  const m = rig.mark();
+  const pending = c._requestManager.add(invokeId);
+  c.sendBvlc(rig.addr, buffer);
+  const got = await outcome(pending);
+  const answer = rig.rxAfter(m).filter((x) => x.headers.invokeId === invokeId && x.headers.pduType >= PDU.SIMPLE_ACK).pop();
+  return { ...got, pdu: answer?.headers };
+}
+
+// WriteProperty whose value (inside [3]) is written by `encodeValue(buffer)`.
+export function writeRaw(rig, objectId, prop, encodeValue, { priority } = {}) {
+  return confirmedRequest(rig, 15 /* writeProperty */, (b) => {
+    baAsn1.encodeContextObjectId(b, 0, objectId.type, objectId.instance);
+    baAsn1.encodeContextEnumerated(b, 1, prop);
+    baAsn1.encodeOpeningTag(b, 3);
+    encodeValue(b);
+    baAsn1.encodeClosingTag(b, 3);
+    if (priority !== undefined) baAsn1.encodeContextUnsigned(b, 4, priority);
+  });
+}
