@@ -295,7 +295,7 @@ async function meterClock(r) {
 let full; // TL1 of the main meter frozen by Log_Enable FALSE: [{ seq, rec }]
 let fillStart; // the fill meter's TL1 oldest record when Stop_When_Full was set
 
-describe('Trend Log objects and ReadRange', { timeout: 120000 }, () => {
+describe('Trend Log objects and ReadRange', { timeout: 240000 }, () => {
   before(async () => {
     await Promise.all([rig.start(), fill.start()]);
     await expectOk(writeBool(fill, TL1, TL_PROP.STOP_WHEN_FULL, true), 'fill meter: TL1 Stop_When_Full TRUE');
@@ -740,9 +740,11 @@ describe('Trend Log objects and ReadRange', { timeout: 120000 }, () => {
   });
 
   describe('a whole buffer (the fill meter, logging as fast as it goes)', () => {
-    it('Stop_When_Full TRUE: TL1 stops at 5760 records with Log_Enable FALSE; TL2 (continuous) wraps', { timeout: 45000 }, async () => {
+    it('Stop_When_Full TRUE: TL1 stops at 5760 records with Log_Enable FALSE; TL2 (continuous) wraps', { timeout: 160000 }, async () => {
       await waitFor(async () => (await fill.readValue(TL1, TL_PROP.LOG_ENABLE)) === false,
-        { timeout: 40000, interval: 250, what: 'fill meter TL1 Log_Enable FALSE (buffer full)' });
+        // 57,600 meter seconds at x10000: about 6 s of wall time in a release build, several
+        // times that under ASan+UBSan (the engine then cannot keep up the scale).
+        { timeout: 150000, interval: 250, what: 'fill meter TL1 Log_Enable FALSE (buffer full)' });
       const c1 = await counts(fill, TL1);
       assert.equal(c1.count, BUFFER_SIZE, 'TL1 Record_Count = Buffer_Size');
       await sleep(300);
