@@ -17,6 +17,7 @@ typedef struct {
     long mac, baud, max_master; /* -1: as NV (or the factory) has them */
     bool nv_factory_reset;
     double time_scale;
+    bool virtual_time; /* the clock moves only on 'ctl advance' */
     bool no_panel;
     uint16_t port;
     long device_id; /* -1: the factory value */

@@ -51,6 +51,8 @@ void sim_close(sim_source_t *s); /* NULL is fine */
 /* The [meter] settings of a scenario, so a scenario is self-contained: fills the fields
  * the file set (others untouched) and returns true if it set any. */
 bool sim_scenario_meter(const sim_source_t *s, mtr_config_t *cfg);
+/* The [meter] keys the scenario gave: a bit per mtr_setting_t (0 for recordings). */
+unsigned sim_scenario_meter_given(const sim_source_t *s);
 
 /* Change a live scenario parameter, with the keys and values of the [signal] section
  * (e.g. "current_b", "40"; "frequency", "50.5"; "direction", "export"). sim_set_ramp
