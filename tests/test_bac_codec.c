@@ -981,6 +981,22 @@ static void test_peek_and_queries(void **state)
     bac_buf_reader(&b, (const uint8_t[]){0x36, 0, 0, 0, 0, 0, 0}, 7);
     assert_int_equal(bac_peek_tag(&b, &t), BAC_E_TAG);
     assert_int_equal(bac_dec_opening(&b, 3), BAC_E_TAG);
+    /* application tags 13, 14 and 15 (extended numbers) are reserved: no decoder, no
+     * skip, no query takes them; the same numbers as context tags are fine */
+    static const uint8_t reserved[][3] = {{0xD0}, {0xD1, 0x00}, {0xE4}, {0xF1, 0x0F, 0x00}, {0xF0, 0xFE}};
+    for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++) {
+        bac_buf_reader(&b, reserved[k], 3);
+        assert_int_equal(bac_peek_tag(&b, &t), BAC_E_TAG);
+        assert_false(bac_is_app(&b, 13) || bac_is_app(&b, 14) || bac_is_app(&b, 15));
+        assert_int_equal(bac_skip_element(&b), BAC_E_TAG);
+        assert_int_equal(bac_pos(&b), 0);
+        bac_buf_reader(&b, reserved[k], 3);
+        assert_int_equal(bac_dec_tag(&b, &t), BAC_E_TAG);
+        assert_int_equal(bac_err(&b), BAC_E_TAG);
+    }
+    bac_buf_reader(&b, (const uint8_t[]){0xD9, 0x07}, 2);
+    assert_true(bac_is_context(&b, 13));
+    assert_int_equal(bac_skip_element(&b), 2);
 }
 
 static void test_opening_closing_encodings(void **state)

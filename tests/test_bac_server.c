@@ -230,6 +230,91 @@ static void test_write_property(void **state)
     expect(req("01 04 00 03 11 0F 0C 00 80 00 02 19 55 3E 3F"), "01 00 60 11 05");
 }
 
+/* ---- the durability hook ---------------------------------------------------------- */
+
+static int hook_calls;
+static int hook_rc;
+static bac_error_t hook_err;
+static bool hook_sets_err;
+static obj_device_t dev_before; /* what the host restores when a write cannot be saved */
+
+static int hook(void *ctx, bac_error_t *err)
+{
+    assert_ptr_equal(ctx, &dev);
+    hook_calls++;
+    /* Called before any reply exists: the default error is filled in. */
+    assert_int_equal(err->cls, BAC_ERRCLASS_DEVICE);
+    assert_int_equal(err->code, BAC_ERR_OPERATIONAL_PROBLEM);
+    if (hook_rc != 0) {
+        dev = dev_before;
+        if (hook_sets_err)
+            *err = hook_err;
+    }
+    return hook_rc;
+}
+
+static void test_write_hook(void **state)
+{
+    (void)state;
+    const char *wp_av3_200 = "01 04 00 03 %02X 0F 0C 00 80 00 03 19 55 3E 44 43 48 00 00 3F";
+    char r[128];
+    srv.on_write = hook;
+    srv.on_write_ctx = &dev;
+    hook_calls = 0;
+    dev_before = dev;
+    /* Not durable, disk full: Error resources (3) / no-space-to-write-property (20),
+     * 50 id 0F 91 03 91 14 (clause 20.1.7: class and code as application Enumerated). */
+    hook_rc = -1, hook_sets_err = true;
+    hook_err = (bac_error_t){BAC_ERRCLASS_RESOURCES, BAC_ERR_NO_SPACE_TO_WRITE_PROPERTY};
+    snprintf(r, sizeof r, wp_av3_200, 1);
+    expect(req(r), "01 00 50 01 0F 91 03 91 14");
+    assert_int_equal(hook_calls, 1);
+    obj_cycle(&dev);
+    expect(req("01 04 00 03 02 0C 0C 00 80 00 03 19 55"),
+           "01 00 30 02 0C 0C 00 80 00 03 19 55 3E 44 42 C8 00 00 3F"); /* still 100.0 */
+    /* A hook that says nothing: device (0) / operational-problem (25). */
+    hook_sets_err = false;
+    snprintf(r, sizeof r, wp_av3_200, 3);
+    expect(req(r), "01 00 50 03 0F 91 00 91 19");
+    assert_int_equal(hook_calls, 2);
+    /* A refused write never reaches the hook. */
+    expect(req("01 04 00 03 04 0F 0C 00 80 00 03 19 55 3E 44 40 80 00 00 3F"),
+           "01 00 50 04 0F 91 02 91 25");
+    assert_int_equal(hook_calls, 2);
+    /* Durable: Simple-ACK, and the value is committed at the next cycle. */
+    hook_rc = 0;
+    snprintf(r, sizeof r, wp_av3_200, 5);
+    expect(req(r), "01 00 20 05 0F");
+    assert_int_equal(hook_calls, 3);
+    obj_cycle(&dev);
+    expect(req("01 04 00 03 06 0C 0C 00 80 00 03 19 55"),
+           "01 00 30 06 0C 0C 00 80 00 03 19 55 3E 44 43 48 00 00 3F");
+    /* Device properties too. */
+    expect(req("01 04 00 03 07 0F 0C 02 00 04 D2 19 40 3E 21 40 3F"), "01 00 20 07 0F");
+    assert_int_equal(hook_calls, 4);
+}
+
+static void test_write_reserved_tag(void **state)
+{
+    (void)state;
+    /* Application tags 13, 14 and 15 (extended) are reserved: the value cannot be
+     * decoded at all, so Reject invalid-tag (4), not Error invalid-data-type. */
+    expect(req("01 04 00 03 01 0F 0C 00 80 00 03 19 55 3E D1 00 3F"), "01 00 60 01 04");
+    expect(req("01 04 00 03 02 0F 0C 00 80 00 03 19 55 3E E4 43 48 00 00 3F"), "01 00 60 02 04");
+    expect(req("01 04 00 03 03 0F 0C 00 80 00 03 19 55 3E F1 0F 00 3F"), "01 00 60 03 04");
+    expect(req("01 04 00 03 04 0F 0C 00 80 00 03 19 55 3E F1 FE 00 3F"), "01 00 60 04 04");
+    /* ...also after a valid element, and inside a constructed value. */
+    expect(req("01 04 00 03 05 0F 0C 00 80 00 03 19 55 3E 44 43 48 00 00 D0 3F"), "01 00 60 05 04");
+    expect(req("01 04 00 03 06 0F 0C 00 80 00 03 19 55 3E 0E D0 0F 3F"), "01 00 60 06 04");
+    /* Tag 12 (Object Identifier) is a type, only the wrong one here. */
+    expect(req("01 04 00 03 07 0F 0C 00 80 00 03 19 55 3E C4 00 00 00 01 3F"),
+           "01 00 50 07 0F 91 02 91 09");
+    /* Nothing was written. */
+    obj_cycle(&dev);
+    expect(req("01 04 00 03 08 0C 0C 00 80 00 03 19 55"),
+           "01 00 30 08 0C 0C 00 80 00 03 19 55 3E 44 42 C8 00 00 3F");
+}
+
 static void test_write_device(void **state)
 {
     (void)state;
@@ -356,6 +441,45 @@ static void test_dcc(void **state)
     /* No password configured: with or without one, accepted (DECISIONS P2). */
     expect(req("01 04 00 03 0C 11 19 00 2D 03 00 61 62"), "01 00 20 0C 11");
     expect(req("01 04 00 03 0D 11 19 00"), "01 00 20 0D 11");
+}
+
+/* DCC disable for `minutes` at t0 (a clock about to wrap); the meter must stay silent
+ * until exactly minutes * 60000 ms later, however the host ticks it: every hour
+ * (hourly), or only through requests, one half-way (early) or none before the end. */
+enum { DCC_HOURLY, DCC_EARLY, DCC_ONE_GAP };
+
+static void dcc_long(uint32_t minutes, uint32_t t0, int mode)
+{
+    char r[96];
+    setup_dev(NULL);
+    snprintf(r, sizeof r, "01 04 00 03 01 11 0A %02X %02X 19 01", minutes >> 8, minutes & 0xFF);
+    expect(req_at(t0, r, false), "01 00 20 01 11");
+    const uint32_t span = minutes * 60000u, end = t0 + span;
+    const char *rp = "01 04 00 03 02 0C 0C 02 00 04 D2 19 4C 29 00";
+    if (mode == DCC_HOURLY)
+        for (uint32_t t = 3600000u; t < span; t += 3600000u) {
+            bac_server_tick(&srv, t0 + t);
+            assert_int_equal(srv.dcc, BAC_DCC_DISABLE);
+        }
+    if (mode == DCC_EARLY)
+        assert_int_equal(req_at(t0 + span / 2, rp, false), 0);
+    assert_int_equal(req_at(end - 1, rp, false), 0);
+    assert_int_equal(srv.dcc, BAC_DCC_DISABLE);
+    assert_true(req_at(end, rp, false) > 0);
+    assert_int_equal(srv.dcc, BAC_DCC_ENABLE);
+}
+
+static void test_dcc_long_durations(void **state)
+{
+    (void)state;
+    /* Above 35,791 minutes the end lies more than 2^31 ms ahead; 65,535 minutes is
+     * 3.9e9 ms, most of the 32-bit clock, which wraps on the way for most t0. */
+    const uint32_t minutes[] = {1, 35791, 35792, 40000, 65535};
+    const uint32_t t0s[] = {0xF0000000u, 0xFFFFFFFFu, 0x7FFFFFFFu, 5};
+    for (size_t k = 0; k < sizeof minutes / sizeof minutes[0]; k++)
+        for (size_t j = 0; j < sizeof t0s / sizeof t0s[0]; j++)
+            for (int mode = DCC_HOURLY; mode <= DCC_ONE_GAP; mode++)
+                dcc_long(minutes[k], t0s[j], mode);
 }
 
 static void test_reinitialize(void **state)
@@ -507,6 +631,9 @@ int main(void)
         cmocka_unit_test_setup(test_read_property_multiple, setup),
         cmocka_unit_test_setup(test_who_is_who_has, setup),
         cmocka_unit_test_setup(test_dcc, setup),
+        cmocka_unit_test_setup(test_dcc_long_durations, setup),
+        cmocka_unit_test_setup(test_write_hook, setup),
+        cmocka_unit_test_setup(test_write_reserved_tag, setup),
         cmocka_unit_test_setup(test_reinitialize, setup),
         cmocka_unit_test_setup(test_time_sync, setup),
         cmocka_unit_test_setup(test_bip, setup),

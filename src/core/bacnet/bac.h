@@ -46,9 +46,9 @@ enum {
 const char *bac_err_str(int err);
 
 /* The Reject reason a server sends when decoding a request failed with err. A default
- * mapping; a service may choose differently (e.g. WriteProperty turns BAC_E_TAG in
- * the value into Error property/INVALID_DATA_TYPE, BAC_E_CHARSET into
- * CHARACTER_SET_NOT_SUPPORTED). */
+ * mapping; a service may choose differently (e.g. WriteProperty turns a decodable value
+ * of the wrong type into Error property/INVALID_DATA_TYPE, BAC_E_CHARSET into
+ * CHARACTER_SET_NOT_SUPPORTED; a value that cannot be decoded is still a Reject). */
 uint8_t bac_reject_reason(int err);
 
 /* ------------------------------------------------------------------------------------
@@ -133,7 +133,8 @@ int bac_enc_closing(bac_buf_t *b, uint8_t number);
 
 /* Decode one tag header; the content, if any, is left for the caller. Extended tag
  * numbers and lengths are accepted in non-minimal form; an application tag with LVT 6
- * or 7 (opening/closing exist only for context tags) is BAC_E_TAG. */
+ * or 7 (opening/closing exist only for context tags) or a reserved application tag
+ * number (13 and above) is BAC_E_TAG, here and in every decoder, query and skip. */
 int bac_dec_tag(bac_buf_t *b, bac_tag_t *t);
 /* The same without consuming and without touching the cursor's error: a query for
  * optional and choice parameters. Returns the header length or an error. */
@@ -664,21 +665,36 @@ enum {
     BAC_REINIT_ABORT_RESTORE = 6,
 };
 
+/* A BACnet Error to answer with: class and code (bac_error_class_t, bac_error_code_t).
+ * The same two fields as objects' obj_err_t, which this header cannot name. */
+typedef struct {
+    uint8_t cls;
+    uint8_t code;
+} bac_error_t;
+
 /* The server state of one device: its objects, DeviceCommunicationControl, the
  * password (DECISIONS P2), and a restart the host must carry out. */
 typedef struct {
     struct obj_device *dev;
     uint8_t dcc;           /* BAC_DCC_ */
     bool dcc_timed;
-    uint32_t dcc_end_ms;
+    /* A timed DCC counts down: an end time would need a signed difference over up to
+     * 65535 minutes (3.9e9 ms), beyond 2^31. Correct while ticks come less than 49 days
+     * apart (every request ticks, and the host ticks it from its loop). */
+    uint32_t dcc_left_ms;
+    uint32_t dcc_last_ms;
     char password[BAC_PASSWORD_MAX + 1]; /* empty: none required */
     bool reinit_pending;
     uint8_t reinit_state;
     uint32_t requests;
-    /* Called after an accepted WriteProperty, before its acknowledgement is encoded:
-     * the host makes the write durable here, so nothing acknowledged is ever lost
-     * (NULL: no hook). */
-    void (*on_write)(void *ctx);
+    /* Called after obj_write accepted a WriteProperty, before its acknowledgement is
+     * encoded: the host makes the write durable here, so nothing acknowledged is ever
+     * lost. Returns 0 when it is durable (the server answers Simple-ACK), or -1 when it
+     * could not be saved: the host has already restored its state as before the write,
+     * and the server answers Error(err->cls, err->code) instead. err comes filled with
+     * device / operational-problem, for a hook that has nothing better to say (disk
+     * full: resources / no-space-to-write-property). NULL: no hook, always an ACK. */
+    int (*on_write)(void *ctx, bac_error_t *err);
     void *on_write_ctx;
 } bac_server_t;
 
@@ -694,7 +710,8 @@ size_t bac_server_handle(bac_server_t *s, uint32_t now_ms, const uint8_t *npdu, 
 /* The I-Am a device broadcasts when it starts (0 when DCC forbids initiating). */
 size_t bac_server_i_am(bac_server_t *s, uint8_t *out, size_t cap);
 
-/* Expire a timed DCC. */
+/* Count a timed DCC down to now_ms and expire it. Call at least once every 49 days
+ * (the ms clock may wrap any number of times). */
 void bac_server_tick(bac_server_t *s, uint32_t now_ms);
 
 /* A ReinitializeDevice was acknowledged: true once, with its state; DCC is re-enabled. */

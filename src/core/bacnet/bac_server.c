@@ -29,11 +29,18 @@ void bac_server_init(bac_server_t *s, struct obj_device *dev, const char *passwo
 
 void bac_server_tick(bac_server_t *s, uint32_t now_ms)
 {
-    /* Signed difference: correct across the 49-day wrap of a ms counter. */
-    if (s->dcc != BAC_DCC_ENABLE && s->dcc_timed && (int32_t)(now_ms - s->dcc_end_ms) >= 0) {
-        s->dcc = BAC_DCC_ENABLE;
-        s->dcc_timed = false;
+    if (!s->dcc_timed)
+        return;
+    /* Unsigned elapsed time: correct across the 49-day wrap of a ms counter. */
+    uint32_t elapsed = now_ms - s->dcc_last_ms;
+    s->dcc_last_ms = now_ms;
+    if (elapsed < s->dcc_left_ms) {
+        s->dcc_left_ms -= elapsed;
+        return;
     }
+    s->dcc_left_ms = 0;
+    s->dcc = BAC_DCC_ENABLE;
+    s->dcc_timed = false;
 }
 
 bool bac_server_reinit_requested(bac_server_t *s, uint8_t *state)
@@ -267,8 +274,11 @@ static void svc_write_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
         reply_error(r, err.cls, err.code);
         return;
     }
-    if (s->on_write)
-        s->on_write(s->on_write_ctx);
+    bac_error_t e = {BAC_ERRCLASS_DEVICE, BAC_ERR_OPERATIONAL_PROBLEM};
+    if (s->on_write && s->on_write(s->on_write_ctx, &e) != 0) {
+        reply_error(r, e.cls, e.code); /* not durable: the host has undone the write */
+        return;
+    }
     bac_enc_simple_ack(&r->apdu, r->invoke_id, r->service);
 }
 
@@ -446,7 +456,8 @@ static void svc_dcc(bac_server_t *s, uint32_t now_ms, bac_buf_t *req, reply_t *r
     /* The ACK goes out under the old state; the new one governs what follows. */
     s->dcc = (uint8_t)state;
     s->dcc_timed = state != BAC_DCC_ENABLE && timed && minutes > 0;
-    s->dcc_end_ms = now_ms + minutes * 60000u;
+    s->dcc_left_ms = minutes * 60000u; /* 65535 minutes still fit 32 bits */
+    s->dcc_last_ms = now_ms;
 }
 
 static void svc_reinitialize(bac_server_t *s, bac_buf_t *req, reply_t *r)

@@ -91,6 +91,10 @@ static int parse_tag(const uint8_t *p, size_t avail, bac_tag_t *t)
         t->number = p[1];
         h = 2;
     }
+    /* Application tags 13..15 are reserved (clause 20.2.1.2; extended numbers are for
+     * context tags): no type says what the content is, so nothing can decode it. */
+    if (!t->context && t->number > BAC_APP_OBJECT_ID)
+        return BAC_E_TAG;
     /* An application Boolean carries its value in LVT: not a length, whatever it is. */
     if (!t->context && t->number == BAC_APP_BOOLEAN) {
         t->lvt = lvt;
