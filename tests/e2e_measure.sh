@@ -157,5 +157,158 @@ expect_error "option: no input" "exactly one" "$bin" measure
 expect_error "option: seconds 0" "seconds" "$bin" measure --scenario "$root/scenarios/balanced-50hz.ini" --seconds 0
 expect_error "unknown command" "unknown command" "$bin" frobnicate
 
+# 6. Option errors: one line naming the problem, prefixed, then a one-line hint (never
+#    the whole usage), each message once.
+expect_stderr() { # name, exit code, expected stderr (exact), command...
+    local name=$1 code=$2 want=$3
+    shift 3
+    local rc=0
+    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    if [ "$rc" -eq "$code" ] && [ "$(cat "$tmp/err")" = "$want" ] && [ ! -s "$tmp/out" ]; then
+        ok "$name: '$(head -1 "$tmp/err")'"
+    else
+        bad "$name: exit $rc, stderr: $(cat "$tmp/err")"
+    fi
+}
+hint="try 's4100 measure --help'"
+sc="$root/scenarios/balanced-50hz.ini"
+expect_stderr "unknown long option" 2 "s4100 measure: unknown option '--frobnicate'
+$hint" "$bin" measure --scenario "$sc" --frobnicate
+expect_stderr "unknown short option" 2 "s4100 measure: unknown option '-x'
+$hint" "$bin" measure -x --scenario "$sc"
+expect_stderr "missing value" 2 "s4100 measure: option '--seconds' needs a value
+$hint" "$bin" measure --scenario "$sc" --seconds
+expect_stderr "value for a flag" 2 "s4100 measure: option '--csv' takes no value
+$hint" "$bin" measure --scenario "$sc" --csv=yes
+expect_stderr "ambiguous abbreviation" 2 \
+    "s4100 measure: option '--sub' is ambiguous: --subintervals, --subinterval-length
+$hint" "$bin" measure --sub 3 --scenario "$sc"
+expect_stderr "--seconds not a number: one message" 2 \
+    "s4100 measure: --seconds: 'x' is not a whole number from 1 to 1e9" \
+    "$bin" measure --scenario "$sc" --seconds x
+expect_stderr "--seconds 1.5" 2 \
+    "s4100 measure: --seconds: '1.5' is not a whole number from 1 to 1e9" \
+    "$bin" measure --scenario "$sc" --seconds 1.5
+expect_stderr "no input: no usage dump" 2 "s4100 measure: give exactly one of --scenario, --wav, --csv-in
+$hint" "$bin" measure
+expect_stderr "stray argument" 2 "s4100 measure: unexpected argument 'extra'
+$hint" "$bin" measure --scenario "$sc" extra
+expect_stderr "setting not a number: once" 2 "s4100 measure: --pt-ratio: 'x' is not a number" \
+    "$bin" measure --scenario "$sc" --pt-ratio x
+"$bin" measure --help >"$tmp/out" 2>"$tmp/err"
+grep -q "^usage: s4100 measure" "$tmp/out" && [ ! -s "$tmp/err" ] && ok "--help: usage on stdout" ||
+    bad "--help"
+
+# 7. A directory where a file belongs says so.
+mkdir "$tmp/adir"
+expect_stderr "--scenario DIR" 1 "s4100 measure: $tmp/adir: is a directory, not a scenario file" \
+    "$bin" measure --scenario "$tmp/adir"
+expect_stderr "--wav DIR" 1 "s4100 measure: $tmp/adir: is a directory, not a recording" \
+    "$bin" measure --wav "$tmp/adir"
+expect_stderr "--csv-in DIR" 1 "s4100 measure: $tmp/adir: is a directory, not a recording" \
+    "$bin" measure --csv-in "$tmp/adir"
+
+# 8. A recording shorter than a second, one with a partial last second, and --seconds
+#    past the end warn on stderr; the readings that exist are printed. Tiny files:
+#    60 Hz, 230 V, 10 A, at 2520 S/s (and one at 5000 S/s, resampled).
+python3 - "$tmp" <<'EOF'
+import math, struct, sys
+d = sys.argv[1]
+def frames(n, fs=2520):
+    for k in range(n):
+        a = 2 * math.pi * 60 * k / fs
+        v, i = 230 * math.sqrt(2) * math.sin(a), 10 * math.sqrt(2) * math.sin(a)
+        yield [v, v, v, i, i, i]
+def csv(name, n):
+    with open(f"{d}/{name}", "w") as f:
+        for r in frames(n):
+            f.write(",".join("%.6g" % x for x in r) + "\n")
+def wav(name, n, fs=2520):
+    data = b"".join(struct.pack("<6f", *r) for r in frames(n, fs))
+    fmt = struct.pack("<HHIIHH", 3, 6, fs, fs * 24, 24, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    open(f"{d}/{name}", "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+csv("short.csv", 1260)             # 0.5 s
+wav("short.wav", 252)              # 0.1 s
+csv("tail.csv", 2 * 2520 + 630)    # 2.25 s
+wav("tail.wav", 3 * 2520 + 1260)   # 3.5 s
+wav("tail5k.wav", 7500, 5000)      # 1.5 s at 5000 S/s
+csv("two.csv", 2 * 2520)           # exactly 2 s
+wav("two.wav", 2 * 2520)
+EOF
+expect_warn() { # name, expected readings, expected stderr (exact; empty: silent), command...
+    local name=$1 rows=$2 want=$3
+    shift 3
+    local rc=0 got
+    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    got=$(wc -l <"$tmp/out")
+    if [ "$rc" -eq 0 ] && [ "$got" -eq "$rows" ] && [ "$(cat "$tmp/err")" = "$want" ]; then
+        ok "$name: $rows readings, ${want:-no warning}"
+    else
+        bad "$name: exit $rc, $got readings, stderr: $(cat "$tmp/err")"
+    fi
+}
+w="s4100 measure: warning:"
+expect_warn "CSV of 0.5 s" 0 "$w $tmp/short.csv lasts 0.500 s, less than one 1 s cycle: no readings" \
+    "$bin" measure --csv-in "$tmp/short.csv"
+expect_warn "WAV of 0.1 s" 0 "$w $tmp/short.wav lasts 0.100 s, less than one 1 s cycle: no readings" \
+    "$bin" measure --wav "$tmp/short.wav"
+expect_warn "CSV with a partial last second" 2 \
+    "$w the last 0.250 s of $tmp/tail.csv are not a whole 1 s cycle and give no reading" \
+    "$bin" measure --csv-in "$tmp/tail.csv"
+expect_warn "WAV with a partial last second" 3 \
+    "$w the last 0.500 s of $tmp/tail.wav are not a whole 1 s cycle and give no reading" \
+    "$bin" measure --wav "$tmp/tail.wav"
+expect_warn "resampled WAV with a partial last second" 1 \
+    "$w the last 0.500 s of $tmp/tail5k.wav are not a whole 1 s cycle and give no reading" \
+    "$bin" measure --wav "$tmp/tail5k.wav"
+expect_warn "--seconds past the end of a CSV" 2 \
+    "$w --seconds 5 goes past the end of $tmp/two.csv: it lasts 2.000 s, 2 readings" \
+    "$bin" measure --csv-in "$tmp/two.csv" --seconds 5
+expect_warn "--seconds past the end, and a partial second" 3 \
+    "$w --seconds 4 goes past the end of $tmp/tail.wav: it lasts 3.500 s, 3 readings
+$w the last 0.500 s of $tmp/tail.wav are not a whole 1 s cycle and give no reading" \
+    "$bin" measure --wav "$tmp/tail.wav" --seconds 4
+expect_warn "whole seconds: silent" 2 "" "$bin" measure --wav "$tmp/two.wav"
+expect_warn "--seconds within the recording: silent" 1 "" \
+    "$bin" measure --csv-in "$tmp/two.csv" --seconds 1
+expect_warn "--seconds stops before a partial tail: silent" 2 "" \
+    "$bin" measure --csv-in "$tmp/tail.csv" --seconds 2
+
+# 9. scenarios/phase-loss.ini does what its comments say: the "cycles A..B: BITMAP"
+#    lines of the file are the expected Alarm_Bitmap timeline of one 60 s pass, checked
+#    cycle by cycle over two passes; the key facts are also pinned here, so editing the
+#    comments alone cannot make this pass.
+"$bin" measure --scenario "$root/scenarios/phase-loss.ini" --seconds 120 >"$tmp/pl.jsonl"
+python3 - "$root/scenarios/phase-loss.ini" "$tmp/pl.jsonl" <<'EOF' &&
+import json, re, sys
+doc = {}
+for line in open(sys.argv[1]):
+    m = re.match(r";.*cycles\s+(\d+)\.\.(\d+):\s*(\d+)\s*$", line)
+    if m:
+        for t in range(int(m[1]), int(m[2]) + 1):
+            assert t not in doc, f"cycle {t} listed twice"
+            doc[t] = int(m[3])
+assert sorted(doc) == list(range(1, 61)), "the file's timeline must cover cycles 1..60"
+BI10, BI11 = 1 << 9, 1 << 10          # Phase_Loss_B, Phase_Loss_C (BI1 = bit 0)
+pinned = {t: BI10 for t in range(11, 21)} | {t: BI11 for t in range(36, 41)}
+for t in range(1, 61):
+    assert doc[t] == pinned.get(t, 0), (t, doc[t])
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert [r["t"] for r in rows] == list(range(1, 121))
+for r in rows:
+    t = r["t"]
+    want = doc[(t - 1) % 60 + 1]
+    assert r["Alarm_Bitmap"] == want, f"cycle {t}: Alarm_Bitmap {r['Alarm_Bitmap']}, the file says {want}"
+def close(a, b, tol): assert abs(a - b) <= tol, (a, b)
+by = {r["t"]: r for r in rows}
+close(by[15]["Volts_BN"], 0, 0.5); close(by[15]["Current_B"], 0, 0.5)          # B lost
+close(by[33]["Volts_CN"], 240, 0.5)                                           # sag, no alert
+close(by[38]["Volts_CN"], 180, 0.5)                                           # imbalance alert
+close(by[50]["Current_A"], 40, 0.1); close(by[50]["Current_B"], 100, 0.1)     # current imbalance
+EOF
+    ok "phase-loss.ini: Alarm_Bitmap timeline as its comments list, two passes" ||
+    bad "phase-loss.ini timeline"
+
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -76,6 +76,79 @@ static void feed(mtr_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, bool 
     }
 }
 
+static void hint(void)
+{
+    fputs("try 's4100 measure --help'\n", stderr);
+}
+
+/* Long options that begin with the given prefix (up to '='), for an ambiguity message. */
+static int matching_options(const struct option *opts, const char *arg, char *list, size_t cap)
+{
+    size_t len = strcspn(arg, "="), used = 0;
+    int n = 0;
+    list[0] = '\0';
+    for (const struct option *o = opts; o->name; o++) {
+        if (strncmp(o->name, arg, len) != 0)
+            continue;
+        int w = snprintf(list + used, cap - used, "%s--%s", n ? ", " : "", o->name);
+        if (w > 0 && (size_t)w < cap - used)
+            used += (size_t)w;
+        n++;
+    }
+    return n;
+}
+
+/* One line for what getopt_long refused (c is '?' or ':'), then where to look. */
+static void option_error(int c, char **argv, const struct option *opts)
+{
+    const char *arg = argv[optind - 1];
+    bool is_long = !strncmp(arg, "--", 2);
+    char list[256];
+    if (c == ':')
+        fprintf(stderr, "s4100 measure: option '%s' needs a value\n", arg);
+    else if (!is_long && optopt)
+        fprintf(stderr, "s4100 measure: unknown option '-%c'\n", optopt);
+    else if (optopt)
+        fprintf(stderr, "s4100 measure: option '%.*s' takes no value\n", (int)strcspn(arg, "="), arg);
+    else if (matching_options(opts, arg + 2, list, sizeof list) > 1)
+        fprintf(stderr, "s4100 measure: option '%.*s' is ambiguous: %s\n",
+                (int)strcspn(arg, "="), arg, list);
+    else
+        fprintf(stderr, "s4100 measure: unknown option '%s'\n", arg);
+    hint();
+}
+
+static bool parse_seconds(const char *arg, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v >= 1 && v <= 1e9) || v != floor(v)) {
+        fprintf(stderr, "s4100 measure: --seconds: '%s' is not a whole number from 1 to 1e9\n", arg);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* A recording that ended before the cycles asked for, or with a tail that makes no
+ * whole 1 s cycle, says so: those seconds are simply missing from the output. */
+static void recording_end(const char *path, uint64_t frames, unsigned cycles, bool have_seconds,
+                          double seconds)
+{
+    double len = (double)frames / MTR_FS;
+    if (frames < MTR_FS) {
+        fprintf(stderr, "s4100 measure: warning: %s lasts %.3f s, less than one 1 s cycle: "
+                        "no readings\n", path, len);
+        return;
+    }
+    if (have_seconds && cycles < seconds)
+        fprintf(stderr, "s4100 measure: warning: --seconds %.0f goes past the end of %s: it "
+                        "lasts %.3f s, %u readings\n", seconds, path, len, cycles);
+    if (frames % MTR_FS)
+        fprintf(stderr, "s4100 measure: warning: the last %.3f s of %s are not a whole 1 s "
+                        "cycle and give no reading\n", (double)(frames % MTR_FS) / MTR_FS, path);
+}
+
 int app_measure(int argc, char **argv)
 {
     static struct option opts[APP_N_SETTINGS + 8];
@@ -96,7 +169,8 @@ int app_measure(int argc, char **argv)
     app_settings_t st = {{0}, {0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0; /* our own messages: one line each, prefixed */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 's': scenario = optarg; break;
         case 'w': wav = optarg; break;
@@ -105,31 +179,27 @@ int app_measure(int argc, char **argv)
         case 'c': csv = true; break;
         case 'h': usage(stdout); return 0;
         case 'n':
-            if (app_parse_number("measure", "seconds", optarg, &seconds) || seconds < 1 || seconds > 1e9 ||
-                seconds != floor(seconds)) {
-                fprintf(stderr, "s4100 measure: --seconds must be a whole number >= 1\n");
+            if (!parse_seconds(optarg, &seconds))
                 return 2;
-            }
             have_seconds = true;
             break;
+        case '?':
+        case ':': option_error(c, argv, opts); return 2;
         default: {
             int rc = app_settings_take(&st, c, optarg, "measure");
-            if (rc < 0)
+            if (rc <= 0)
                 return 2;
-            if (rc == 0) {
-                usage(stderr);
-                return 2;
-            }
         }
         }
     }
     if (optind < argc) {
         fprintf(stderr, "s4100 measure: unexpected argument '%s'\n", argv[optind]);
+        hint();
         return 2;
     }
     if (!!scenario + !!wav + !!csv_in != 1) {
         fprintf(stderr, "s4100 measure: give exactly one of --scenario, --wav, --csv-in\n");
-        usage(stderr);
+        hint();
         return 2;
     }
 
@@ -161,7 +231,9 @@ int app_measure(int argc, char **argv)
 
     static mtr_t m;
     mtr_init(&m, &cfg, NULL);
-    unsigned cycles_left = (scenario || have_seconds) ? (unsigned)seconds : ~0u;
+    unsigned asked = (scenario || have_seconds) ? (unsigned)seconds : ~0u;
+    unsigned cycles_left = asked;
+    uint64_t frames = 0;
     if (csv)
         print_header_csv();
 
@@ -176,8 +248,12 @@ int app_measure(int argc, char **argv)
             sim_close(src);
             return 1;
         }
-        if (n == 0)
+        if (n == 0) {
+            fflush(stdout);
+            recording_end(wav ? wav : csv_in, frames, asked - cycles_left, have_seconds, seconds);
             break;
+        }
+        frames += (uint64_t)n;
         sim_afe(&cfg, buf, (size_t)n);
         feed(&m, buf, pulse, (size_t)n, csv, &cycles_left);
     }

@@ -3,6 +3,7 @@
  * at open, so a bad line is reported before anything runs). Recordings at another rate
  * go through libsamplerate's best sinc converter, streamed in chunks.
  */
+#define _POSIX_C_SOURCE 200809L /* stat */
 #include "sim_int.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SIM_CHUNK 4096 /* input frames per resampler refill */
 #define SIM_TCOL MTR_NCH /* column map value of the t column */
@@ -167,11 +169,24 @@ static int sim_replay_source(sim_source_t **out, sim_replay_t *r)
     return SIM_OK;
 }
 
+/* A directory opens without complaint (fopen) or with a misleading one (libsndfile:
+ * "Format not recognised"): say what it is. */
+static bool sim_refuse_dir(const char *path, sim_err_t *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return false;
+    sim_errf(err, "%s: is a directory, not a recording", path);
+    return true;
+}
+
 /* ---- WAV ---- */
 
 int sim_open_wav(sim_source_t **out, const char *path, sim_err_t *err)
 {
     *out = NULL;
+    if (sim_refuse_dir(path, err))
+        return SIM_EIO;
     sim_replay_t *r = sim_replay_new(path);
     if (!r) {
         sim_errf(err, "%s: out of memory", path);
@@ -457,6 +472,8 @@ static int sim_csv_load(sim_csv_t *c, FILE *f, sim_err_t *err)
 int sim_open_csv(sim_source_t **out, const char *path, sim_err_t *err)
 {
     *out = NULL;
+    if (sim_refuse_dir(path, err))
+        return SIM_EIO;
     FILE *f = fopen(path, "rb");
     if (!f) {
         sim_errf(err, "%s: cannot open: %s", path, strerror(errno));

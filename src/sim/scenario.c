@@ -5,6 +5,7 @@
  * and sees the section headers, so every message can name the line.
  * Format: docs/scenarios.md.
  */
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #include "sim_int.h"
 
 #include <ini.h>
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { SEC_NONE, SEC_SCENARIO, SEC_METER, SEC_SIGNAL, SEC_AT, SEC_BAD };
 
@@ -478,6 +480,12 @@ static void sim_nominal(sim_synth_t *y)
 
 int sim_scenario_parse(sim_synth_t *y, FILE *f, const char *path, sim_err_t *err)
 {
+    /* fopen succeeds on a directory; reading it then fails with a bare EISDIR. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        sim_errf(err, "%s: is a directory, not a scenario file", path);
+        return SIM_EIO;
+    }
     sim_parse_t c;
     memset(&c, 0, sizeof c);
     c.y = y;
