@@ -34,6 +34,12 @@ void app_settings_usage(FILE *f);
 int app_settings_take(app_settings_t *st, int opt, const char *arg, const char *cmd);
 /* Apply the given settings over cfg, each checked as the meter checks a write. */
 int app_settings_apply(const app_settings_t *st, mtr_config_t *cfg, const char *cmd);
+/* Commissioning: the settings given explicitly (options, else the scenario's [meter] keys
+ * in scen_given, a bit per mtr_setting_t) applied to the device as the panel applies them,
+ * each change logged; all or nothing. 0, or -1 with the reason printed. */
+struct obj_device;
+int app_settings_commission(struct obj_device *d, const app_settings_t *st,
+                            const mtr_config_t *scen, unsigned scen_given, FILE *log);
 int app_parse_number(const char *cmd, const char *opt, const char *arg, double *out);
 
 /* Where the shipped scenarios are (the default one is default.ini). */

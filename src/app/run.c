@@ -14,12 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "meter.h"
 #include "term.h"
 
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
-       OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP };
+       OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP,
+       OPT_VIRTUAL_TIME };
 
 #define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
 
@@ -32,7 +34,9 @@ static void usage(FILE *f)
           "  --bip-port N           UDP port (default 47808)\n"
           "  --bind ADDR            local address (default 0.0.0.0, so broadcasts are heard)\n"
           "  --broadcast ADDR[:PORT] where I-Am/I-Have go (default 255.255.255.255, or\n"
-          "                         127.255.255.255 when bound to loopback; port: --bip-port)\n"
+          "                         127.255.255.255 when bound to loopback; port: --bip-port).\n"
+          "                         A client on the same host listens on another port: name it\n"
+          "                         here, e.g. --broadcast 127.255.255.255:47808\n"
           "  --device-id N          Device instance, 1..4193999 (default: the factory value,\n"
           "                         pseudo-random 1000000..3097151 from the serial number)\n"
           "  --serial S             serial number (default 4100000001)\n"
@@ -40,6 +44,9 @@ static void usage(FILE *f)
           "  --seconds N            stop after N meter seconds (default: run until SIGINT/SIGTERM)\n"
           "  --time-scale X         run the sample stream and the meter's clock X times faster\n"
           "                         than wall time, 0.1..10000 (BACnet timing stays real)\n"
+          "  --virtual-time         the meter's clock moves only when told: 's4100 ctl advance\n"
+          "                         SECONDS' runs that much meter time (every sample) as fast as\n"
+          "                         the CPU allows, still answering BACnet (needs --control)\n"
           "  --control PATH         a Unix socket for 's4100 ctl' (status, power, load changes)\n"
           "  --mstp DEVICE          BACnet MS/TP on a serial port or pty instead of BACnet/IP:\n"
           "    --mac N              MS/TP MAC, 0..127 (default 1, then as kept in NV)\n"
@@ -56,9 +63,129 @@ static void usage(FILE *f)
     app_settings_usage(f);
 }
 
+/* A numeric option: one message when it is not a number or out of range. */
+static bool num_opt(const char *name, const char *arg, double lo, double hi, bool whole,
+                    const char *must, double *v)
+{
+    char *end;
+    double x = strtod(arg, &end);
+    if (end == arg || *end || !isfinite(x) || x < lo || x > hi || (whole && x != floor(x))) {
+        if (must)
+            fprintf(stderr, "s4100 run: --%s '%s': %s\n", name, arg, must);
+        else
+            fprintf(stderr, "s4100 run: --%s '%s': a whole number, %.0f..%.0f\n", name, arg, lo, hi);
+        return false;
+    }
+    *v = x;
+    return true;
+}
+
+/* A file the meter writes: a directory there is a mistake worth naming. */
+static bool file_opt(const char *name, const char *path)
+{
+    struct stat st;
+    if (!*path || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "s4100 run: --%s '%s': %s\n", name, path,
+                *path ? "is a directory, not a file" : "needs a file name");
+        return false;
+    }
+    return true;
+}
+
+static int bad_option(int c, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':')
+        fprintf(stderr, "s4100 run: %s needs a value (try 's4100 run --help')\n", arg);
+    else
+        fprintf(stderr, "s4100 run: unknown option '%s' (try 's4100 run --help')\n", arg);
+    return 2;
+}
+
+static int parse_own(int c, run_opts_t *o)
+{
+    double v;
+    switch (c) {
+    case OPT_BIP_PORT:
+        if (!num_opt("bip-port", optarg, 1, 65535, true, "a UDP port, 1..65535", &v))
+            return 2;
+        o->port = (uint16_t)v;
+        break;
+    case OPT_BIND: o->bind = optarg; break;
+    case OPT_BROADCAST: o->broadcast = optarg; break;
+    case OPT_DEVICE_ID:
+        if (!num_opt("device-id", optarg, OBJ_INSTANCE_MIN, OBJ_INSTANCE_MAX, true, NULL, &v))
+            return 2;
+        o->device_id = (long)v;
+        break;
+    case OPT_SERIAL:
+        if (!*optarg || strlen(optarg) > OBJ_SERIAL_MAX) {
+            fprintf(stderr, "s4100 run: --serial '%s': 1..%d characters\n", optarg, OBJ_SERIAL_MAX);
+            return 2;
+        }
+        o->serial = optarg;
+        break;
+    case OPT_SCENARIO: o->scenario = optarg; break;
+    case OPT_PASSWORD:
+        if (!*optarg || strlen(optarg) > BAC_PASSWORD_MAX) {
+            fprintf(stderr, "s4100 run: --bacnet-password: 1..%u characters\n", BAC_PASSWORD_MAX);
+            return 2;
+        }
+        o->password = optarg;
+        break;
+    case OPT_NO_PANEL: o->no_panel = true; break;
+    case OPT_SECONDS:
+        if (!num_opt("seconds", optarg, 1, 1e9, true, "a whole number of seconds >= 1", &v))
+            return 2;
+        o->seconds = (unsigned)v;
+        break;
+    case OPT_QUIET: o->quiet = true; break;
+    case OPT_CONTROL: o->control = optarg; break;
+    case OPT_NV:
+        if (!file_opt("nv", optarg))
+            return 2;
+        o->nv_path = optarg;
+        break;
+    case OPT_MSTP: o->mstp = optarg; break;
+    case OPT_PCAP:
+        if (!file_opt("pcap", optarg))
+            return 2;
+        o->pcap = optarg;
+        break;
+    case OPT_MAC:
+        if (!num_opt("mac", optarg, 0, 127, true, "an MS/TP MAC, 0..127", &v))
+            return 2;
+        o->mac = (long)v;
+        break;
+    case OPT_BAUD:
+        if (!num_opt("baud", optarg, 0, 1e7, true, "9600, 19200, 38400, 76800 or 115200", &v))
+            return 2;
+        if (!obj_baud_valid((uint32_t)v)) {
+            fprintf(stderr, "s4100 run: --baud '%s': 9600, 19200, 38400, 76800 or 115200\n", optarg);
+            return 2;
+        }
+        o->baud = (long)v;
+        break;
+    case OPT_MAX_MASTER:
+        if (!num_opt("max-master", optarg, 1, 127, true, "1..127", &v))
+            return 2;
+        o->max_master = (long)v;
+        break;
+    case OPT_NV_RESET: o->nv_factory_reset = true; break;
+    case OPT_VIRTUAL_TIME: o->virtual_time = true; break;
+    case OPT_TIME_SCALE:
+        if (!num_opt("time-scale", optarg, 0.1, 10000, false, "a factor, 0.1..10000", &v))
+            return 2;
+        o->time_scale = v;
+        break;
+    default: return -1;
+    }
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
 {
-    static struct option opts[APP_N_SETTINGS + 21] = { /* 20 own + settings + the end */
+    static const struct option own[] = {
         {"bip-port", required_argument, NULL, OPT_BIP_PORT},
         {"bind", required_argument, NULL, OPT_BIND},
         {"broadcast", required_argument, NULL, OPT_BROADCAST},
@@ -72,6 +199,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"help", no_argument, NULL, OPT_HELP},
         {"control", required_argument, NULL, OPT_CONTROL},
         {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+        {"virtual-time", no_argument, NULL, OPT_VIRTUAL_TIME},
         {"nv", required_argument, NULL, OPT_NV},
         {"nv-factory-reset", no_argument, NULL, OPT_NV_RESET},
         {"mstp", required_argument, NULL, OPT_MSTP},
@@ -80,103 +208,34 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"max-master", required_argument, NULL, OPT_MAX_MASTER},
         {"pcap", required_argument, NULL, OPT_PCAP},
     };
-    _Static_assert(sizeof opts / sizeof opts[0] == 20 + APP_N_SETTINGS + 1, "option table size");
-    app_settings_options(opts + 20);
+    enum { N_OWN = sizeof own / sizeof own[0] };
+    struct option opts[N_OWN + APP_N_SETTINGS + 1];
+    memcpy(opts, own, sizeof own);
+    app_settings_options(opts + N_OWN);
+    memset(&opts[N_OWN + APP_N_SETTINGS], 0, sizeof opts[0]);
     int c;
-    double v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_BIP_PORT:
-            if (app_parse_number("run", "bip-port", optarg, &v) || v < 1 || v > 65535 || v != floor(v)) {
-                fprintf(stderr, "s4100 run: --bip-port must be 1..65535\n");
-                return 2;
-            }
-            o->port = (uint16_t)v;
-            break;
-        case OPT_BIND: o->bind = optarg; break;
-        case OPT_BROADCAST: o->broadcast = optarg; break;
-        case OPT_DEVICE_ID:
-            if (app_parse_number("run", "device-id", optarg, &v) || v != floor(v) ||
-                v < OBJ_INSTANCE_MIN || v > OBJ_INSTANCE_MAX) {
-                fprintf(stderr, "s4100 run: --device-id must be %u..%u\n", OBJ_INSTANCE_MIN,
-                        OBJ_INSTANCE_MAX);
-                return 2;
-            }
-            o->device_id = (long)v;
-            break;
-        case OPT_SERIAL:
-            if (!*optarg || strlen(optarg) > OBJ_SERIAL_MAX) {
-                fprintf(stderr, "s4100 run: --serial must be 1..%d characters\n", OBJ_SERIAL_MAX);
-                return 2;
-            }
-            o->serial = optarg;
-            break;
-        case OPT_SCENARIO: o->scenario = optarg; break;
-        case OPT_PASSWORD:
-            if (!*optarg || strlen(optarg) > BAC_PASSWORD_MAX) {
-                fprintf(stderr, "s4100 run: --bacnet-password must be 1..%u characters\n",
-                        BAC_PASSWORD_MAX);
-                return 2;
-            }
-            o->password = optarg;
-            break;
-        case OPT_NO_PANEL: o->no_panel = true; break;
-        case OPT_SECONDS:
-            if (app_parse_number("run", "seconds", optarg, &v) || v < 1 || v > 1e9 || v != floor(v)) {
-                fprintf(stderr, "s4100 run: --seconds must be a whole number >= 1\n");
-                return 2;
-            }
-            o->seconds = (unsigned)v;
-            break;
-        case OPT_QUIET: o->quiet = true; break;
-        case OPT_CONTROL: o->control = optarg; break;
-        case OPT_NV: o->nv_path = optarg; break;
-        case OPT_MSTP: o->mstp = optarg; break;
-        case OPT_PCAP: o->pcap = optarg; break;
-        case OPT_MAC:
-            if (app_parse_number("run", "mac", optarg, &v) || v < 0 || v > 127 || v != floor(v)) {
-                fprintf(stderr, "s4100 run: --mac must be 0..127\n");
-                return 2;
-            }
-            o->mac = (long)v;
-            break;
-        case OPT_BAUD:
-            if (app_parse_number("run", "baud", optarg, &v) || !obj_baud_valid((uint32_t)v) ||
-                v != floor(v)) {
-                fprintf(stderr, "s4100 run: --baud must be 9600, 19200, 38400, 76800 or 115200\n");
-                return 2;
-            }
-            o->baud = (long)v;
-            break;
-        case OPT_MAX_MASTER:
-            if (app_parse_number("run", "max-master", optarg, &v) || v < 1 || v > 127 || v != floor(v)) {
-                fprintf(stderr, "s4100 run: --max-master must be 1..127\n");
-                return 2;
-            }
-            o->max_master = (long)v;
-            break;
-        case OPT_NV_RESET: o->nv_factory_reset = true; break;
-        case OPT_TIME_SCALE:
-            if (app_parse_number("run", "time-scale", optarg, &v) || v < 0.1 || v > 10000) {
-                fprintf(stderr, "s4100 run: --time-scale must be 0.1..10000\n");
-                return 2;
-            }
-            o->time_scale = v;
-            break;
-        case OPT_HELP: usage(stdout); return 1;
-        default: {
-            int rc = app_settings_take(st, c, optarg, "run");
-            if (rc <= 0) {
-                if (rc == 0)
-                    usage(stderr);
-                return 2;
-            }
+    opterr = 0; /* our own messages, one per mistake */
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return bad_option(c, argv);
+        if (c == OPT_HELP) {
+            usage(stdout);
+            return 1;
         }
-        }
+        int rc = parse_own(c, o);
+        if (rc > 0)
+            return rc;
+        if (rc < 0 && app_settings_take(st, c, optarg, "run") <= 0)
+            return 2;
     }
     if (optind < argc) {
-        fprintf(stderr, "s4100 run: unexpected argument '%s'\n", argv[optind]);
+        fprintf(stderr, "s4100 run: unexpected argument '%s' (try 's4100 run --help')\n", argv[optind]);
+        return 2;
+    }
+    if (o->virtual_time && !o->control) {
+        fprintf(stderr, "s4100 run: --virtual-time needs --control PATH (time advances with "
+                        "'s4100 ctl advance')\n");
         return 2;
     }
     return 0;
@@ -195,22 +254,45 @@ static bool parse_broadcast(const run_opts_t *o, bip_addr_t *out)
     memcpy(ip, spec, n);
     ip[n] = '\0';
     double port = o->port;
-    if (colon && (app_parse_number("run", "broadcast", colon + 1, &port) || port < 1 ||
+    char *end = NULL;
+    if (colon && ((port = strtod(colon + 1, &end)), end == colon + 1 || *end || !(port >= 1) ||
                   port > 65535 || port != floor(port)))
         return false;
     return bip_addr_parse(ip, (uint16_t)port, out);
 }
 
 
+/* Short names of the alerts (BI1..BI15, bit n-1 of Alarm_Bitmap), for the status line. */
+static const char *const alert_names[MTR_BI_COUNT] = {
+    "VOLT-A", "VOLT-B", "VOLT-C", "CURR-A", "CURR-B", "CURR-C", "FREQ", "BI8",
+    "PLOSS-A", "PLOSS-B", "PLOSS-C", "LOWPF-A", "LOWPF-B", "LOWPF-C", "RTC"};
+
+/* "RTC PLOSS-B": the RTC first (a fresh meter always shows it), then BI1..BI14; "none". */
+static const char *alert_list(uint32_t alarms, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (unsigned k = 0; k < MTR_BI_COUNT && n < cap; k++) {
+        unsigned bi = k == 0 ? MTR_BI_RTC_RESET : k;
+        if (alarms & MTR_BIT(bi))
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", alert_names[bi - 1]);
+    }
+    if (!buf[0])
+        snprintf(buf, cap, "none");
+    return buf;
+}
+
 static void status_line(const meter_t *m)
 {
     const float *ai = m->dev.mtr.ai;
+    char alerts[128];
     printf("[%6u s] P %9.3f kW  Q %9.3f kVAR  PF %6.3f  VLN %7.2f V  I %8.2f A  f %6.2f Hz"
-           "  kWh +%.3f -%.3f  alerts 0x%04x  bip rx %u tx %u\n",
+           "  kWh +%.3f -%.3f  alerts %s  %s rx %u tx %u\n",
            m->dev.mtr.cycles, (double)ai[MTR_AI_KW], (double)ai[MTR_AI_KVAR],
            (double)ai[MTR_AI_PF], (double)ai[MTR_AI_VLN_AVG], (double)ai[MTR_AI_I_AVG],
            (double)ai[MTR_AI_FREQ], (double)ai[MTR_AI_KWH_IMP], (double)ai[MTR_AI_KWH_EXP],
-           m->dev.mtr.alarms, m->bip.rx, m->bip.tx);
+           alert_list(m->dev.mtr.alarms, alerts, sizeof alerts), m->mstp_on ? "mstp" : "bip",
+           m->mstp_on ? m->mstp.rx.c.frames : m->bip.rx, m->mstp_on ? m->mstp.c.tx_frames : m->bip.tx);
     fflush(stdout);
 }
 
@@ -252,82 +334,178 @@ static void power_on(meter_t *m)
     announce(m);
 }
 
-static void status_json(meter_t *m, FILE *f)
+/* The sample clock: how many sample sets the engine owes by now. In real time that
+ * follows the wall clock times the scale; in virtual time only 'ctl advance' moves it. */
+typedef struct {
+    double t0;            /* wall time of sample 0 (real time) */
+    double scale;
+    bool virtual_time;
+    uint64_t produced;    /* sample sets made (fed, or dropped while unpowered) */
+    uint64_t target;      /* virtual time: what the pending advances ask for */
+    double max_lag_s;     /* the worst wall-time lag behind the schedule */
+    double advance_s;     /* what the pending 'advance' asked for */
+} pace_t;
+
+static uint64_t pace_due(pace_t *p, double now)
 {
+    if (p->virtual_time)
+        return p->target;
+    uint64_t due = (uint64_t)((now - p->t0) * MTR_FS * p->scale);
+    if (due > p->produced) {
+        double lag = (double)(due - p->produced) / (MTR_FS * p->scale);
+        if (lag > p->max_lag_s)
+            p->max_lag_s = lag;
+    }
+    return due;
+}
+
+/* The speed the meter really ran at, as a multiple of real time. */
+static double pace_achieved(const pace_t *p, double now)
+{
+    return now > p->t0 ? (double)p->produced / MTR_FS / (now - p->t0) : 0.0;
+}
+
+/* One running meter with its clock and its control socket. */
+typedef struct {
+    meter_t *m;
+    const run_opts_t *o;
+    pace_t pace;
+    app_ctl_server_t *ctl; /* NULL without --control */
+    unsigned advance_conn;  /* the connection an 'advance' answers, 0: none */
+} run_t;
+
+static void status_json(run_t *r, FILE *f)
+{
+    meter_t *m = r->m;
     obj_datetime_t dt;
     obj_clock_get(&m->dev, &dt);
     const mtr_t *e = &m->dev.mtr;
     static const char *const dcc[] = {"enable", "disable", "disable-initiation"};
+    char alerts[128];
+    double now = lx_now_s();
+    uint64_t due = pace_due(&r->pace, now);
     fprintf(f, "{\"powered\":%s,\"device_id\":%u,\"cycles\":%u,\"sim_time\":%.3f,"
-               "\"clock\":\"%04d-%02d-%02dT%02d:%02d:%02d\",\"alarms\":%u,\"alarm_output\":\"%s\","
-               "\"dcc\":\"%s\",\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},\"readings\":{",
+               "\"clock\":\"%04d-%02d-%02dT%02d:%02d:%02d\",\"alarms\":%u,\"alerts\":\"%s\","
+               "\"alarm_output\":\"%s\",\"dcc\":\"%s\",\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},",
             m->powered ? "true" : "false", m->dev.id.instance, e->cycles, sim_time(m->src),
             1900 + dt.date.year, dt.date.month, dt.date.day, dt.time.hour, dt.time.min, dt.time.sec,
-            e->alarms,
+            e->alarms, alert_list(e->alarms, alerts, sizeof alerts),
             (!m->powered || (e->alarms & MTR_ALARM_OUTPUT_MASK)) ? "open" : "closed",
             dcc[m->srv.dcc % 3], m->bip.rx, m->bip.tx, m->bip.dropped);
+    /* Lag is wall time behind the schedule, so it means the same at any scale. */
+    if (r->pace.virtual_time)
+        fprintf(f, "\"time\":{\"virtual\":true,\"advancing\":%s,\"owed_s\":%.3f},",
+                r->advance_conn ? "true" : "false",
+                (double)(due - (due > r->pace.produced ? r->pace.produced : due)) / MTR_FS);
+    else
+        fprintf(f, "\"time\":{\"virtual\":false,\"scale\":%g,\"achieved_scale\":%.4g,"
+                   "\"lag_ms\":%.1f,\"max_lag_ms\":%.1f},", r->pace.scale,
+                pace_achieved(&r->pace, now),
+                due > r->pace.produced ? (double)(due - r->pace.produced) / (MTR_FS * r->pace.scale) * 1e3 : 0.0,
+                r->pace.max_lag_s * 1e3);
+    if (r->ctl) {
+        fputs("\"control\":", f);
+        app_ctl_stats_json(&r->ctl->stats, f);
+        fputc(',', f);
+    }
+    fputs("\"readings\":{", f);
     app_json_readings(f, e);
     fputs("}}\n", f);
 }
 
-/* One control command; the answer goes into a heap string the caller frees. */
-static char *command(meter_t *m, char *line)
+static void cmd_panel(meter_t *m, const app_ctl_cmd_t *c, FILE *f)
 {
-    char *ans = NULL;
+    if (!m->powered) {
+        fputs("error: the meter is powered off: its display is dark\n", f);
+        return;
+    }
+    if (c->verb == APP_CTL_KEY)
+        ui_key(&m->ui, c->key);
+    m->panel_dirty = true;
+    ui_display_t d;
+    ui_render(&m->ui, &d);
+    fprintf(f, "%s\n%s\n", d.text[0], d.text[1]);
+}
+
+static void cmd_set(meter_t *m, const app_ctl_cmd_t *c, FILE *f)
+{
+    sim_err_t err = {{0}};
+    int rc = c->ramp ? sim_set_ramp(m->src, c->name, c->value, c->seconds, &err)
+                     : sim_set(m->src, c->name, c->value, &err);
+    if (rc < 0)
+        fprintf(f, "error: set %s: %s\n", c->name, err.msg[0] ? err.msg : "refused");
+    else if (c->ramp)
+        fprintf(f, "ok: %s ramps to %s over %g s\n", c->name, c->value, c->seconds);
+    else
+        fprintf(f, "ok: %s = %s\n", c->name, c->value);
+}
+
+/* advance: answered once the meter has run that much time (ctl_advanced). */
+static bool cmd_advance(run_t *r, const app_ctl_cmd_t *c, unsigned conn, FILE *f)
+{
+    if (!r->pace.virtual_time) {
+        fputs("error: advance: this meter runs in real time (start it with --virtual-time)\n", f);
+        return false;
+    }
+    if (r->advance_conn) {
+        fputs("error: advance: another advance is still running\n", f);
+        return false;
+    }
+    r->pace.advance_s = c->seconds;
+    r->pace.target += (uint64_t)llround(c->seconds * MTR_FS);
+    r->advance_conn = conn;
+    return true;
+}
+
+static void on_command(void *ctx, app_ctl_server_t *srv, unsigned conn, const char *line)
+{
+    run_t *r = ctx;
+    meter_t *m = r->m;
+    char *ans = NULL, err[256];
     size_t len = 0;
     FILE *f = open_memstream(&ans, &len);
-    char *argv[8];
-    int argc = 0;
-    for (char *t = strtok(line, " \t"); t && argc < 8; t = strtok(NULL, " \t"))
-        argv[argc++] = t;
-    if (argc == 0) {
-        fputs("error: empty command (try 'help')\n", f);
-    } else if (!strcmp(argv[0], "status") && argc == 1) {
-        status_json(m, f);
-    } else if (!strcmp(argv[0], "help") && argc == 1) {
-        fputs("ok: status | power off | power on | set KEY VALUE [over SECONDS] | "
-              "key up|down|select|back | display\n", f);
-    } else if ((!strcmp(argv[0], "key") && argc == 2) || (!strcmp(argv[0], "display") && argc == 1)) {
-        ui_key_t key;
-        if (argc == 2 && !ui_key_parse(argv[1], &key)) {
-            fprintf(f, "error: key '%s': up, down, select or back\n", argv[1]);
-        } else if (!m->powered) {
-            fputs("error: the meter is powered off: its display is dark\n", f);
-        } else {
-            if (argc == 2)
-                ui_key(&m->ui, key);
-            m->panel_dirty = true;
-            ui_display_t d;
-            ui_render(&m->ui, &d);
-            fprintf(f, "%s\n%s\n", d.text[0], d.text[1]);
-        }
-    } else if (!strcmp(argv[0], "power") && argc == 2 && !strcmp(argv[1], "off")) {
-        if (m->powered)
-            power_off(m);
-        fputs("ok: power off\n", f);
-    } else if (!strcmp(argv[0], "power") && argc == 2 && !strcmp(argv[1], "on")) {
-        if (!m->powered)
-            power_on(m);
-        fputs("ok: power on\n", f);
-    } else if (!strcmp(argv[0], "set") && (argc == 3 || (argc == 5 && !strcmp(argv[3], "over")))) {
-        sim_err_t err = {{0}};
-        double secs = 0;
-        char *end = NULL;
-        if (argc == 5)
-            secs = strtod(argv[4], &end);
-        if (argc == 5 && (end == argv[4] || *end || !(secs >= 0) || secs > 1e7)) {
-            fprintf(f, "error: over '%s': not a number of seconds\n", argv[4]);
-        } else if ((argc == 5 ? sim_set_ramp(m->src, argv[1], argv[2], secs, &err)
-                              : sim_set(m->src, argv[1], argv[2], &err)) < 0) {
-            fprintf(f, "error: %s\n", err.msg[0] ? err.msg : "refused");
-        } else {
-            fprintf(f, "ok: %s = %s\n", argv[1], argv[2]);
-        }
+    app_ctl_cmd_t c;
+    bool pending = false;
+    if (!f) {
+        app_ctl_server_reply(srv, conn, "error: out of memory\n");
+        return;
+    }
+    if (app_ctl_parse(line, &c, err, sizeof err) < 0) {
+        fprintf(f, "error: %s\n", err);
     } else {
-        fprintf(f, "error: unknown command '%s' (try 'help')\n", argv[0]);
+        switch (c.verb) {
+        case APP_CTL_STATUS: status_json(r, f); break;
+        case APP_CTL_HELP: fprintf(f, "ok: commands:\n%s", app_ctl_help); break;
+        case APP_CTL_DISPLAY:
+        case APP_CTL_KEY: cmd_panel(m, &c, f); break;
+        case APP_CTL_POWER:
+            if (c.on && !m->powered)
+                power_on(m);
+            else if (!c.on && m->powered)
+                power_off(m);
+            fprintf(f, "ok: power %s\n", c.on ? "on" : "off");
+            break;
+        case APP_CTL_SET: cmd_set(m, &c, f); break;
+        case APP_CTL_ADVANCE: pending = cmd_advance(r, &c, conn, f); break;
+        }
     }
     fclose(f);
-    return ans;
+    app_nv_sync(m, false); /* a panel setting is durable before its answer */
+    if (!pending)
+        app_ctl_server_reply(srv, conn, ans ? ans : "error: out of memory\n");
+    free(ans);
+}
+
+/* The time an 'advance' asked for has passed: answer it. */
+static void ctl_advanced(run_t *r)
+{
+    char ans[128];
+    snprintf(ans, sizeof ans, "ok: advanced %g s (cycle %u)\n", r->pace.advance_s,
+             r->m->dev.mtr.cycles);
+    app_nv_sync(r->m, false);
+    if (r->ctl)
+        app_ctl_server_reply(r->ctl, r->advance_conn, ans);
+    r->advance_conn = 0;
 }
 
 /* Feed n frames, switching the pulse input where the scenario's contact changes. */
@@ -363,6 +541,21 @@ static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, boo
 
 static void mstp_follow_identity(meter_t *m);
 
+static void draw_state(meter_t *m, char *state, size_t cap)
+{
+    static const char *const dcc[] = {"enabled", "disabled", "initiation disabled"};
+    char link[80];
+    if (m->mstp_on)
+        snprintf(link, sizeof link, "MS/TP MAC %u %u baud rx %u tx %u", m->dev.id.mac,
+                 m->mstp.cfg.baud, m->mstp.rx.c.frames, m->mstp.c.tx_frames);
+    else
+        snprintf(link, sizeof link, "BACnet/IP :%u rx %u tx %u", m->opts->port, m->bip.rx,
+                 m->bip.tx);
+    snprintf(state, cap, "%s | %s, communication %s | alerts 0x%04x | %u s",
+             m->powered ? "powered" : "POWER OFF", link, dcc[m->srv.dcc % 3], m->dev.mtr.alarms,
+             m->dev.mtr.cycles);
+}
+
 static void draw_panel(meter_t *m)
 {
     ui_display_t d;
@@ -375,167 +568,199 @@ static void draw_panel(meter_t *m)
             memset(d.text[r], ' ', UI_COLS);
     }
     snprintf(title, sizeof title, "s4100 - %s - device %u", m->dev.id.name, m->dev.id.instance);
-    static const char *const dcc[] = {"enabled", "disabled", "initiation disabled"};
-    snprintf(state, sizeof state,
-             "%s | BACnet/IP :%u rx %u tx %u, communication %s | alerts 0x%04x | %u s",
-             m->powered ? "powered" : "POWER OFF", m->opts->port, m->bip.rx, m->bip.tx,
-             dcc[m->srv.dcc % 3], m->dev.mtr.alarms, m->dev.mtr.cycles);
+    draw_state(m, state, sizeof state);
     lx_term_draw(&d, title, state);
     m->panel_dirty = false;
 }
 
-static int loop(meter_t *m, const run_opts_t *o)
+/* Produce and feed what is owed, for at most a few milliseconds of wall time so that
+ * BACnet and the panel are served between slices. 1: stop (rc in *rc). */
+static int produce(meter_t *m, pace_t *p, const run_opts_t *o, unsigned *cycles_left, int *rc)
 {
+    mtr_frame_t buf[CHUNK];
+    uint8_t pulse[CHUNK];
+    sim_err_t err = {{0}};
+    double start = lx_now_s();
+    uint64_t due = pace_due(p, start);
+    while (p->produced < due) {
+        size_t n = due - p->produced > CHUNK ? CHUNK : (size_t)(due - p->produced);
+        long got = sim_read(m->src, buf, pulse, n, &err);
+        if (got <= 0) {
+            fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
+            *rc = got < 0 ? 1 : 0;
+            return 1;
+        }
+        p->produced += (uint64_t)got;
+        if (m->powered) { /* unpowered, time passes and the meter sees nothing */
+            sim_afe(&m->dev.mtr.cfg, buf, (size_t)got);
+            feed(m, buf, pulse, (size_t)got, o->quiet, cycles_left);
+            if (o->seconds && *cycles_left == 0)
+                return 1;
+        }
+        if (lx_now_s() - start > 0.002)
+            break;
+    }
+    return 0;
+}
+
+static void serve_panel_keys(meter_t *m, bool *quit)
+{
+    ui_key_t key;
+    int k;
+    while ((k = lx_term_key(&key)) != 0) {
+        if (k < 0) {
+            *quit = true; /* q */
+            return;
+        }
+        if (k == 1 && m->powered)
+            ui_key(&m->ui, key);
+        m->panel_dirty = true;
+    }
+    app_nv_sync(m, false);
+}
+
+static void serve_mstp(meter_t *m, short revents, double *hangup_until)
+{
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (!m->powered) {
+            uint8_t sink[512]; /* an unpowered meter hears nothing */
+            if (read(m->ml.fd, sink, sizeof sink) <= 0)
+                *hangup_until = lx_now_s() + 0.1;
+        } else if (lx_mstp_drain(&m->ml, &m->mstp) < 0) {
+            *hangup_until = lx_now_s() + 0.1; /* a pty with nobody on the other end */
+        }
+    }
+    if (m->powered)
+        mstp_tick(&m->mstp, lx_now_us());
+    if (bac_server_reinit_requested(&m->srv, NULL))
+        restart(m);
+}
+
+static void serve_bip(meter_t *m)
+{
+    /* Everything queued in one recvmmsg, the answers in one sendmmsg; a few rounds at
+     * most, then back to the samples. */
+    for (int round = 0; round < 4; round++) {
+        int n = lx_udp_batch_recv(&m->udp);
+        if (!m->powered)
+            continue; /* an unpowered meter hears nothing */
+        uint32_t now = lx_now_ms();
+        for (int k = 0; k < n; k++) {
+            bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
+            if (bac_server_reinit_requested(&m->srv, NULL)) {
+                app_nv_sync(m, false);
+                lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
+                restart(m);
+            }
+        }
+        app_nv_sync(m, false); /* an acknowledged write is durable before its ACK */
+        lx_udp_batch_flush(&m->udp);
+        if (n < LX_UDP_BATCH)
+            break;
+    }
+}
+
+static int loop(run_t *r)
+{
+    meter_t *m = r->m;
+    const run_opts_t *o = r->o;
     int sfd = lx_signals_open();
     if (sfd < 0) {
         perror("s4100 run: signalfd");
         return 1;
     }
-    static mtr_frame_t buf[CHUNK];
-    static uint8_t pulse[CHUNK];
     unsigned cycles_left = o->seconds;
-    double t0 = lx_now_s();
-    uint64_t produced = 0, max_lag = 0;
-    double last_tick = lx_now_s(), last_draw = 0;
-    sim_err_t err = {{0}};
+    pace_t *pace = &r->pace;
+    double last_tick = lx_now_s(), last_draw = 0, hangup_until = 0;
+    uint32_t link_writes = m->dev.writes; /* MS/TP settings the link has followed */
     int rc = 0;
-    double hangup_until = 0;
+    bool quit = false;
     if (!m->mstp_on)
         announce(m); /* an MS/TP node queued its own when it started */
-    for (;;) {
-        /* Samples owed to the engine by now: real time is the sample clock. */
-        uint64_t due = (uint64_t)((lx_now_s() - t0) * MTR_FS * o->time_scale);
-        if (due > produced && due - produced > max_lag)
-            max_lag = due - produced;
-        while (produced < due) {
-            size_t n = due - produced > CHUNK ? CHUNK : (size_t)(due - produced);
-            long got = sim_read(m->src, buf, pulse, n, &err);
-            if (got <= 0) {
-                fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
-                rc = got < 0 ? 1 : 0;
-                goto out;
-            }
-            produced += (uint64_t)got;
-            if (!m->powered)
-                continue; /* time passes, the meter sees nothing */
-            sim_afe(&m->dev.mtr.cfg, buf, (size_t)got);
-            feed(m, buf, pulse, (size_t)got, o->quiet, &cycles_left);
-            if (o->seconds && cycles_left == 0)
-                goto out;
-            if (n == CHUNK)
-                break; /* let the network in between chunks */
+    while (!quit) {
+        if (produce(m, pace, o, &cycles_left, &rc))
+            break;
+        uint64_t due = pace_due(pace, lx_now_s());
+        if (r->advance_conn && pace->produced >= pace->target)
+            ctl_advanced(r);
+        int wait_ms = 0;
+        if (pace->produced >= due) {
+            double next = pace->virtual_time ? 1e9
+                                             : pace->t0 + (double)(pace->produced + 1) / (MTR_FS * pace->scale);
+            double w = ceil((next - lx_now_s()) * 1000.0);
+            wait_ms = w < 0 ? 0 : w > 500 ? 500 : (int)w;
         }
-        double next = t0 + (double)(produced + 1) / (MTR_FS * o->time_scale);
-        int wait_ms = (int)ceil((next - lx_now_s()) * 1000.0);
-        if (wait_ms < 0 || produced < due)
-            wait_ms = 0;
         if (m->panel && wait_ms > 50)
             wait_ms = 50; /* the display blinks and its clock runs */
         if (m->mstp_on && wait_ms > 1)
             wait_ms = 1; /* MS/TP timers want a tick every millisecond */
+        if (r->ctl && wait_ms > 1000)
+            wait_ms = 1000; /* idle control connections expire */
         int link_fd = m->mstp_on ? (lx_now_s() < hangup_until ? -1 : m->ml.fd) : m->udp.fd;
-        struct pollfd pf[4] = {{.fd = link_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
-                               {.fd = m->ctl, .events = POLLIN},
-                               {.fd = m->panel ? STDIN_FILENO : -1, .events = POLLIN}};
-        if (poll(pf, 4, wait_ms) < 0)
+        struct pollfd pf[3 + APP_CTL_POLLFDS] = {
+            {.fd = link_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
+            {.fd = m->panel ? STDIN_FILENO : -1, .events = POLLIN}};
+        int npf = 3 + (r->ctl ? app_ctl_server_pollfds(r->ctl, pf + 3, APP_CTL_POLLFDS) : 0);
+        if (poll(pf, (nfds_t)npf, wait_ms) < 0)
             continue;
         double now_s = lx_now_s();
         ui_tick(&m->ui, (uint32_t)((now_s - last_tick) * 1000.0));
         last_tick = now_s;
-        if (m->panel && (pf[3].revents & POLLIN)) {
-            ui_key_t key;
-            int k;
-            while ((k = lx_term_key(&key)) != 0) {
-                if (k < 0)
-                    goto out; /* q */
-                if (k == 1 && m->powered)
-                    ui_key(&m->ui, key);
-                m->panel_dirty = true;
-            }
-            app_nv_sync(m, false);
-        }
-        if (m->panel && (m->panel_dirty || now_s - last_draw > 0.1)) {
-            draw_panel(m);
-            last_draw = now_s;
-        }
-        if (m->ctl >= 0 && (pf[2].revents & POLLIN)) {
-            char line[512];
-            int cfd = app_control_accept(m->ctl, line, sizeof line);
-            if (cfd >= 0) {
-                char *ans = command(m, line);
-                app_nv_sync(m, false);
-                app_control_reply(cfd, ans ? ans : "error: out of memory\n");
-                free(ans);
-            }
-        }
+        if (m->panel && (pf[2].revents & POLLIN))
+            serve_panel_keys(m, &quit);
+        if (r->ctl)
+            app_ctl_server_service(r->ctl, pf + 3, npf - 3, now_s, on_command, r);
         if (pf[1].revents) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) > 0) {
                 if (!o->quiet)
                     printf("s4100 run: stopping on signal %u\n", si.ssi_signo);
-                goto out;
+                break;
             }
         }
-        if (m->mstp_on) {
-            if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                uint32_t writes = m->dev.writes;
-                if (!m->powered) {
-                    uint8_t sink[512]; /* an unpowered meter hears nothing */
-                    if (read(m->ml.fd, sink, sizeof sink) <= 0)
-                        hangup_until = lx_now_s() + 0.1;
-                } else if (lx_mstp_drain(&m->ml, &m->mstp) < 0) {
-                    hangup_until = lx_now_s() + 0.1; /* a pty with nobody on the other end */
-                }
-                if (m->dev.writes != writes)
-                    mstp_follow_identity(m);
-            }
-            if (m->powered)
-                mstp_tick(&m->mstp, lx_now_us());
-            if (bac_server_reinit_requested(&m->srv, NULL))
-                restart(m);
-        } else if (pf[0].revents & POLLIN) {
-            /* Everything queued in one recvmmsg, the answers in one sendmmsg; a few
-             * rounds at most, then back to the samples. */
-            for (int round = 0; round < 4; round++) {
-                int n = lx_udp_batch_recv(&m->udp);
-                if (!m->powered)
-                    continue; /* an unpowered meter hears nothing */
-                uint32_t now = lx_now_ms();
-                for (int k = 0; k < n; k++) {
-                    bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
-                    if (bac_server_reinit_requested(&m->srv, NULL)) {
-                        app_nv_sync(m, false);
-                        lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
-                        restart(m);
-                    }
-                }
-                app_nv_sync(m, false); /* an acknowledged write is durable before its ACK */
-                lx_udp_batch_flush(&m->udp);
-                if (n < LX_UDP_BATCH)
-                    break;
-            }
+        /* MAC, baud and Max_Master follow whichever way they were set (panel, BACnet). */
+        if (m->mstp_on && m->dev.writes != link_writes) {
+            link_writes = m->dev.writes;
+            mstp_follow_identity(m);
         }
+        if (m->mstp_on)
+            serve_mstp(m, pf[0].revents, &hangup_until);
+        else if (pf[0].revents & POLLIN)
+            serve_bip(m);
         if (!m->mstp_on)
             bac_server_tick(&m->srv, lx_now_ms()); /* MS/TP ticks it on its own clock */
+        if (m->panel && (m->panel_dirty || now_s - last_draw > 0.1)) {
+            draw_panel(m);
+            last_draw = now_s;
+        }
     }
-out:
     if (m->panel)
         lx_term_close();
-    /* How far the engine ever fell behind real time (samples are never dropped: a
-     * late engine catches up), and what the link saw. */
-    if (!o->quiet || o->seconds)
-        printf("s4100 run: %u cycles, %llu sample sets, engine max lag %.1f ms, bip rx %u tx %u "
-               "dropped %u\n", m->dev.mtr.cycles, (unsigned long long)m->dev.mtr.n,
-               (double)max_lag * 1000.0 / MTR_FS, m->bip.rx, m->bip.tx, m->bip.dropped);
+    /* How far the engine fell behind its schedule, in wall time (samples are never
+     * dropped: a late engine catches up), the speed it reached, and what the link saw. */
+    if (!o->quiet || o->seconds) {
+        if (o->virtual_time)
+            printf("s4100 run: %u cycles, %llu sample sets, virtual time, bip rx %u tx %u "
+                   "dropped %u\n", m->dev.mtr.cycles, (unsigned long long)m->dev.mtr.n,
+                   m->bip.rx, m->bip.tx, m->bip.dropped);
+        else
+            printf("s4100 run: %u cycles, %llu sample sets, engine max lag %.1f ms (wall), ran "
+                   "at %.4gx real time (asked %gx), bip rx %u tx %u dropped %u\n",
+                   m->dev.mtr.cycles, (unsigned long long)m->dev.mtr.n, pace->max_lag_s * 1000.0,
+                   pace_achieved(pace, lx_now_s()), o->time_scale, m->bip.rx, m->bip.tx,
+                   m->bip.dropped);
+    }
     fflush(stdout);
     close(sfd);
     return rc;
 }
 
 /* An accepted write: durable before its acknowledgement is encoded (bac_server hook). */
-static void durable(void *ctx)
+static int durable(void *ctx, bac_error_t *err)
 {
+    (void)err;
     app_nv_sync(ctx, false);
+    return 0;
 }
 
 /* --mac, --baud, --max-master: set like the panel sets them, checked, kept in NV. */
@@ -550,6 +775,12 @@ static int mstp_settings(meter_t *m, const run_opts_t *o)
     }
     if (o->mac < 0 && o->max_master < 0 && o->baud < 0)
         return 0;
+    if (mac != id->mac)
+        printf("s4100 run: MS/TP MAC %u -> %ld (--mac)\n", id->mac, mac);
+    if (mm != id->max_master)
+        printf("s4100 run: MS/TP Max_Master %u -> %ld (--max-master)\n", id->max_master, mm);
+    if (o->baud >= 0 && (uint32_t)o->baud != id->baud)
+        printf("s4100 run: MS/TP baud %u -> %ld (--baud)\n", id->baud, o->baud);
     id->mac = (uint8_t)mac;
     id->max_master = (uint8_t)mm;
     if (o->baud >= 0)
@@ -627,10 +858,13 @@ int app_run(int argc, char **argv)
     int rc = parse_opts(argc, argv, &o, &st);
     if (rc)
         return rc == 1 ? 0 : rc;
+    /* A scenario named on the command line commissions the meter with its [meter] keys;
+     * the default one only shapes the factory state of a new store. */
+    bool scenario_named = o.scenario != NULL;
     if (!o.scenario)
         o.scenario = app_default_scenario();
 
-    static meter_t m;
+    static meter_t m; /* a meter is large: not on the stack */
     sim_err_t err = {{0}};
     if (sim_open_scenario(&m.src, o.scenario, &err) < 0) {
         fprintf(stderr, "s4100 run: %s\n", err.msg);
@@ -667,9 +901,11 @@ int app_run(int argc, char **argv)
         return 1;
     }
 
-    m.ctl = -1;
-    if (o.control && (m.ctl = app_control_listen(o.control, msg, sizeof msg)) < 0) {
-        fprintf(stderr, "s4100 run: %s\n", msg);
+    app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meter's */
+    if (o.control && (!(ctl = malloc(sizeof *ctl)) ||
+                      app_ctl_server_open(ctl, o.control, msg, sizeof msg) < 0)) {
+        fprintf(stderr, "s4100 run: --control %s: %s\n", o.control, ctl ? msg : "out of memory");
+        free(ctl);
         close(m.udp.fd);
         sim_close(m.src);
         return 1;
@@ -683,26 +919,45 @@ int app_run(int argc, char **argv)
     obj_identity_default(&id, o.serial);
     obj_init(&m.dev, &id, &m.cfg, NULL); /* the factory state, unless NV holds more */
     m.opts = &o;
-    if (app_nv_start(&m, &st, o.device_id) < 0) {
-        if (m.ctl >= 0)
-            close(m.ctl), unlink(o.control);
+    /* Without explicit settings NV wins; options and the scenario's [meter] keys are a
+     * commissioning act, applied over what NV holds as the panel would apply them. */
+    app_settings_t none = {{0}, {0}};
+    int nrc = app_nv_start(&m, &none, o.device_id) < 0 ? 1 : 0;
+    if (!nrc && app_settings_commission(&m.dev, &st, &m.cfg,
+                                        scenario_named ? sim_scenario_meter_given(m.src) : 0,
+                                        stdout) < 0) {
+        app_nv_close(&m);
+        nrc = 2;
+    }
+    if (!nrc)
+        obj_commit_settings(&m.dev); /* measured from the first sample with them */
+    if (nrc) {
+        if (ctl)
+            app_ctl_server_close(ctl), free(ctl);
         close(m.udp.fd);
         sim_close(m.src);
-        return 1;
+        return nrc;
     }
+    app_nv_sync(&m, false);
     bac_server_init(&m.srv, &m.dev, o.password);
     m.srv.on_write = durable;
     m.srv.on_write_ctx = &m;
     m.powered = true;
     if (mstp_settings(&m, &o) < 0 || (o.mstp && mstp_start(&m, &o) < 0)) {
         app_nv_close(&m);
-        if (m.ctl >= 0)
-            close(m.ctl), unlink(o.control);
+        if (ctl)
+            app_ctl_server_close(ctl), free(ctl);
         sim_close(m.src);
         return o.mstp ? 1 : 2;
     }
     ui_init(&m.ui, &m.dev);
-    m.panel = !o.no_panel && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && lx_term_open();
+    /* In a terminal's background (say, under timeout(1)) drawing would stop the process
+     * with SIGTTOU: run headless instead. */
+    bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+    bool fg = tty && tcgetpgrp(STDIN_FILENO) == getpgrp();
+    if (!o.no_panel && tty && !fg && !o.quiet)
+        printf("s4100 run: not in the terminal's foreground: no panel, headless\n");
+    m.panel = !o.no_panel && fg && lx_term_open();
     bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
     bip_init(&m.bip, &port, &self, &bcast, &m.srv);
     if (!o.quiet && !m.panel) {
@@ -715,7 +970,9 @@ int app_run(int argc, char **argv)
                    m.dev.id.instance, m.dev.id.name, o.bind, o.port, o.scenario);
         fflush(stdout);
     }
-    rc = loop(&m, &o);
+    run_t r = {.m = &m, .o = &o, .ctl = ctl,
+               .pace = {.t0 = lx_now_s(), .scale = o.time_scale, .virtual_time = o.virtual_time}};
+    rc = loop(&r);
     app_nv_close(&m);
     if (m.mstp_on) {
         printf("s4100 run: mstp: %u frames in, %u out, %u tokens, %u lost, %u invalid, "
@@ -728,9 +985,9 @@ int app_run(int argc, char **argv)
     }
     if (m.udp.fd >= 0)
         close(m.udp.fd);
-    if (m.ctl >= 0) {
-        close(m.ctl);
-        unlink(o.control);
+    if (ctl) {
+        app_ctl_server_close(ctl);
+        free(ctl);
     }
     sim_close(m.src);
     return rc;

@@ -2,8 +2,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "app.h"
+#include "objects/obj.h"
 
 static const struct {
     const char *name;
@@ -75,4 +77,76 @@ int app_settings_apply(const app_settings_t *st, mtr_config_t *cfg, const char *
         return -1;
     }
     return 0;
+}
+
+/* ---- commissioning: explicit settings applied over what the meter remembers --------- */
+
+typedef struct {
+    mtr_setting_t id;
+    double value;
+    char source[48]; /* "--ct-primary" or "scenario" */
+} wanted_t;
+
+/* The settings given explicitly, options winning over the scenario's [meter] section. */
+static unsigned wanted(const app_settings_t *st, const mtr_config_t *scen, unsigned scen_given,
+                       wanted_t out[MTR_SET_SUBINTERVAL_LEN + 1])
+{
+    unsigned n = 0;
+    for (int id = MTR_SET_SYSTEM_TYPE; id <= MTR_SET_SUBINTERVAL_LEN; id++) {
+        int k = 0;
+        while (k < APP_N_SETTINGS && settings[k].id != (mtr_setting_t)id)
+            k++;
+        if (k < APP_N_SETTINGS && st->given[k]) {
+            out[n] = (wanted_t){(mtr_setting_t)id, st->value[k], ""};
+            snprintf(out[n++].source, sizeof out[0].source, "--%s", settings[k].name);
+        } else if (scen && (scen_given >> id & 1u)) {
+            out[n++] = (wanted_t){(mtr_setting_t)id, mtr_setting_get(scen, (mtr_setting_t)id), "scenario"};
+        }
+    }
+    return n;
+}
+
+/* Settings check against each other (AV6 against AV5), so the order they are applied in
+ * matters: retry the refused ones while any pass, as an operator would re-enter them. */
+static unsigned apply_passes(obj_device_t *d, mtr_config_t *cfg, const wanted_t *w, unsigned n,
+                             bool *done, FILE *log)
+{
+    unsigned left = n;
+    for (bool progress = true; left && progress;) {
+        progress = false;
+        for (unsigned k = 0; k < n; k++) {
+            if (done[k])
+                continue;
+            double was = mtr_setting_get(d ? &d->pending_cfg : cfg, w[k].id);
+            int ok = d ? obj_av_write(d, w[k].id, w[k].value) == OBJ_OK
+                       : mtr_setting_set(cfg, w[k].id, w[k].value) == MTR_OK;
+            if (!ok)
+                continue;
+            done[k] = true, left--, progress = true;
+            if (log && was != w[k].value)
+                fprintf(log, "s4100 run: AV%u %s %g -> %g (%s)\n", (unsigned)w[k].id,
+                        obj_find(OBJ_AV, w[k].id)->name, was, w[k].value, w[k].source);
+        }
+    }
+    return left;
+}
+
+int app_settings_commission(obj_device_t *d, const app_settings_t *st, const mtr_config_t *scen,
+                            unsigned scen_given, FILE *log)
+{
+    wanted_t w[MTR_SET_SUBINTERVAL_LEN + 1];
+    bool done[MTR_SET_SUBINTERVAL_LEN + 1] = {false};
+    unsigned n = wanted(st, scen, scen_given, w);
+    mtr_config_t trial = d->pending_cfg;
+    if (apply_passes(NULL, &trial, w, n, done, NULL) || mtr_config_check(&trial) != MTR_OK) {
+        for (unsigned k = 0; k < n; k++)
+            if (!done[k] || mtr_config_check(&trial) != MTR_OK)
+                fprintf(stderr, "s4100 run: %s: AV%u %s %g is refused with the meter's other "
+                                "settings (AV5 PT ratio %g, AV6 system voltage %g)\n",
+                        w[k].source, (unsigned)w[k].id, obj_find(OBJ_AV, w[k].id)->name,
+                        w[k].value, (double)trial.pt_ratio, (double)trial.system_voltage);
+        return -1;
+    }
+    memset(done, 0, sizeof done);
+    return apply_passes(d, NULL, w, n, done, log) ? -1 : 0;
 }

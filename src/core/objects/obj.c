@@ -160,22 +160,28 @@ void obj_restart(obj_device_t *d, bool power_loss)
     d->tl_slot = interval_slot(d, obj_clock_now(d));
 }
 
+void obj_commit_settings(obj_device_t *d)
+{
+    if (!d->pending_avs)
+        return;
+    tl_time_t now = obj_clock_now(d);
+    /* Every pending value passed its check when written, so this cannot fail; if it
+     * ever did, keep the running configuration rather than half of it. */
+    if (mtr_configure(&d->mtr, &d->pending_cfg) != MTR_OK)
+        d->pending_cfg = d->mtr.cfg;
+    if (d->pending_avs & (1u << MTR_SET_SUBINTERVAL_LEN)) {
+        /* Writing AV11 (= every Log_Interval) restarts the logs (M14). */
+        for (int k = 0; k < TL_COUNT; k++)
+            tl_purge(&d->tl[k], now);
+        d->tl_slot = interval_slot(d, now);
+    }
+    d->pending_avs = 0;
+}
+
 void obj_cycle(obj_device_t *d)
 {
     tl_time_t now = obj_clock_now(d);
-    if (d->pending_avs) {
-        /* Every pending value passed its check when written, so this cannot fail; if it
-         * ever did, keep the running configuration rather than half of it. */
-        if (mtr_configure(&d->mtr, &d->pending_cfg) != MTR_OK)
-            d->pending_cfg = d->mtr.cfg;
-        if (d->pending_avs & (1u << MTR_SET_SUBINTERVAL_LEN)) {
-            /* Writing AV11 (= every Log_Interval) restarts the logs (M14). */
-            for (int k = 0; k < TL_COUNT; k++)
-                tl_purge(&d->tl[k], now);
-            d->tl_slot = interval_slot(d, now);
-        }
-        d->pending_avs = 0;
-    }
+    obj_commit_settings(d);
     if (d->mtr.cfg.subinterval_cs == 0) {
         if (d->mtr.events & MTR_EV_SYNC)
             log_all(d, now); /* sync-to-comms: AV1 = 21211 logs a record */

@@ -95,6 +95,9 @@ void obj_init(obj_device_t *d, const obj_identity_t *id, const mtr_config_t *cfg
  * power-up count grows (DECISIONS M16); otherwise (ReinitializeDevice) it runs on. */
 void obj_restart(obj_device_t *d, bool power_loss);
 
+/* Put accepted AV writes into effect now rather than at the end of the cycle (a host
+ * commissioning the meter before it starts measuring). */
+void obj_commit_settings(obj_device_t *d);
 /* Call after each completed 1 s metering cycle: commits pending AV writes and logs the
  * trend logs on their interval boundary (or on AV1 = 21211 in sync mode). */
 void obj_cycle(obj_device_t *d);
