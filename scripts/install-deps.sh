@@ -7,6 +7,7 @@ pkgs=(build-essential cmake pkg-config python3
       libncurses-dev                                    # the front panel in a terminal
       libpcap-dev                                       # MS/TP captures (link type 165)
       libcmocka-dev                                     # unit tests
+      man-db                                            # e2e_install renders the man page
       clang libclang-rt-14-dev                          # libFuzzer targets
       gcc-arm-none-eabi libnewlib-arm-none-eabi         # the Cortex-M4 build of the core
 )

@@ -18,10 +18,17 @@ enum { OPT_CSV_IN = 256 };
 static void usage(FILE *f)
 {
     fputs("usage: s4100 measure (--scenario FILE | --wav FILE | --csv-in FILE) [options]\n"
+          "Runs the metering engine over a scenario or a recording as fast as it can and\n"
+          "prints the readings of each 1 s cycle, keyed by the AI object names.\n"
+          "  --scenario FILE        a scenario (docs/scenarios.md; shipped ones in scenarios/)\n"
+          "  --wav FILE             a 6-channel WAV recording\n"
+          "  --csv-in FILE          a CSV recording: va,vb,vc,ia,ib,ic per line, optional\n"
+          "                         header and t column\n"
           "  --seconds N            how many 1 s cycles (scenarios: default 10;\n"
           "                         recordings: default the whole file)\n"
           "  --json | --csv         output format (default JSON lines; QNAN is null in JSON,\n"
           "                         an empty field in CSV)\n"
+          "  --help                 this text\n"
           "Recordings hold primary-side volts (to neutral, or to a common reference) and amps,\n"
           "channels Va Vb Vc Ia Ib Ic; a WAV as 32-bit float samples, any rate (resampled).\n",
           f);
