@@ -79,6 +79,10 @@ if git -C "$root" rev-parse --git-dir >/dev/null 2>&1 && ! git -C "$root" descri
         bad "'$v1' is not '$want-g<commit of this repository>[-dirty]'"
     fi
 fi
+# Without git (a source tarball) the build's version step falls back to the project's.
+mkdir "$tmp/nogit"
+cmake -DSRC="$tmp/nogit" -DOUT="$tmp/nogit/v.h" -DFALLBACK="$want" -P "$build/s4100_version.cmake"
+check "no git: the version is the project version" grep -qx "#define S4100_VERSION \"$want\"" "$tmp/nogit/v.h"
 
 # 4. measure on the installed default scenario.
 if "$p/bin/s4100" measure --scenario "$p/share/s4100/scenarios/default.ini" --seconds 2 \
