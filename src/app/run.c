@@ -408,7 +408,11 @@ static void status_json(run_t *r, FILE *f)
         app_ctl_stats_json(&r->ctl->stats, f);
         fputc(',', f);
     }
-    fputs("\"readings\":{", f);
+    fputs("\"settings\":{", f);
+    for (unsigned av = MTR_SET_SYSTEM_TYPE; av <= MTR_SET_SUBINTERVAL_LEN; av++)
+        fprintf(f, "%s\"%s\":%.9g", av > MTR_SET_SYSTEM_TYPE ? "," : "", obj_find(OBJ_AV, av)->name,
+                mtr_setting_get(&m->dev.pending_cfg, (mtr_setting_t)av));
+    fputs("},\"readings\":{", f);
     app_json_readings(f, e);
     fputs("}}\n", f);
 }
