@@ -854,6 +854,139 @@ static void default_nv_path(const char *serial, char *out, size_t cap)
     }
 }
 
+/* One meter from its options to its stop: open the scenario, NV, the link and the
+ * control socket, run, close. */
+static int run_meter(meter_t *m, run_opts_t *o, app_settings_t *st, bool scenario_named)
+{
+    int rc;
+    sim_err_t err = {{0}};
+    if (sim_open_scenario(&m->src, o->scenario, &err) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", err.msg);
+        return 1;
+    }
+    mtr_config_default(&m->cfg);
+    sim_scenario_meter(m->src, &m->cfg);
+    if (mtr_config_check(&m->cfg) != MTR_OK) {
+        fprintf(stderr, "s4100 run: %s: the [meter] settings are out of range\n", o->scenario);
+        sim_close(m->src);
+        return 1;
+    }
+    mtr_config_t check = m->cfg; /* options are checked now, applied over what NV holds */
+    if (app_settings_apply(st, &check, "run") < 0) {
+        sim_close(m->src);
+        return 2;
+    }
+    bip_addr_t self, bcast;
+    if (!bip_addr_parse(o->bind, o->port, &self)) {
+        fprintf(stderr, "s4100 run: --bind %s: not an IPv4 address\n", o->bind);
+        sim_close(m->src);
+        return 2;
+    }
+    if (!parse_broadcast(o, &bcast)) {
+        fprintf(stderr, "s4100 run: --broadcast %s: expected ADDR or ADDR:PORT\n", o->broadcast);
+        sim_close(m->src);
+        return 2;
+    }
+    char msg[300];
+    m->udp.fd = -1;
+    if (!o->mstp && (m->udp.fd = lx_udp_open(o->bind, o->port, msg, sizeof msg)) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", msg);
+        sim_close(m->src);
+        return 1;
+    }
+
+    app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meter's */
+    if (o->control && (!(ctl = malloc(sizeof *ctl)) ||
+                      app_ctl_server_open(ctl, o->control, msg, sizeof msg) < 0)) {
+        fprintf(stderr, "s4100 run: --control %s: %s\n", o->control, ctl ? msg : "out of memory");
+        free(ctl);
+        close(m->udp.fd);
+        sim_close(m->src);
+        return 1;
+    }
+    char nv_path[512];
+    if (!o->nv_path) {
+        default_nv_path(o->serial, nv_path, sizeof nv_path);
+        o->nv_path = nv_path;
+    }
+    obj_identity_t id;
+    obj_identity_default(&id, o->serial);
+    obj_init(&m->dev, &id, &m->cfg, NULL); /* the factory state, unless NV holds more */
+    m->opts = o;
+    /* Without explicit settings NV wins; options and the scenario's [meter] keys are a
+     * commissioning act, applied over what NV holds as the panel would apply them. */
+    app_settings_t none = {{0}, {0}};
+    int nrc = app_nv_start(m, &none, o->device_id) < 0 ? 1 : 0;
+    if (!nrc && app_settings_commission(&m->dev, st, &m->cfg,
+                                        scenario_named ? sim_scenario_meter_given(m->src) : 0,
+                                        stdout) < 0) {
+        app_nv_close(m);
+        nrc = 2;
+    }
+    if (!nrc)
+        obj_commit_settings(&m->dev); /* measured from the first sample with them */
+    if (nrc) {
+        if (ctl)
+            app_ctl_server_close(ctl), free(ctl);
+        close(m->udp.fd);
+        sim_close(m->src);
+        return nrc;
+    }
+    app_nv_sync(m, false);
+    bac_server_init(&m->srv, &m->dev, o->password);
+    m->srv.on_write = durable;
+    m->srv.on_write_ctx = m;
+    m->powered = true;
+    if (mstp_settings(m, o) < 0 || (o->mstp && mstp_start(m, o) < 0)) {
+        app_nv_close(m);
+        if (ctl)
+            app_ctl_server_close(ctl), free(ctl);
+        sim_close(m->src);
+        return o->mstp ? 1 : 2;
+    }
+    ui_init(&m->ui, &m->dev);
+    /* In a terminal's background (say, under timeout(1)) drawing would stop the process
+     * with SIGTTOU: run headless instead. */
+    bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+    bool fg = tty && tcgetpgrp(STDIN_FILENO) == getpgrp();
+    if (!o->no_panel && tty && !fg && !o->quiet)
+        printf("s4100 run: not in the terminal's foreground: no panel, headless\n");
+    m->panel = !o->no_panel && fg && lx_term_open();
+    bip_port_t port = {.ctx = &m->udp, .send = lx_udp_batch_send};
+    bip_init(&m->bip, &port, &self, &bcast, &m->srv);
+    if (!o->quiet && !m->panel) {
+        if (m->mstp_on)
+            printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
+                   "scenario %s\n", m->dev.id.instance, m->dev.id.name, o->mstp, m->dev.id.mac,
+                   m->dev.id.baud, m->dev.id.max_master, o->scenario);
+        else
+            printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
+                   m->dev.id.instance, m->dev.id.name, o->bind, o->port, o->scenario);
+        fflush(stdout);
+    }
+    run_t r = {.m = m, .o = o, .ctl = ctl,
+               .pace = {.t0 = lx_now_s(), .scale = o->time_scale, .virtual_time = o->virtual_time}};
+    rc = loop(&r);
+    app_nv_close(m);
+    if (m->mstp_on) {
+        printf("s4100 run: mstp: %u frames in, %u out, %u tokens, %u lost, %u invalid, "
+               "replies %u (worst latency %.3f ms), pcap frames %llu\n", m->mstp.rx.c.frames,
+               m->mstp.c.tx_frames, m->mstp.c.tokens_received, m->mstp.c.lost_tokens,
+               m->mstp.c.invalid_frames, m->mstp.c.replies, m->mstp.c.reply_latency_max_us / 1000.0,
+               (unsigned long long)(m->pcap ? lx_pcap_frames(m->pcap) : 0));
+        lx_mstp_close(&m->ml);
+        lx_pcap_close(m->pcap);
+    }
+    if (m->udp.fd >= 0)
+        close(m->udp.fd);
+    if (ctl) {
+        app_ctl_server_close(ctl);
+        free(ctl);
+    }
+    sim_close(m->src);
+    return rc;
+}
+
 int app_run(int argc, char **argv)
 {
     run_opts_t o = {.bind = "0.0.0.0", .serial = "4100000001", .port = 47808, .device_id = -1,
@@ -868,131 +1001,15 @@ int app_run(int argc, char **argv)
     if (!o.scenario)
         o.scenario = app_default_scenario();
 
-    static meter_t m; /* a meter is large: not on the stack */
-    sim_err_t err = {{0}};
-    if (sim_open_scenario(&m.src, o.scenario, &err) < 0) {
-        fprintf(stderr, "s4100 run: %s\n", err.msg);
+    /* A reader gone from a pipe or socket is an error to handle where it happens, never
+     * a reason to die without saving NV. */
+    signal(SIGPIPE, SIG_IGN);
+    meter_t *m = calloc(1, sizeof *m); /* large, and one of many in a later host */
+    if (!m) {
+        fputs("s4100 run: out of memory\n", stderr);
         return 1;
     }
-    mtr_config_default(&m.cfg);
-    sim_scenario_meter(m.src, &m.cfg);
-    if (mtr_config_check(&m.cfg) != MTR_OK) {
-        fprintf(stderr, "s4100 run: %s: the [meter] settings are out of range\n", o.scenario);
-        sim_close(m.src);
-        return 1;
-    }
-    mtr_config_t check = m.cfg; /* options are checked now, applied over what NV holds */
-    if (app_settings_apply(&st, &check, "run") < 0) {
-        sim_close(m.src);
-        return 2;
-    }
-    bip_addr_t self, bcast;
-    if (!bip_addr_parse(o.bind, o.port, &self)) {
-        fprintf(stderr, "s4100 run: --bind %s: not an IPv4 address\n", o.bind);
-        sim_close(m.src);
-        return 2;
-    }
-    if (!parse_broadcast(&o, &bcast)) {
-        fprintf(stderr, "s4100 run: --broadcast %s: expected ADDR or ADDR:PORT\n", o.broadcast);
-        sim_close(m.src);
-        return 2;
-    }
-    char msg[300];
-    m.udp.fd = -1;
-    if (!o.mstp && (m.udp.fd = lx_udp_open(o.bind, o.port, msg, sizeof msg)) < 0) {
-        fprintf(stderr, "s4100 run: %s\n", msg);
-        sim_close(m.src);
-        return 1;
-    }
-
-    app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meter's */
-    if (o.control && (!(ctl = malloc(sizeof *ctl)) ||
-                      app_ctl_server_open(ctl, o.control, msg, sizeof msg) < 0)) {
-        fprintf(stderr, "s4100 run: --control %s: %s\n", o.control, ctl ? msg : "out of memory");
-        free(ctl);
-        close(m.udp.fd);
-        sim_close(m.src);
-        return 1;
-    }
-    char nv_path[512];
-    if (!o.nv_path) {
-        default_nv_path(o.serial, nv_path, sizeof nv_path);
-        o.nv_path = nv_path;
-    }
-    obj_identity_t id;
-    obj_identity_default(&id, o.serial);
-    obj_init(&m.dev, &id, &m.cfg, NULL); /* the factory state, unless NV holds more */
-    m.opts = &o;
-    /* Without explicit settings NV wins; options and the scenario's [meter] keys are a
-     * commissioning act, applied over what NV holds as the panel would apply them. */
-    app_settings_t none = {{0}, {0}};
-    int nrc = app_nv_start(&m, &none, o.device_id) < 0 ? 1 : 0;
-    if (!nrc && app_settings_commission(&m.dev, &st, &m.cfg,
-                                        scenario_named ? sim_scenario_meter_given(m.src) : 0,
-                                        stdout) < 0) {
-        app_nv_close(&m);
-        nrc = 2;
-    }
-    if (!nrc)
-        obj_commit_settings(&m.dev); /* measured from the first sample with them */
-    if (nrc) {
-        if (ctl)
-            app_ctl_server_close(ctl), free(ctl);
-        close(m.udp.fd);
-        sim_close(m.src);
-        return nrc;
-    }
-    app_nv_sync(&m, false);
-    bac_server_init(&m.srv, &m.dev, o.password);
-    m.srv.on_write = durable;
-    m.srv.on_write_ctx = &m;
-    m.powered = true;
-    if (mstp_settings(&m, &o) < 0 || (o.mstp && mstp_start(&m, &o) < 0)) {
-        app_nv_close(&m);
-        if (ctl)
-            app_ctl_server_close(ctl), free(ctl);
-        sim_close(m.src);
-        return o.mstp ? 1 : 2;
-    }
-    ui_init(&m.ui, &m.dev);
-    /* In a terminal's background (say, under timeout(1)) drawing would stop the process
-     * with SIGTTOU: run headless instead. */
-    bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
-    bool fg = tty && tcgetpgrp(STDIN_FILENO) == getpgrp();
-    if (!o.no_panel && tty && !fg && !o.quiet)
-        printf("s4100 run: not in the terminal's foreground: no panel, headless\n");
-    m.panel = !o.no_panel && fg && lx_term_open();
-    bip_port_t port = {.ctx = &m.udp, .send = lx_udp_batch_send};
-    bip_init(&m.bip, &port, &self, &bcast, &m.srv);
-    if (!o.quiet && !m.panel) {
-        if (m.mstp_on)
-            printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
-                   "scenario %s\n", m.dev.id.instance, m.dev.id.name, o.mstp, m.dev.id.mac,
-                   m.dev.id.baud, m.dev.id.max_master, o.scenario);
-        else
-            printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
-                   m.dev.id.instance, m.dev.id.name, o.bind, o.port, o.scenario);
-        fflush(stdout);
-    }
-    run_t r = {.m = &m, .o = &o, .ctl = ctl,
-               .pace = {.t0 = lx_now_s(), .scale = o.time_scale, .virtual_time = o.virtual_time}};
-    rc = loop(&r);
-    app_nv_close(&m);
-    if (m.mstp_on) {
-        printf("s4100 run: mstp: %u frames in, %u out, %u tokens, %u lost, %u invalid, "
-               "replies %u (worst latency %.3f ms), pcap frames %llu\n", m.mstp.rx.c.frames,
-               m.mstp.c.tx_frames, m.mstp.c.tokens_received, m.mstp.c.lost_tokens,
-               m.mstp.c.invalid_frames, m.mstp.c.replies, m.mstp.c.reply_latency_max_us / 1000.0,
-               (unsigned long long)(m.pcap ? lx_pcap_frames(m.pcap) : 0));
-        lx_mstp_close(&m.ml);
-        lx_pcap_close(m.pcap);
-    }
-    if (m.udp.fd >= 0)
-        close(m.udp.fd);
-    if (ctl) {
-        app_ctl_server_close(ctl);
-        free(ctl);
-    }
-    sim_close(m.src);
+    rc = run_meter(m, &o, &st, scenario_named);
+    free(m);
     return rc;
 }
