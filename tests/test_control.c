@@ -536,8 +536,7 @@ static void test_refuses_regular_file(void **state)
     fclose(f);
     char err[200];
     assert_int_equal(app_ctl_server_open(&srv, path, err, sizeof err), -1);
-    assert_non_null(strstr(err, "exists and is not a socket"));
-    assert_non_null(strstr(err, path));
+    assert_string_equal(err, "exists and is not a socket (left as it is)");
     char buf[32] = "";
     f = fopen(path, "r");
     assert_non_null(f);
@@ -553,9 +552,7 @@ static void test_refuses_live_socket(void **state)
     static app_ctl_server_t second;
     char err[200];
     assert_int_equal(app_ctl_server_open(&second, path, err, sizeof err), -1);
-    char want[160];
-    snprintf(want, sizeof want, "--control: another meter listens on %s", path);
-    assert_string_equal(err, want);
+    assert_string_equal(err, "another meter listens on this socket");
     app_ctl_server_close(&second); /* owns nothing: removes nothing */
     /* The first one still serves (its probe connection was only a hang-up) */
     int fd = client();

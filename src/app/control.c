@@ -253,24 +253,23 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, char *err,
     if (lstat(path, &st) < 0) {
         if (errno == ENOENT)
             return 0;
-        snprintf(err, cap, "--control %s: %s", path, strerror(errno));
+        snprintf(err, cap, "%s", strerror(errno));
         return -1;
     }
     if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, cap, "--control %s: exists and is not a socket (left as it is)", path);
+        snprintf(err, cap, "exists and is not a socket (left as it is)");
         return -1;
     }
     int r = listening(sa);
     if (r != 0) {
         if (r > 0)
-            snprintf(err, cap, "--control: another meter listens on %s", path);
+            snprintf(err, cap, "another meter listens on this socket");
         else
-            snprintf(err, cap, "--control %s: %s (left as it is)", path, strerror(errno));
+            snprintf(err, cap, "%s (left as it is)", strerror(errno));
         return -1;
     }
     if (unlink(path) < 0 && errno != ENOENT) {
-        snprintf(err, cap, "--control %s: a stale socket that cannot be removed: %s", path,
-                 strerror(errno));
+        snprintf(err, cap, "a stale socket that cannot be removed: %s", strerror(errno));
         return -1;
     }
     return 0;
@@ -281,8 +280,7 @@ int app_ctl_server_open(app_ctl_server_t *srv, const char *path, char *err, size
     app_ctl_server_init(srv);
     struct sockaddr_un sa;
     if (unix_addr(path, &sa) < 0) {
-        snprintf(err, cap, "--control %s: path too long (at most %zu characters)", path,
-                 sizeof sa.sun_path - 1);
+        snprintf(err, cap, "path too long (at most %zu characters)", sizeof sa.sun_path - 1);
         return -1;
     }
     if (clear_path(path, &sa, err, cap) < 0)
@@ -291,7 +289,7 @@ int app_ctl_server_open(app_ctl_server_t *srv, const char *path, char *err, size
     struct stat st;
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0 ||
         lstat(path, &st) < 0) {
-        snprintf(err, cap, "--control %s: %s", path, strerror(errno));
+        snprintf(err, cap, "%s", strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;

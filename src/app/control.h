@@ -114,7 +114,9 @@ typedef void app_ctl_handler_t(void *ctx, app_ctl_server_t *srv, unsigned conn,
 /* A server with no socket and no connections (app_ctl_server_adopt feeds it). */
 void app_ctl_server_init(app_ctl_server_t *srv);
 /* Listen on path. Refuses a path that exists and is not a socket and a socket some
- * process listens on; removes only a stale socket. -1 and a message in err. */
+ * process listens on; removes only a stale socket. -1 and what is wrong in err, for
+ * the caller to print after the path ("exists and is not a socket (left as it is)",
+ * "another meter listens on this socket", ...). */
 int app_ctl_server_open(app_ctl_server_t *srv, const char *path, char *err, size_t cap);
 /* Close every connection and the socket; remove the socket file if it is still ours. */
 void app_ctl_server_close(app_ctl_server_t *srv);
