@@ -20,8 +20,10 @@ typedef struct {
     bool reverse;  /* a cut write keeps its last bytes instead of its first */
     bool dead;     /* the power is gone: nothing more is written */
     bool fail_read, fail_sync;
+    bool rings_full; /* writes into the rings fail with NV_ENOSPC (the slots still work,
+                        as a preallocated or already written file on a full disk) */
     unsigned writes, syncs;
-    size_t written;
+    size_t written, slot_bytes; /* all, and those into the two checkpoint slots */
 } ram_t;
 
 static int ram_read(void *ctx, uint32_t off, void *buf, size_t n)
@@ -39,6 +41,8 @@ static int ram_write(void *ctx, uint32_t off, const void *buf, size_t n)
     assert_true(off <= r->size && n <= r->size - off);
     if (r->dead)
         return -1;
+    if (r->rings_full && off + n > 2 * 4096)
+        return NV_ENOSPC;
     r->writes++;
     if (r->budget >= 0 && (long)n > r->budget) {
         size_t k = (size_t)r->budget;
@@ -53,6 +57,8 @@ static int ram_write(void *ctx, uint32_t off, const void *buf, size_t n)
     }
     memcpy(r->mem + off, buf, n);
     r->written += n;
+    if (off < 2 * 4096)
+        r->slot_bytes += n;
     if (r->budget >= 0)
         r->budget -= (long)n;
     return 0;
@@ -82,7 +88,7 @@ static nv_port_t ram_port(void)
 static void boot(void)
 {
     ram.budget = -1;
-    ram.dead = ram.reverse = ram.fail_read = ram.fail_sync = false;
+    ram.dead = ram.reverse = ram.fail_read = ram.fail_sync = ram.rings_full = false;
     nv_port_t p = ram_port();
     assert_int_equal(nv_open(&st, &p, &small), NV_OK);
 }
@@ -389,6 +395,9 @@ static void pinned_state(state_t *s)
     for (int i = 0; i < TL_COUNT; i++)
         tl_init(&s->tl[i], (uint32_t)(i + 1));
     s->tl[1].start = 360000; /* 01:00:00 on 2000-01-01 */
+    tl_record_t r = {.t = 0x0102, .value = 2.0f, .kind = TL_REC_REAL, .flags = 2};
+    tl_append(&s->tl[2], &r);
+    tl_append(&s->tl[2], &r);
 }
 
 static void test_byte_layout(void **state)
@@ -398,49 +407,51 @@ static void test_byte_layout(void **state)
     save(&a); /* a new store: slot A seq 1, slot B seq 2 */
     const uint8_t *B = medium + 4096;
 
-    /* Slot header: magic "S4NV", format 1, header 32, seq 2, body length 713, 4 sections,
+    /* Slot header: magic "S4NV", format 1, header 32, seq 2, body length 792, 5 sections,
      * flags 0, body CRC, reserved 0, header CRC. */
     static const uint8_t hdr[28] = {
-        'S', '4', 'N', 'V', 1, 0, 32, 0, 2, 0, 0, 0, 0xC9, 0x02, 0, 0,
-        4, 0, 0, 0, 0xE2, 0xE1, 0x5A, 0x7D, 0, 0, 0, 0,
+        'S', '4', 'N', 'V', 1, 0, 32, 0, 2, 0, 0, 0, 0x18, 0x03, 0, 0,
+        5, 0, 0, 0, 0x88, 0xF2, 0x4D, 0xDA, 0, 0, 0, 0,
     };
     expect_bytes(B, hdr, sizeof hdr);
     uint32_t hcrc = nv_crc32(0, B, 28);
     assert_int_equal(le32(B + 28), hcrc);
     /* The TOC: id, version, offset (from the body), length. Meter 32 * 16 + 6 * 4 + 12,
-     * config 22, identity 4 + (1 + 1) + (1 + 3) + (1 + 2) + 3 + 12, trend logs 1 + 3 * 22. */
-    static const uint8_t toc[48] = {
-        1, 0, 1, 0, 48, 0, 0, 0, 0x24, 0x02, 0, 0,  /* meter at 48, 548 bytes */
-        2, 0, 1, 0, 0x54, 0x02, 0, 0, 22, 0, 0, 0,  /* config at 596, 22 */
-        3, 0, 1, 0, 0x6A, 0x02, 0, 0, 28, 0, 0, 0,  /* identity at 618, 28 */
-        4, 0, 1, 0, 0x86, 0x02, 0, 0, 67, 0, 0, 0,  /* trend logs at 646, 67 */
+     * config 22, identity 4 + (1 + 1) + (1 + 3) + (1 + 2) + 3 + 12, trend logs 1 + 3 * 22,
+     * trend-log counters 1 + 3 * 22. */
+    static const uint8_t toc[60] = {
+        1, 0, 1, 0, 60, 0, 0, 0, 0x24, 0x02, 0, 0,  /* meter at 60, 548 bytes */
+        2, 0, 1, 0, 0x60, 0x02, 0, 0, 22, 0, 0, 0,  /* config at 608, 22 */
+        3, 0, 1, 0, 0x76, 0x02, 0, 0, 28, 0, 0, 0,  /* identity at 630, 28 */
+        4, 0, 1, 0, 0x92, 0x02, 0, 0, 67, 0, 0, 0,  /* trend logs at 658, 67 */
+        5, 0, 1, 0, 0xD5, 0x02, 0, 0, 67, 0, 0, 0,  /* trend-log counters at 725, 67 */
     };
     const uint8_t *body = B + 32;
     expect_bytes(body, toc, sizeof toc);
     /* Meter: e[0] = j i64, frac f64; ... e[31]; max_dem[6] f32; pulses, resets, ups. */
     static const uint8_t e0[16] = {8, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0xE0, 0x3F};
-    expect_bytes(body + 48, e0, 16);
+    expect_bytes(body + 60, e0, 16);
     static const uint8_t e31[16] = {7};
-    expect_bytes(body + 48 + 31 * 16, e31, 16);
+    expect_bytes(body + 60 + 31 * 16, e31, 16);
     static const uint8_t tail[36] = {
         0, 0, 0x80, 0x3F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0,
         0x44, 0x33, 0x22, 0x11, 2, 0, 0, 0, 3, 0, 0, 0,
     };
-    expect_bytes(body + 48 + 512, tail, sizeof tail);
+    expect_bytes(body + 60 + 512, tail, sizeof tail);
     /* Config (the datasheet defaults): type 40, CT 100.0, 1, PT 1.0, 600.0 V, IEEE 1,
      * 10 %, 25 %, 1 sub-interval, 90000 cs. */
     static const uint8_t cfg[22] = {
         40, 0, 0, 0xC8, 0x42, 1, 0, 0, 0x80, 0x3F, 0, 0, 0x16, 0x44, 1, 10, 25, 1,
         0x90, 0x5F, 0x01, 0x00,
     };
-    expect_bytes(body + 596, cfg, sizeof cfg);
+    expect_bytes(body + 608, cfg, sizeof cfg);
     /* Identity: instance, name, location, serial (u8 length + bytes), max_master,
      * max_info_frames, mac, baud, setup and reset passwords. */
     static const uint8_t ident[28] = {
         0x87, 0xD6, 0x12, 0x00, 1, 'M', 3, 'L', 'a', 'b', 2, '4', '2', 127, 1, 1,
         0x00, 0x2C, 0x01, 0x00, 0x39, 0x30, 0, 0, 0, 0, 0, 0,
     };
-    expect_bytes(body + 618, ident, sizeof ident);
+    expect_bytes(body + 630, ident, sizeof ident);
     /* Trend logs: count 3; per log enable, stop_when_full, start i64, stop i64, ai u32. */
     static const uint8_t tl[67] = {
         3,
@@ -448,12 +459,21 @@ static void test_byte_layout(void **state)
         1, 0, 0x40, 0x7E, 0x05, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 2, 0, 0, 0,
         1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x80, 3, 0, 0, 0,
     };
-    expect_bytes(body + 646, tl, sizeof tl);
+    expect_bytes(body + 658, tl, sizeof tl);
+    /* Trend-log counters: count 3; per log Total_Record_Count u32, oldest sequence number
+     * u32 (0: no record), the newest record: time i64, value f32, kind u8, flags u8. */
+    static const uint8_t tls[67] = {
+        3,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        2, 0, 0, 0, 1, 0, 0, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 2, 2,
+    };
+    expect_bytes(body + 725, tls, sizeof tls);
     /* And slot A is the same image with seq 1. */
     assert_int_equal(medium[8], 1);
-    assert_memory_equal(medium + 32, B + 32, 713);
+    assert_memory_equal(medium + 32, B + 32, 792);
     /* Nothing after the body was written. */
-    for (int i = 32 + 713; i < 4096; i++)
+    for (int i = 32 + 792; i < 4096; i++)
         assert_int_equal(B[i], 0);
 }
 
@@ -499,12 +519,14 @@ static uint8_t snap[sizeof medium];
 static void cut_every_byte_of_save(state_t *prev, state_t *next)
 {
     memcpy(snap, medium, sizeof medium);
-    /* How many bytes does this save write? */
+    /* How many bytes does this save write? A first one also marks the empty rings, after
+     * both slots: a cut among the markers leaves the save done. */
     boot();
-    ram.written = 0;
+    ram.written = ram.slot_bytes = 0;
     save(next);
-    size_t total = ram.written;
+    size_t total = ram.written, slots = ram.slot_bytes;
     assert_true(total > 32);
+    assert_int_equal(total, slots + (prev ? 0 : 3 * 38));
     unsigned olds = 0, news = 0;
     for (int rev = 0; rev < 2; rev++) {
         for (size_t n = 0; n <= total; n++) {
@@ -514,7 +536,7 @@ static void cut_every_byte_of_save(state_t *prev, state_t *next)
             ram.reverse = rev;
             nv_image_t img = image(next);
             int rc = nv_save(&st, &img);
-            assert_int_equal(rc, n < total ? NV_EIO : NV_OK);
+            assert_int_equal(rc, n < slots ? NV_EIO : NV_OK);
             boot(); /* power back */
             nv_load_info_t info;
             rc = load(&info);
@@ -678,6 +700,120 @@ static void test_bit_flips(void **state)
     assert_true(same(&got, &b));
 }
 
+/* ---- erased slots: never a silent factory reset or rollback ------------------------------ */
+
+static void append(unsigned log, uint32_t v);
+
+static void test_erased_slots(void **state)
+{
+    (void)state;
+    nv_load_info_t info;
+    make(&a, 1);
+    save(&a); /* the first save: A seq 1, B seq 2, markers in the empty rings */
+    make(&b, 2);
+    save(&b); /* A seq 3 = b, B seq 2 = a */
+    memcpy(snap, medium, sizeof medium);
+    make(&other, 999); /* what load() starts from: nothing may be loaded */
+
+    /* Both slots zeroed, or erased to 0xFF: the rings say the store was in use. */
+    for (int v = 0; v <= 0xFF; v += 0xFF) {
+        memcpy(medium, snap, sizeof medium);
+        memset(medium, v, 2 * 4096);
+        boot();
+        assert_int_equal(load(&info), NV_ELOST);
+        assert_true(info.rings_used);
+        assert_int_equal(info.used, -1);
+        assert_true(same(&got, &other));
+        /* and saying so changes nothing on the medium */
+        boot();
+        assert_int_equal(load(&info), NV_ELOST);
+    }
+    /* An older store without markers: its records are the evidence. */
+    memcpy(medium, snap, sizeof medium);
+    memset(medium + 2 * 4096, 0, ram.size - 2 * 4096);
+    boot();
+    append(1, 42);
+    memset(medium, 0, 2 * 4096);
+    boot();
+    assert_int_equal(load(&info), NV_ELOST);
+    /* One slot zeroed, one bit flipped in the other: damage, not a new store. */
+    for (int slot = 0; slot < 2; slot++) {
+        memcpy(medium, snap, sizeof medium);
+        memset(medium + slot * 4096, 0, 4096);
+        medium[(1 - slot) * 4096 + 200] ^= 0x08;
+        boot();
+        assert_int_equal(load(&info), NV_ECORRUPT);
+        assert_true(info.rings_used);
+        assert_true(same(&got, &other));
+    }
+    /* The newest slot (A, seq 3) erased to 0xFF: the older one is not loaded silently. */
+    memcpy(medium, snap, sizeof medium);
+    memset(medium, 0xFF, 4096);
+    boot();
+    assert_int_equal(load(&info), NV_EOLDER);
+    assert_true(info.older);
+    assert_int_equal(info.slot[0], NV_SLOT_BLANK);
+    assert_int_equal(info.slot[1], NV_SLOT_OK);
+    assert_true(same(&got, &other));
+    /* Accepted explicitly: the survivor (a), said to be possibly older. */
+    nv_image_t img = image(&got);
+    assert_int_equal(nv_load_ex(&st, &img, &info, NV_LOAD_ACCEPT_OLDER), NV_OK);
+    assert_true(info.older);
+    assert_int_equal(info.used, 1);
+    assert_true(same(&got, &a));
+    /* and the store carries on: the next save fills the erased slot */
+    save(&b);
+    boot();
+    assert_int_equal(load(&info), NV_OK);
+    assert_false(info.older);
+    assert_true(same(&got, &b));
+    /* The older slot erased: which one was newer cannot be known, so the same verdict. */
+    memcpy(medium, snap, sizeof medium);
+    memset(medium + 4096, 0, 4096);
+    boot();
+    assert_int_equal(load(&info), NV_EOLDER);
+
+    /* A first save cut between its two slots (A intact with seq 1, B blank, no markers):
+     * nothing was acknowledged yet, A loads as it is. */
+    memset(medium, 0, sizeof medium);
+    boot();
+    ram.slot_bytes = 0;
+    save(&a);
+    size_t one = ram.slot_bytes / 2;
+    memset(medium, 0, sizeof medium);
+    boot();
+    ram.budget = (long)one;
+    nv_image_t ia = image(&a);
+    assert_int_equal(nv_save(&st, &ia), NV_EIO);
+    boot();
+    assert_int_equal(load(&info), NV_OK);
+    assert_false(info.older);
+    assert_false(info.rings_used);
+    assert_int_equal(info.slot[1], NV_SLOT_BLANK);
+    assert_true(same(&got, &a));
+    /* but once a ring holds a record, the same picture is an erased slot B */
+    append(0, 1);
+    boot();
+    assert_int_equal(load(&info), NV_EOLDER);
+}
+
+static void test_medium_full(void **state)
+{
+    (void)state;
+    make(&a, 1);
+    save(&a);
+    ram.rings_full = true;
+    uint8_t rec[NV_TL_RECORD_SIZE] = {0};
+    assert_int_equal(nv_log_append(&st, 0, rec, sizeof rec), NV_ENOSPC);
+    save(&a); /* the slots were written before: still fine */
+    assert_string_equal(nv_strerror(NV_ENOSPC), "the medium is full");
+    ram.rings_full = false;
+    ram.fail_sync = true;
+    assert_int_equal(nv_log_append(&st, 0, rec, sizeof rec), NV_EIO);
+    nv_image_t img = image(&a);
+    assert_int_equal(nv_save(&st, &img), NV_EIO);
+}
+
 static void test_both_bad(void **state)
 {
     (void)state;
@@ -712,12 +848,30 @@ static void test_both_bad(void **state)
         medium[i] = (uint8_t)(i * 131 + 7);
     boot();
     assert_int_equal(load(&info), NV_ECORRUPT);
-    /* One slot garbage, the other blank: only an interrupted first save does that. */
+    /* One slot garbage, the other blank, in a store in use (its rings hold the markers
+     * of the first save): damage, not an interrupted first save. */
     memset(medium + 4096, 0, 4096);
     boot();
-    assert_int_equal(load(&info), NV_EMPTY);
+    assert_int_equal(load(&info), NV_ECORRUPT);
+    assert_true(info.rings_used);
     assert_int_equal(info.slot[0], NV_SLOT_BAD);
     assert_int_equal(info.slot[1], NV_SLOT_BLANK);
+    /* The same with empty rings: only an interrupted first save does that. */
+    memset(medium + 8192, 0, ram.size - 8192);
+    boot();
+    assert_int_equal(load(&info), NV_EMPTY);
+    assert_false(info.rings_used);
+    assert_int_equal(info.slot[0], NV_SLOT_BAD);
+    assert_int_equal(info.slot[1], NV_SLOT_BLANK);
+}
+
+/* Where section id starts in a body, and its TOC entry (sections are in id order). */
+#define NSEC 5
+static uint32_t sec_at(const uint8_t *body, uint16_t id)
+{
+    const uint8_t *e = body + (id - 1) * 12;
+    assert_int_equal(e[0], id);
+    return (uint32_t)e[4] | (uint32_t)e[5] << 8;
 }
 
 static void test_versions(void **state)
@@ -733,7 +887,7 @@ static void test_versions(void **state)
     memcpy(snap, medium, sizeof medium);
 
     /* A newer format in the newest slot: do not roll back to the older slot. */
-    craft_slot(0, 3, 2, body, len, 4);
+    craft_slot(0, 3, 2, body, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_EVERSION);
     assert_int_equal(info.slot[0], NV_SLOT_VERSION);
@@ -742,7 +896,7 @@ static void test_versions(void **state)
     assert_true(same(&got, &b));
     /* A newer format in the older slot (say a downgrade after a save): the newest is ours. */
     memcpy(medium, snap, sizeof medium);
-    craft_slot(1, 2, 2, body, len, 4);
+    craft_slot(1, 2, 2, body, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.used, 0);
@@ -753,7 +907,7 @@ static void test_versions(void **state)
     uint8_t v2[4096];
     memcpy(v2, body, len);
     v2[12 + 2] = 2; /* the config section's version */
-    craft_slot(0, 3, 1, v2, len, 4);
+    craft_slot(0, 3, 1, v2, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_EVERSION);
 
@@ -761,9 +915,9 @@ static void test_versions(void **state)
      * Rebuild the body with an extra TOC entry for section 99 at the end. */
     memcpy(medium, snap, sizeof medium);
     uint8_t x[4096];
-    uint32_t toc = 5 * 12, shift = 12;
-    memcpy(x, body, 48);
-    for (int i = 0; i < 4; i++) { /* offsets move by one TOC entry */
+    uint32_t toc = (NSEC + 1) * 12, shift = 12;
+    memcpy(x, body, NSEC * 12);
+    for (int i = 0; i < NSEC; i++) { /* offsets move by one TOC entry */
         uint8_t *e = x + i * 12;
         uint32_t off = (uint32_t)e[4] | (uint32_t)e[5] << 8;
         off += shift;
@@ -772,30 +926,31 @@ static void test_versions(void **state)
     uint8_t extra[12] = {99, 0, 1, 0};
     uint32_t xoff = len + shift;
     extra[4] = (uint8_t)xoff, extra[5] = (uint8_t)(xoff >> 8), extra[8] = 5;
-    memcpy(x + 48, extra, 12);
-    memcpy(x + toc, body + 48, len - 48);
+    memcpy(x + NSEC * 12, extra, 12);
+    memcpy(x + toc, body + NSEC * 12, len - NSEC * 12);
     memcpy(x + xoff, "hello", 5);
-    craft_slot(0, 3, 1, x, xoff + 5, 5);
+    craft_slot(0, 3, 1, x, xoff + 5, NSEC + 1);
     boot();
     make(&b, 2);
     assert_int_equal(load(&info), NV_OK);
     assert_true(same(&got, &b));
 
     /* A section longer than this code knows (fields appended later): read its prefix.
-     * Append two bytes to the trend-log section, the last one. */
+     * Append two bytes to the trend-log counters, the last section. */
     memcpy(medium, snap, sizeof medium);
     memcpy(x, body, len);
-    x[36 + 8] = 69; /* trend logs: length 67 -> 69 */
+    x[48 + 8] = 69; /* trend-log counters: length 67 -> 69 */
     x[len] = 0xAA, x[len + 1] = 0xBB;
-    craft_slot(0, 3, 1, x, len + 2, 4);
+    craft_slot(0, 3, 1, x, len + 2, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.invalid, 0);
     assert_true(same(&got, &b));
 
     /* Shorter than it must be: invalid, left as the caller had it; the rest loads. */
-    x[36 + 8] = 60;
-    craft_slot(0, 3, 1, x, len, 4);
+    memcpy(x, body, len);
+    x[36 + 8] = 60; /* trend logs: 67 -> 60 */
+    craft_slot(0, 3, 1, x, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.invalid, NV_SEC_BIT(NV_SEC_TRENDLOG));
@@ -804,10 +959,10 @@ static void test_versions(void **state)
 
     /* Out-of-range values behind a good CRC (a buggy writer): flagged, not loaded. */
     memcpy(x, body, len);
-    x[596] = 99;            /* system type 99 */
-    x[618] = 0, x[619] = 0; /* instance 0 (and above: 0x..0000) */
-    x[620] = 0, x[621] = 0;
-    craft_slot(0, 3, 1, x, len, 4);
+    uint32_t cfg = sec_at(x, NV_SEC_CONFIG), id = sec_at(x, NV_SEC_IDENTITY);
+    x[cfg] = 99;                /* system type 99 */
+    memset(x + id, 0, 4);       /* instance 0 */
+    craft_slot(0, 3, 1, x, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.invalid, NV_SEC_BIT(NV_SEC_CONFIG) | NV_SEC_BIT(NV_SEC_IDENTITY));
@@ -816,9 +971,8 @@ static void test_versions(void **state)
 
     /* A boolean that is neither 0 nor 1: the trend-log section is invalid. */
     memcpy(x, body, len);
-    uint32_t tl_off = (uint32_t)x[36 + 4] | (uint32_t)x[36 + 5] << 8; /* from the TOC */
-    x[tl_off + 1 + 22] = 2; /* TL2's enable */
-    craft_slot(0, 3, 1, x, len, 4);
+    x[sec_at(x, NV_SEC_TRENDLOG) + 1 + 22] = 2; /* TL2's enable */
+    craft_slot(0, 3, 1, x, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.invalid, NV_SEC_BIT(NV_SEC_TRENDLOG));
@@ -826,7 +980,7 @@ static void test_versions(void **state)
     /* A TOC pointing outside the body: the slot is bad, the other one is used. */
     memcpy(x, body, len);
     x[4] = 0xFF, x[5] = 0xFF;
-    craft_slot(0, 3, 1, x, len, 4);
+    craft_slot(0, 3, 1, x, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.slot[0], NV_SLOT_BAD);
@@ -842,8 +996,8 @@ static void test_slot_seq_wrap(void **state)
     make(&a, 1);
     save(&a);
     uint32_t len = body_of(0, body);
-    craft_slot(0, 0xFFFFFFFFu, 1, body, len, 4);
-    craft_slot(1, 0xFFFFFFFEu, 1, body, len, 4);
+    craft_slot(0, 0xFFFFFFFFu, 1, body, len, NSEC);
+    craft_slot(1, 0xFFFFFFFEu, 1, body, len, NSEC);
     boot();
     assert_int_equal(load(&info), NV_OK);
     assert_int_equal(info.used, 0);
@@ -1265,7 +1419,7 @@ static void test_tl_sync_restore(void **state)
     assert_int_equal(r.writes, 3);
     tl_init(&back, 5);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK); /* power cycle */
-    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
     assert_true(same_log(&live, &back));
     assert_int_equal(synced2, 13);
 
@@ -1276,7 +1430,7 @@ static void test_tl_sync_restore(void **state)
     }
     assert_int_equal(live.count, TL_BUFFER_SIZE);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
     assert_true(same_log(&live, &back));
 
     /* A purge (Record_Count := 0), then more records: the ring restarts. */
@@ -1284,27 +1438,255 @@ static void test_tl_sync_restore(void **state)
     log_n(&live, 2);
     assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
     assert_int_equal(back.count, 3);
     assert_true(same_log(&live, &back));
     /* Synced more rarely than the buffer turns over: the same, via a reset. */
     log_n(&live, TL_BUFFER_SIZE + 7);
     assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
     assert_true(same_log(&live, &back));
     /* The restored log carries on, and so does its ring. */
     log_n(&back, 5);
     assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
     log_n(&live, 5);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
     assert_true(same_log(&live, &back));
     /* Other rings were never touched. */
     tl_init(&back, 1);
-    assert_int_equal(nv_tl_restore(&st, 0, &back, &synced2), NV_OK);
+    assert_int_equal(nv_tl_restore(&st, 0, &back, NULL, &synced2, NULL), NV_OK);
     assert_int_equal(back.count, 0);
     assert_int_equal(back.total, 0);
+}
+
+static bool placeholder(const tl_record_t *r)
+{
+    return r->kind == TL_REC_STATUS && r->value == (float)NV_TL_INTERRUPTED;
+}
+
+/* The same records and numbers, except where y holds placeholders. */
+static bool same_but_gaps(const tl_log_t *x, const tl_log_t *y, uint32_t *gaps)
+{
+    *gaps = 0;
+    if (x->count != y->count || x->total != y->total)
+        return false;
+    for (uint32_t k = 0; k < x->count; k++) {
+        const tl_record_t *p = tl_at(x, k), *q = tl_at(y, k);
+        if (tl_seq_of(x, k) != tl_seq_of(y, k))
+            return false;
+        if (placeholder(q) && !placeholder(p)) {
+            ++*gaps;
+            continue;
+        }
+        if (p->t != q->t || p->value != q->value || p->kind != q->kind || p->flags != q->flags)
+            return false;
+    }
+    return true;
+}
+
+/* Load the checkpoint's account of the logs, then rebuild log n from its ring. */
+static nv_tl_restore_info_t restore(unsigned n, tl_log_t *into, uint32_t *synced)
+{
+    static nv_tl_state_t tls[TL_COUNT];
+    memset(tls, 0, sizeof tls);
+    nv_image_t img = {.tl_state = tls};
+    assert_int_equal(nv_load(&st, &img, NULL), NV_OK);
+    nv_tl_restore_info_t ri;
+    assert_int_equal(nv_tl_restore(&st, n, into, &tls[n], synced, &ri), NV_OK);
+    return ri;
+}
+
+static void test_tl_state(void **state)
+{
+    (void)state;
+    nv_load_info_t info;
+    make(&a, 1);
+    log_n(&a.tl[0], 3);
+    tl_purge(&a.tl[2], 4242);
+    log_n(&a.tl[2], 2);
+    save(&a);
+    nv_tl_state_t tls[TL_COUNT], want;
+    memset(tls, 0, sizeof tls);
+    nv_image_t img = {.tl_state = tls};
+    assert_int_equal(nv_load(&st, &img, &info), NV_OK);
+    for (int i = 0; i < TL_COUNT; i++) {
+        nv_tl_state_of(&a.tl[i], &want);
+        assert_int_equal(tls[i].total, want.total);
+        assert_int_equal(tls[i].oldest, want.oldest);
+        assert_true(tls[i].newest.t == want.newest.t && tls[i].newest.value == want.newest.value &&
+                    tls[i].newest.kind == want.newest.kind);
+    }
+    assert_int_equal(tls[0].total, 3);
+    assert_int_equal(tls[0].oldest, 1);
+    assert_int_equal(tls[1].oldest, 0);
+    assert_int_equal(tls[2].oldest, 1);
+    assert_int_equal(tls[2].total, 3);
+    /* A store from before the section: missing, the caller's zeros stay. */
+    nv_image_t old = {.meter = &a.m};
+    assert_int_equal(nv_save(&st, &old), NV_OK);
+    memset(tls, 0, sizeof tls);
+    assert_int_equal(nv_load(&st, &img, &info), NV_OK);
+    assert_int_equal(info.missing, NV_SEC_BIT(NV_SEC_TLSTATE));
+    assert_int_equal(tls[0].total, 0);
+}
+
+/* Ring appends that fail (a full medium) while the checkpoint still works: the records
+ * wait in the log, the next sync goes on where the last one stopped, and after a power
+ * cut the numbers go on from the checkpoint's count, never back. */
+static void test_tl_appends_fail(void **state)
+{
+    (void)state;
+    static tl_log_t back;
+    uint32_t synced = 0, synced2;
+    make(&a, 1);
+    tl_log_t *live = &a.tl[1];
+    tl_init(live, 5);
+    save(&a);
+    log_n(live, 10);
+    assert_int_equal(nv_tl_sync(&st, 1, live, &synced), NV_OK);
+    assert_int_equal(synced, 10);
+    ram.rings_full = true;
+    log_n(live, 3);
+    assert_int_equal(nv_tl_sync(&st, 1, live, &synced), NV_ENOSPC);
+    assert_int_equal(synced, 10);
+    save(&a); /* counts 13 */
+    boot();   /* power cut: 11..13 never reached the ring */
+    tl_init(&back, 5);
+    nv_tl_restore_info_t ri = restore(1, &back, &synced2);
+    uint32_t gaps;
+    assert_true(same_but_gaps(live, &back, &gaps));
+    assert_int_equal(back.total, 13);
+    assert_int_equal(gaps, 2); /* 11 and 12: placeholders */
+    assert_int_equal(ri.missing, 2);
+    assert_true(ri.from_checkpoint); /* 13, the newest, as the checkpoint had it */
+    assert_false(placeholder(tl_at(&back, back.count - 1)));
+    assert_int_equal(synced2, 10);
+    /* The ring catches up; the next record is 14, and so it stays after a restart. */
+    assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
+    assert_int_equal(synced2, 13);
+    log_n(&back, 1);
+    assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
+    tl_init(live, 5);
+    *live = back;
+    boot();
+    ri = restore(1, &back, &synced2);
+    assert_true(same_log(live, &back));
+    assert_int_equal(back.total, 14);
+    assert_int_equal(ri.missing, 0);
+
+    /* Appends that fail part way: retried from where they stopped, no duplicates. */
+    log_n(live, 5);
+    ram.budget = 2 * 38; /* two records get through, then the power is gone */
+    uint32_t s1 = synced2;
+    assert_int_equal(nv_tl_sync(&st, 1, live, &s1), NV_EIO);
+    assert_int_equal(s1, 16);
+    ram.budget = -1;
+    ram.dead = false;
+    assert_int_equal(nv_tl_sync(&st, 1, live, &s1), NV_OK);
+    assert_int_equal(s1, 19);
+    boot();
+    restore(1, &back, &synced2);
+    /* This small ring keeps 16 records: 1..3 are gone from it (not from the log) and come
+     * back as placeholders, numbered as the checkpoint's oldest says. */
+    assert_true(same_but_gaps(live, &back, &gaps));
+    assert_int_equal(gaps, 3);
+    assert_true(placeholder(tl_at(&back, 2)) && !placeholder(tl_at(&back, 3)));
+}
+
+/* A damaged record in the middle: a placeholder in its place; the others keep their
+ * numbers (they used to shift down by one and serve wrong sequence numbers). */
+static void test_tl_damaged_record(void **state)
+{
+    (void)state;
+    static tl_log_t live, back;
+    uint32_t synced = 0, synced2;
+    tl_init(&live, 5);
+    log_n(&live, 10);
+    assert_int_equal(nv_tl_sync(&st, 0, &live, &synced), NV_OK); /* ring seq = tl seq */
+    medium[2 * 4096 + 5 * 38 + 20] ^= 0x40; /* record 5's payload */
+    boot();
+    tl_init(&back, 5);
+    nv_tl_restore_info_t ri;
+    assert_int_equal(nv_tl_restore(&st, 0, &back, NULL, &synced2, &ri), NV_OK);
+    uint32_t gaps;
+    assert_true(same_but_gaps(&live, &back, &gaps));
+    assert_int_equal(gaps, 1);
+    assert_true(placeholder(tl_at(&back, 4)));
+    assert_int_equal(tl_seq_of(&back, 5), 6);
+    assert_int_equal(ri.damaged, 1);
+    assert_int_equal(ri.missing, 1);
+    assert_int_equal(ri.records, 9);
+    /* Intact on the medium but not a trend record (another kind): not served either. */
+    tl_record_t odd = {.t = 1, .value = 1, .kind = 77};
+    tl_append(&live, &odd);
+    assert_int_equal(nv_tl_sync(&st, 0, &live, &synced), NV_OK);
+    log_n(&live, 1);
+    assert_int_equal(nv_tl_sync(&st, 0, &live, &synced), NV_OK);
+    boot();
+    assert_int_equal(nv_tl_restore(&st, 0, &back, NULL, &synced2, &ri), NV_OK);
+    assert_int_equal(back.total, 12);
+    assert_true(placeholder(tl_at(&back, 10)));
+    assert_int_equal(ri.damaged, 2);
+}
+
+/* A purge the checkpoint holds but the ring never got (its reset failed): the older
+ * records do not come back. */
+static void test_tl_purge_not_in_ring(void **state)
+{
+    (void)state;
+    static tl_log_t back;
+    uint32_t synced = 0, synced2;
+    make(&a, 1);
+    tl_log_t *live = &a.tl[2];
+    tl_init(live, 5);
+    log_n(live, 8);
+    save(&a);
+    assert_int_equal(nv_tl_sync(&st, 2, live, &synced), NV_OK);
+    tl_purge(live, 777);
+    ram.rings_full = true;
+    assert_int_equal(nv_tl_sync(&st, 2, live, &synced), NV_ENOSPC);
+    save(&a);
+    boot();
+    tl_init(&back, 5);
+    nv_tl_restore_info_t ri = restore(2, &back, &synced2);
+    assert_true(same_log(live, &back));
+    assert_int_equal(back.count, 1);
+    assert_int_equal(back.total, 9);
+    assert_int_equal(ri.dropped, 8);
+    assert_true(ri.from_checkpoint);
+    /* Without the checkpoint's account the purge would be undone. */
+    assert_int_equal(nv_tl_restore(&st, 2, &back, NULL, &synced2, NULL), NV_OK);
+    assert_int_equal(back.count, 8);
+}
+
+static void test_tl_fill(void **state)
+{
+    (void)state;
+    static tl_log_t l;
+    tl_init(&l, 1);
+    log_n(&l, 5);
+    assert_int_equal(nv_tl_fill(&l, 5, 0), 0);
+    assert_int_equal(nv_tl_fill(&l, 3, 0), 0); /* never back */
+    assert_int_equal(nv_tl_fill(&l, 10005, 99), 10000);
+    assert_int_equal(l.count, TL_BUFFER_SIZE);
+    assert_int_equal(l.total, 10005);
+    assert_int_equal(tl_seq_of(&l, 0), 10005 - TL_BUFFER_SIZE + 1);
+    assert_true(placeholder(tl_at(&l, 0)) && tl_at(&l, 0)->t == 99);
+    /* Across the wrap from 2^32-1 to 1 (0 is never a number). */
+    tl_init(&l, 1);
+    l.total = UINT32_MAX - 2;
+    log_n(&l, 1);
+    assert_int_equal(nv_tl_fill(&l, 3, 0), 4);
+    assert_int_equal(l.total, 3);
+    assert_int_equal(l.count, 5);
+    assert_int_equal(tl_seq_of(&l, 0), UINT32_MAX - 1);
+    tl_init(&l, 1);
+    l.total = UINT32_MAX - 2;
+    assert_int_equal(nv_tl_fill(&l, 6000, 0), 6002);
+    assert_int_equal(l.total, 6000);
+    assert_int_equal(tl_seq_of(&l, 0), 241);
 }
 
 int main(void)
@@ -1324,6 +1706,8 @@ int main(void)
         cmocka_unit_test_setup(test_failed_write_keeps_slot, setup),
         cmocka_unit_test_setup(test_bit_flips, setup),
         cmocka_unit_test_setup(test_both_bad, setup),
+        cmocka_unit_test_setup(test_erased_slots, setup),
+        cmocka_unit_test_setup(test_medium_full, setup),
         cmocka_unit_test_setup(test_versions, setup),
         cmocka_unit_test_setup(test_slot_seq_wrap, setup),
         cmocka_unit_test_setup(test_image_too_big, setup),
@@ -1337,6 +1721,11 @@ int main(void)
         cmocka_unit_test_setup(test_log_seq_exhausted, setup),
         cmocka_unit_test_setup(test_full_layout, setup),
         cmocka_unit_test_setup(test_tl_sync_restore, setup),
+        cmocka_unit_test_setup(test_tl_state, setup),
+        cmocka_unit_test_setup(test_tl_appends_fail, setup),
+        cmocka_unit_test_setup(test_tl_damaged_record, setup),
+        cmocka_unit_test_setup(test_tl_purge_not_in_ring, setup),
+        cmocka_unit_test_setup(test_tl_fill, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,9 @@ const char *nv_strerror(int rc)
     case NV_ECORRUPT: return "both checkpoint slots are corrupt";
     case NV_EVERSION: return "checkpoint written by a newer format version";
     case NV_EFULL: return "log sequence numbers exhausted";
+    case NV_ENOSPC: return "the medium is full";
+    case NV_EOLDER: return "one checkpoint slot was erased after use: the other may be older";
+    case NV_ELOST: return "both checkpoint slots were erased after use";
     default: return "unknown error";
     }
 }
@@ -403,6 +406,52 @@ static bool dec_trendlog(rd_t *r, tl_conf_t c[TL_COUNT])
     return ok && !r->bad;
 }
 
+static bool kind_ok(uint8_t kind)
+{
+    return kind == TL_REC_REAL || kind == TL_REC_STATUS || kind == TL_REC_TIME_CHANGE;
+}
+
+void nv_tl_state_of(const tl_log_t *l, nv_tl_state_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->total = l->total;
+    if (l->count) {
+        out->oldest = tl_seq_of(l, 0);
+        out->newest = *tl_at(l, l->count - 1);
+    }
+}
+
+static void enc_tlstate(wr_t *w, const tl_log_t *tl)
+{
+    w8(w, TL_COUNT);
+    for (int i = 0; i < TL_COUNT; i++) {
+        nv_tl_state_t st;
+        nv_tl_state_of(&tl[i], &st);
+        w32(w, st.total);
+        w32(w, st.oldest);
+        w64(w, (uint64_t)st.newest.t);
+        wf32(w, st.newest.value);
+        w8(w, st.newest.kind);
+        w8(w, st.newest.flags);
+    }
+}
+
+static bool dec_tlstate(rd_t *r, nv_tl_state_t st[TL_COUNT])
+{
+    bool ok = r8(r) == TL_COUNT;
+    for (int i = 0; i < TL_COUNT; i++) {
+        memset(&st[i], 0, sizeof st[i]);
+        st[i].total = r32(r);
+        st[i].oldest = r32(r);
+        st[i].newest.t = (tl_time_t)r64(r);
+        st[i].newest.value = rf32(r);
+        st[i].newest.kind = r8(r);
+        st[i].newest.flags = r8(r);
+        ok = ok && (st[i].oldest == 0 || (st[i].total != 0 && kind_ok(st[i].newest.kind)));
+    }
+    return ok && !r->bad;
+}
+
 /* ---- store ---------------------------------------------------------------------------- */
 
 uint32_t nv_medium_size(const nv_layout_t *l)
@@ -448,11 +497,17 @@ static int rd(nv_store_t *s, uint32_t off, void *buf, size_t n)
     return s->port.read(s->port.ctx, off, buf, n) < 0 ? NV_EIO : NV_OK;
 }
 
+/* A port's failure as ours: a full medium is worth telling apart (the caller answers
+ * differently), anything else is an I/O error. */
+static int port_rc(int rc)
+{
+    return rc == NV_ENOSPC ? NV_ENOSPC : rc < 0 ? NV_EIO : NV_OK;
+}
+
 static int wr_sync(nv_store_t *s, uint32_t off, const void *buf, size_t n)
 {
-    if (s->port.write(s->port.ctx, off, buf, n) < 0 || s->port.sync(s->port.ctx) < 0)
-        return NV_EIO;
-    return NV_OK;
+    int rc = port_rc(s->port.write(s->port.ctx, off, buf, n));
+    return rc ? rc : port_rc(s->port.sync(s->port.ctx));
 }
 
 /* ---- checkpoint slots ------------------------------------------------------------------ */
@@ -564,6 +619,7 @@ static int build_slot(nv_store_t *s, const nv_image_t *img, uint32_t seq, uint32
         {NV_SEC_CONFIG, img->config != NULL},
         {NV_SEC_IDENTITY, img->identity != NULL},
         {NV_SEC_TRENDLOG, img->tl != NULL},
+        {NV_SEC_TLSTATE, img->tl != NULL},
     };
     uint16_t nsec = 0;
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++)
@@ -586,6 +642,7 @@ static int build_slot(nv_store_t *s, const nv_image_t *img, uint32_t seq, uint32
         case NV_SEC_CONFIG: enc_config(&w, img->config); break;
         case NV_SEC_IDENTITY: enc_identity(&w, img->identity); break;
         case NV_SEC_TRENDLOG: enc_trendlog(&w, img->tl); break;
+        case NV_SEC_TLSTATE: enc_tlstate(&w, img->tl); break;
         }
         uint8_t *e = body + k++ * TOC_ENTRY;
         put16(e, secs[i].id);
@@ -609,6 +666,28 @@ static int build_slot(nv_store_t *s, const nv_image_t *img, uint32_t seq, uint32
     put32(h + 28, nv_crc32(0, h, SLOT_HDR - 4));
     *len = SLOT_HDR + (uint32_t)w.n;
     return NV_OK;
+}
+
+static int scan_log(nv_store_t *s, unsigned log);
+static int log_write(nv_store_t *s, unsigned log, const void *rec, size_t len, bool reset);
+
+/* Leave evidence that the store is in use in every empty ring: an empty record (the
+ * marker of a reset to nothing, so the log reads the same). Should both checkpoint
+ * slots later be erased, the loader can tell that from a new store. Once per store
+ * (a ring the caller has not loaded yet is scanned here); a failure is retried at the
+ * next save. */
+static void mark_rings(nv_store_t *s)
+{
+    bool all = true;
+    for (unsigned k = 0; k < s->layout.logs; k++) {
+        if (!s->log_scanned[k] && scan_log(s, k) != NV_OK) {
+            all = false;
+            continue;
+        }
+        if (s->log_seq[k] == 0 && log_write(s, k, NULL, 0, true) != NV_OK)
+            all = false;
+    }
+    s->marked = all;
 }
 
 int nv_save(nv_store_t *s, const nv_image_t *img)
@@ -642,6 +721,8 @@ int nv_save(nv_store_t *s, const nv_image_t *img)
         return rc; /* the image in s->cur is still the newest intact one */
     s->cur = (int8_t)target;
     s->seq = seq;
+    if (!s->marked)
+        mark_rings(s); /* after both slots: a cut first save leaves no marker */
     return NV_OK;
 }
 
@@ -655,7 +736,57 @@ static const uint8_t *toc_find(const nv_store_t *s, const slot_t *sl, uint16_t i
     return NULL;
 }
 
+/* Does any ring hold an intact record (or a marker)? Then the store was in use. */
+static int rings_used(nv_store_t *s, bool *used)
+{
+    *used = false;
+    for (unsigned k = 0; k < s->layout.logs; k++) {
+        if (!s->log_scanned[k]) {
+            int rc = scan_log(s, k);
+            if (rc)
+                return rc;
+        }
+        *used = *used || s->log_seq[k] != 0;
+    }
+    return NV_OK;
+}
+
+/* The verdict on the two slots (best: the newest intact one, or -1). Once a store is in
+ * use neither slot is ever blank again: the first save writes both, and a cut write of
+ * an image over an image keeps the magic. So a blank slot is either a first save cut
+ * short (nothing acknowledged yet: the rings are still empty, and only A can be intact,
+ * with sequence number 1) or an erasure. */
+static int verdict(nv_store_t *s, const slot_t sl[2], int best, unsigned flags,
+                   nv_load_info_t *info)
+{
+    /* Never roll back past a newer image we cannot read: the caller decides. */
+    for (int i = 0; i < 2; i++)
+        if (sl[i].state == NV_SLOT_VERSION && (best < 0 || newer(sl[i].seq, sl[best].seq)))
+            return NV_EVERSION;
+    bool b0 = sl[0].state == NV_SLOT_BLANK, b1 = sl[1].state == NV_SLOT_BLANK;
+    if (!b0 && !b1)
+        return best < 0 ? NV_ECORRUPT : NV_OK;
+    bool first_cut = best < 0 || (best == 0 && sl[0].seq == 1);
+    if (first_cut) {
+        int rc = rings_used(s, &info->rings_used);
+        if (rc)
+            return rc;
+        first_cut = !info->rings_used;
+    }
+    if (best < 0)
+        return first_cut ? NV_EMPTY : b0 && b1 ? NV_ELOST : NV_ECORRUPT;
+    if (first_cut)
+        return NV_OK;
+    info->older = true;
+    return flags & NV_LOAD_ACCEPT_OLDER ? NV_OK : NV_EOLDER;
+}
+
 int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
+{
+    return nv_load_ex(s, img, info, 0);
+}
+
+int nv_load_ex(nv_store_t *s, nv_image_t *img, nv_load_info_t *info, unsigned flags)
 {
     nv_load_info_t dummy;
     if (!info)
@@ -671,23 +802,13 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
         return rc;
     info->slot[0] = sl[0].state;
     info->slot[1] = sl[1].state;
-
-    /* Never roll back past a newer image we cannot read: the caller decides. */
-    for (int i = 0; i < 2; i++)
-        if (sl[i].state == NV_SLOT_VERSION && (best < 0 || newer(sl[i].seq, sl[best].seq)))
-            return NV_EVERSION;
-    if (best < 0) {
-        bool b0 = sl[0].state == NV_SLOT_BLANK, b1 = sl[1].state == NV_SLOT_BLANK;
-        /* Both blank: new. One blank: the first save (which writes A, then B) was cut
-         * short, so nothing was ever acknowledged. Neither blank: real damage. */
-        return b0 || b1 ? NV_EMPTY : NV_ECORRUPT;
-    }
-    if (best == 0) { /* s->buf holds slot B's body: read A's again */
-        if ((rc = check_slot(s, 0, &sl[0])))
-            return rc;
-        if (sl[0].state != NV_SLOT_OK)
-            return NV_EIO; /* it changed under us: the medium is not reading back */
-    }
+    if ((rc = verdict(s, sl, best, flags, info)) != NV_OK)
+        return rc;
+    /* s->buf holds the body of the slot checked last (or a ring): read ours again */
+    if ((rc = check_slot(s, best, &sl[best])))
+        return rc;
+    if (sl[best].state != NV_SLOT_OK)
+        return NV_EIO; /* it changed under us: the medium is not reading back */
 
     /* Decode every wanted section into temporaries; copy only if all are readable. */
     struct {
@@ -695,9 +816,11 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
         mtr_config_t config;
         obj_identity_t identity;
         tl_conf_t tl[TL_COUNT];
+        nv_tl_state_t tls[TL_COUNT];
     } t;
-    const uint16_t ids[] = {NV_SEC_METER, NV_SEC_CONFIG, NV_SEC_IDENTITY, NV_SEC_TRENDLOG};
-    const bool want[] = {img->meter, img->config, img->identity, img->tl};
+    const uint16_t ids[] = {NV_SEC_METER, NV_SEC_CONFIG, NV_SEC_IDENTITY, NV_SEC_TRENDLOG,
+                            NV_SEC_TLSTATE};
+    const bool want[] = {img->meter, img->config, img->identity, img->tl, img->tl_state};
     uint32_t good = 0;
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         if (!want[i])
@@ -717,6 +840,7 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
         case NV_SEC_CONFIG: ok = dec_config(&r, &t.config) && ok; break;
         case NV_SEC_IDENTITY: ok = dec_identity(&r, &t.identity) && ok; break;
         case NV_SEC_TRENDLOG: ok = dec_trendlog(&r, t.tl) && ok; break;
+        case NV_SEC_TLSTATE: ok = dec_tlstate(&r, t.tls) && ok; break;
         }
         if (ok)
             good |= NV_SEC_BIT(ids[i]);
@@ -738,6 +862,8 @@ int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info)
             img->tl[i].ai = t.tl[i].ai;
         }
     }
+    if (good & NV_SEC_BIT(NV_SEC_TLSTATE))
+        memcpy(img->tl_state, t.tls, sizeof t.tls);
     info->used = best;
     info->seq = sl[best].seq;
     return NV_OK;
@@ -937,6 +1063,25 @@ static int tl_write(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t k, 
     return reset ? nv_log_reset(s, log, rec, sizeof rec) : nv_log_append(s, log, rec, sizeof rec);
 }
 
+/* Trend-log sequence numbers run 1..2^32-1 and wrap to 1 (0 is never a record's). */
+static uint32_t tl_prev(uint32_t seq)
+{
+    return seq <= 1 ? UINT32_MAX : seq - 1;
+}
+
+/* Steps from b forward to a. */
+static uint32_t tl_dist(uint32_t a, uint32_t b)
+{
+    return a >= b ? a - b : a - b - 1;
+}
+
+/* Is a after b (at most half the number space ahead)? */
+static bool tl_after(uint32_t a, uint32_t b)
+{
+    uint32_t d = tl_dist(a, b);
+    return d != 0 && d < 0x80000000u;
+}
+
 int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced)
 {
     if (!s || !l || !synced || log >= s->layout.logs ||
@@ -944,58 +1089,134 @@ int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced)
         return NV_EARG;
     if (l->total == *synced)
         return NV_OK;
-    /* Records logged since: tl sequence numbers run 1..2^32-1 and skip 0. */
-    uint32_t n = l->total - *synced;
-    if (l->total < *synced)
-        n--;
-    int rc = NV_OK;
+    /* Records logged since; "since" a number the log never reached means the ring
+     * holds another history (a purge, or numbers that went back): start afresh. */
+    uint32_t n = tl_after(l->total, *synced) ? tl_dist(l->total, *synced) : UINT32_MAX;
     uint32_t k = 0;
     if (n >= l->count) {
         /* l holds none of the stored records: start the ring afresh with l's oldest. */
-        rc = l->count ? tl_write(s, log, l, 0, true) : nv_log_reset(s, log, NULL, 0);
+        int rc = l->count ? tl_write(s, log, l, 0, true) : nv_log_reset(s, log, NULL, 0);
+        if (rc)
+            return rc;
+        *synced = l->count ? tl_seq_of(l, 0) : l->total;
         k = 1;
     } else {
         k = l->count - n;
     }
-    for (; rc == NV_OK && k < l->count; k++)
-        rc = tl_write(s, log, l, k, false);
-    if (rc == NV_OK)
-        *synced = l->total;
-    return rc;
+    for (; k < l->count; k++) {
+        int rc = tl_write(s, log, l, k, false);
+        if (rc)
+            return rc; /* *synced says how far it got: the next call goes on from there */
+        *synced = tl_seq_of(l, k);
+    }
+    return NV_OK;
+}
+
+/* tl_append, also into a full single-shot log: replaying history must not switch a log
+ * off (the newest records win, as they did when they were logged). */
+static void tl_put(tl_log_t *l, const tl_record_t *r)
+{
+    bool enable = l->enable, swf = l->stop_when_full;
+    l->stop_when_full = false;
+    tl_append(l, r);
+    l->enable = enable;
+    l->stop_when_full = swf;
+}
+
+uint32_t nv_tl_fill(tl_log_t *l, uint32_t upto, tl_time_t t)
+{
+    if (!tl_after(upto, l->total))
+        return 0;
+    uint32_t n = tl_dist(upto, l->total), k = n;
+    if (k > TL_BUFFER_SIZE) {
+        /* Only the newest buffer's worth would stay. */
+        l->count = l->head = 0;
+        l->total = upto - TL_BUFFER_SIZE; /* then TL_BUFFER_SIZE steps reach upto */
+        if (upto <= TL_BUFFER_SIZE)
+            l->total--; /* the wrap skips 0 */
+        k = TL_BUFFER_SIZE;
+    }
+    tl_record_t r = {.t = t, .kind = TL_REC_STATUS, .value = (float)NV_TL_INTERRUPTED};
+    while (k--)
+        tl_put(l, &r);
+    return n;
 }
 
 typedef struct {
     tl_log_t *l;
-    uint32_t last;
+    uint32_t floor;    /* the checkpoint's oldest: nothing before it is the log's */
+    uint32_t ring_last; /* the newest sequence number taken from the ring */
+    nv_tl_restore_info_t *info;
 } restore_t;
+
+/* Append record seq to the log being rebuilt, keeping sequence numbers contiguous:
+ * placeholders over a gap, a fresh start if the numbers went back. */
+static void restore_put(restore_t *r, uint32_t seq, const tl_record_t *t)
+{
+    tl_log_t *l = r->l;
+    if (l->count == 0) {
+        l->total = tl_prev(r->floor && tl_after(seq, r->floor) ? r->floor : seq);
+        r->info->missing += nv_tl_fill(l, tl_prev(seq), t->t);
+    } else if (tl_after(seq, l->total)) {
+        r->info->missing += nv_tl_fill(l, tl_prev(seq), tl_at(l, l->count - 1)->t);
+    } else {
+        r->info->dropped += l->count; /* an old store's numbers went back: keep the newer */
+        l->count = l->head = 0;
+        l->total = tl_prev(seq);
+    }
+    tl_put(l, t); /* Total_Record_Count is now seq */
+}
 
 static int restore_one(void *arg, uint32_t seq, const void *rec, size_t len)
 {
     restore_t *r = arg;
     uint32_t tseq;
     tl_record_t t;
-    (void)seq;
-    if (!nv_tl_record_get(rec, len, &tseq, &t))
-        return 0; /* not a trend record: skip it */
-    tl_append(r->l, &t);
-    r->last = tseq;
+    (void)seq; /* the ring's own numbering; the record carries the log's */
+    if (!nv_tl_record_get(rec, len, &tseq, &t) || tseq == 0 || !kind_ok(t.kind)) {
+        r->info->damaged++; /* intact on the medium, but not a trend record */
+        return 0;
+    }
+    if (r->floor && tl_after(r->floor, tseq)) {
+        r->info->dropped++; /* before a purge the ring never saw */
+        return 0;
+    }
+    restore_put(r, tseq, &t);
+    r->info->records++;
+    r->ring_last = tseq;
     return 0;
 }
 
-int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, uint32_t *synced)
+int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
+                  uint32_t *synced, nv_tl_restore_info_t *info)
 {
+    nv_tl_restore_info_t dummy;
+    if (!info)
+        info = &dummy;
+    memset(info, 0, sizeof *info);
     if (!s || !l || !synced || log >= s->layout.logs)
         return NV_EARG;
-    restore_t r = {.l = l, .last = 0};
-    l->count = 0;
-    l->head = 0;
-    int rc = nv_log_load(s, log, restore_one, &r, NULL);
+    restore_t r = {.l = l, .floor = ck ? ck->oldest : 0, .info = info};
+    l->count = l->head = l->total = 0;
+    nv_log_info_t li;
+    int rc = nv_log_load(s, log, restore_one, &r, &li);
     if (rc != NV_OK) {
-        l->count = 0;
+        l->count = l->head = l->total = 0;
         return rc;
     }
-    /* tl_append counted from 0; the sequence numbers go on from the stored ones. */
-    l->total = r.last;
-    *synced = l->total;
+    info->damaged += li.damaged;
+    if (ck && ck->total && (l->count == 0 || tl_after(ck->total, l->total))) {
+        if (ck->oldest) {
+            /* The ring lacks the newest records the checkpoint counted: appends that
+             * failed or were cut. Placeholders, then the newest as the checkpoint has it. */
+            restore_put(&r, ck->total, &ck->newest);
+            info->from_checkpoint = true;
+        } else if (l->count == 0) {
+            l->total = ck->total;
+        } else {
+            info->missing += nv_tl_fill(l, ck->total, tl_at(l, l->count - 1)->t);
+        }
+    }
+    *synced = r.ring_last;
     return NV_OK;
 }

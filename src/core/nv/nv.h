@@ -38,15 +38,23 @@ enum {
                            know (written by newer firmware); nothing was loaded */
     NV_EFULL = -6,      /* a log's sequence numbers are exhausted (2^32-1 appends: 136
                            years at one a second; nv_log_reset does not renew them) */
+    NV_ENOSPC = -7,     /* the medium is full (a port's write or sync said so) */
+    NV_EOLDER = -8,     /* nv_load: one slot intact, the other blank although the store was
+                           in use (erased): the intact one may be older than the newest
+                           save. Nothing loaded unless NV_LOAD_ACCEPT_OLDER */
+    NV_ELOST = -9,      /* nv_load: both slots blank, but the rings show the store was in
+                           use: the checkpoint was erased. Nothing loaded */
 };
 const char *nv_strerror(int rc);
 
 /* ---- the medium ------------------------------------------------------------------- */
 
 /* A byte-addressable medium of `size` bytes. Each function returns 0 or a negative
- * value on failure. read fills all n bytes; write stores all n bytes (a power cut may
- * stop it after any prefix, or leave any subset of its bytes written: the format
- * copes); sync returns when everything written before it is durable. */
+ * value on failure: NV_ENOSPC when the medium has no room (a file system that filled
+ * up), anything else counts as an I/O error. read fills all n bytes; write stores all n
+ * bytes (a power cut may stop it after any prefix, or leave any subset of its bytes
+ * written: the format copes); sync returns when everything written before it is
+ * durable. */
 typedef struct {
     void *ctx;
     int (*read)(void *ctx, uint32_t off, void *buf, size_t n);
@@ -84,6 +92,7 @@ typedef struct {
     bool log_scanned[NV_MAX_LOGS];
     uint32_t log_seq[NV_MAX_LOGS];    /* 0: no record yet */
     uint32_t log_base[NV_MAX_LOGS];
+    bool marked;                      /* every empty ring holds the "in use" marker */
     uint8_t buf[NV_SLOT_MAX];         /* work buffer: one slot, or a run of ring slots */
 } nv_store_t;
 
@@ -99,25 +108,41 @@ enum {
     NV_SEC_CONFIG = 2,   /* mtr_config_t: AV2..AV11 */
     NV_SEC_IDENTITY = 3, /* obj_identity_t: factory identity + writable Device props */
     NV_SEC_TRENDLOG = 4, /* configuration of the TL_COUNT trend logs (not their records) */
+    NV_SEC_TLSTATE = 5,  /* per trend log: Total_Record_Count, oldest and newest record */
 };
 #define NV_SEC_BIT(id) (1u << (id))
+
+/* What a checkpoint says of a trend log's records (section 5), so that the rings can
+ * fall behind without sequence numbers going back: its Total_Record_Count, the sequence
+ * number of the oldest record it held (0: none; ring records older than that precede a
+ * purge and are not the log's any more) and its newest record. */
+typedef struct {
+    uint32_t total;
+    uint32_t oldest;
+    tl_record_t newest; /* valid when oldest != 0 */
+} nv_tl_state_t;
+void nv_tl_state_of(const tl_log_t *l, nv_tl_state_t *out);
 
 /* What a checkpoint holds: pointers to the caller's structs. A NULL member is neither
  * saved nor loaded. On load, a section the store lacks leaves the struct as it was, so
  * fill it with defaults first. For trend logs only the configuration is kept (enable,
- * stop_when_full, start, stop, ai); the records go to the logs below. */
+ * stop_when_full, start, stop, ai), and the record counters of section 5 (saved from tl,
+ * loaded into tl_state; fill that with zeros first); the records go to the logs below. */
 typedef struct {
     mtr_nv_t *meter;
     mtr_config_t *config;
     obj_identity_t *identity;
-    tl_log_t *tl; /* an array of TL_COUNT */
+    tl_log_t *tl;            /* an array of TL_COUNT */
+    nv_tl_state_t *tl_state; /* load only: an array of TL_COUNT (NULL: not wanted) */
 } nv_image_t;
 
 /* Save the image as the new checkpoint: serialize, write the slot that does not hold
  * the newest image, sync. When it returns NV_OK the image is durable; when it fails or
  * is cut short, the previous checkpoint is intact. The first save on a medium without
  * an intact image writes both slots, so that a lone bad slot next to a blank one can
- * only be an interrupted first save (see nv_load). */
+ * only be an interrupted first save (see nv_load), and then an empty marker into every
+ * empty ring: evidence that the store is in use, should both slots later be erased.
+ * A marker that cannot be written does not fail the save (it is retried later). */
 int nv_save(nv_store_t *s, const nv_image_t *img);
 
 /* State of one checkpoint slot as the loader found it. */
@@ -138,19 +163,28 @@ typedef struct {
                             (left as the caller had them) */
     uint32_t invalid;    /* NV_SEC_BIT of sections whose values are out of range (left as
                             the caller had them; only a buggy writer produces them) */
+    bool rings_used;     /* the rings were looked at (only when the slots alone cannot tell
+                            a new store from an erased one) and hold records or markers */
+    bool older;          /* NV_EOLDER, or accepted: the other slot was erased after use */
 } nv_load_info_t;
 
 /* Load the newest intact checkpoint into the image's structs. Returns
- *  NV_OK       loaded from info->used; the other slot's state is in info->slot;
+ *  NV_OK       loaded from info->used; the other slot's state is in info->slot (torn or
+ *              damaged: a save was cut short, the loaded image is the newest intact);
  *  NV_EMPTY    nothing saved yet (both slots blank, or one blank and the other an
- *              interrupted first save): the image is untouched;
- *  NV_ECORRUPT both slots written and neither intact: nothing loaded, nothing changed;
- *              the caller decides (never a silent factory reset);
+ *              interrupted first save, and the rings empty): the image is untouched;
+ *  NV_EOLDER   one slot intact and the other blank after use: erased. Nothing loaded
+ *              (with NV_LOAD_ACCEPT_OLDER: loaded, NV_OK, info->older set);
+ *  NV_ELOST    both slots blank, the rings hold records or markers: erased after use;
+ *  NV_ECORRUPT both slots written and neither intact, or one blank and the other bad
+ *              after use: nothing loaded, nothing changed;
  *  NV_EVERSION the newest slot is from a newer format: nothing loaded;
  *  NV_EIO.
- * info may be NULL. A later nv_save writes over the slot not loaded (or both slots
- * if none was). */
+ * None of the failures is a silent factory reset: the caller decides. info may be
+ * NULL. A later nv_save writes over the slot not loaded (or both slots if none was). */
 int nv_load(nv_store_t *s, nv_image_t *img, nv_load_info_t *info);
+#define NV_LOAD_ACCEPT_OLDER 1u /* nv_load_ex: load the survivor of an erased slot */
+int nv_load_ex(nv_store_t *s, nv_image_t *img, nv_load_info_t *info, unsigned flags);
 
 /* ---- record logs --------------------------------------------------------------------- */
 
@@ -192,16 +226,43 @@ bool nv_tl_record_get(const void *in, size_t len, uint32_t *seq, tl_record_t *r)
 
 /* Keeping trend log l (the device's TL n) in ring n of the store, without hooks in the
  * trend-log code: call nv_tl_sync after anything that may log (each 1 s cycle, each
- * write to a TL or AV11) and before acknowledging such a write. It appends the records
- * logged since *synced (the Total_Record_Count already stored), or, when l holds fewer
- * records than were logged since (a purge: Record_Count := 0, a new logged object,
- * AV11 written), resets the ring to l's records. Updates *synced; nothing to do costs
+ * write to a TL or AV11). It appends the records logged since *synced (the sequence
+ * number of the newest record stored), or, when l holds fewer records than were logged
+ * since (a purge: Record_Count := 0, a new logged object, AV11 written), resets the
+ * ring to l's records. *synced follows every record stored, so after a failure the next
+ * call goes on where this one stopped (the records wait in l); nothing to do costs
  * nothing. */
 int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced);
 
-/* At power-up: l's records, Record_Count and Total_Record_Count from ring `log` (its
- * configuration comes from the checkpoint, so load that first), and *synced. */
-int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, uint32_t *synced);
+/* A placeholder for a record that is gone (damaged on the medium, or never stored): a
+ * log-status record with this bit (BACnetLogStatus log-interrupted), never data. */
+#define NV_TL_INTERRUPTED 4u
+
+typedef struct {
+    uint32_t records;  /* records restored from the ring */
+    uint32_t damaged;  /* ring records of the log's history that failed their CRC, were
+                          misplaced or could not be decoded */
+    uint32_t missing;  /* sequence numbers without a record (damaged, or appends that
+                          failed or were cut): a placeholder in each one's place */
+    uint32_t dropped;  /* ring records older than the checkpoint's oldest: a purge the
+                          ring never saw, or numbers that went back (an old store) */
+    bool from_checkpoint; /* the newest record came from the checkpoint, not the ring */
+} nv_tl_restore_info_t;
+
+/* At power-up: l's records, Record_Count and Total_Record_Count from ring `log` and
+ * the checkpoint's account of the log (ck, from nv_load's tl_state; NULL: none). Its
+ * configuration comes from the checkpoint, so load that first. Sequence numbers never
+ * go back: Total_Record_Count is the larger of the ring's and the checkpoint's, a gap
+ * holds NV_TL_INTERRUPTED placeholders (at most a buffer's worth), and the newest
+ * record comes from the checkpoint when the ring lacks it. *synced: what the ring
+ * holds (the next nv_tl_sync stores the rest). info may be NULL. */
+int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
+                  uint32_t *synced, nv_tl_restore_info_t *info);
+
+/* Append placeholders to l for every sequence number after Total_Record_Count up to
+ * `upto` (at most a buffer's worth: older ones would fall out anyway), stamped t.
+ * Returns how many numbers were skipped over. */
+uint32_t nv_tl_fill(tl_log_t *l, uint32_t upto, tl_time_t t);
 
 /* The meter's store: 4 KB slots and one ring per trend log, 5760 records each. */
 #define NV_S4100_LAYOUT                                                                  \
