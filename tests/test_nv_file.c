@@ -372,6 +372,61 @@ static void child(int wfd)
     }
 }
 
+/* The file's blocks are allocated when it is created, and again when an old sparse one
+ * is opened: a disk that fills up later cannot fail a save (ext4, xfs, tmpfs). */
+static void test_allocated(void **state)
+{
+    (void)state;
+    struct stat sb;
+    assert_int_equal(open_store(), LX_NV_CREATED);
+    assert_int_equal(fstat(file.fd, &sb), 0);
+    assert_true((uint64_t)sb.st_blocks * 512 >= 4096ull + msize);
+    save(3);
+    lx_nv_close(&file);
+    /* Punch the rings out (as a store made before, or copied sparse): allocated again. */
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 3 * 4096,
+                  (off_t)msize - 2 * 4096) == 0) {
+        assert_int_equal(fstat(fd, &sb), 0);
+        assert_true((uint64_t)sb.st_blocks * 512 < 4096ull + msize);
+        close(fd);
+        assert_int_equal(open_store(), LX_NV_OPENED);
+        assert_int_equal(fstat(file.fd, &sb), 0);
+        assert_true((uint64_t)sb.st_blocks * 512 >= 4096ull + msize);
+        assert_int_equal(load_k(NULL), 3);
+    } else {
+        close(fd); /* a file system without holes: nothing to show */
+    }
+}
+
+/* A full disk is told apart from other I/O errors: NV_ENOSPC through the core, and the
+ * errno kept for the message. /dev/full fails every write with ENOSPC. */
+static void test_disk_full(void **state)
+{
+    (void)state;
+    lx_nv_file_t f = {.fd = open("/dev/full", O_RDWR), .size = msize};
+    assert_true(f.fd >= 0);
+    uint8_t buf[64] = {1};
+    assert_int_equal(lx_nv_write(&f, 0, buf, sizeof buf), NV_ENOSPC);
+    assert_int_equal(f.err, ENOSPC);
+    nv_port_t p = {.ctx = &f, .read = lx_nv_read, .write = lx_nv_write, .sync = lx_nv_sync,
+                   .size = msize};
+    assert_int_equal(nv_open(&st, &p, &layout), NV_OK);
+    state_of(1);
+    nv_image_t img = {.meter = &meter, .identity = &ident};
+    assert_int_equal(nv_save(&st, &img), NV_ENOSPC);
+    assert_int_equal(nv_log_append(&st, 0, buf, NV_TL_RECORD_SIZE), NV_ENOSPC);
+    /* Other failures stay I/O errors. */
+    f.err = 0;
+    close(f.fd);
+    f.fd = open("/dev/null", O_RDONLY);
+    assert_int_equal(lx_nv_write(&f, 0, buf, sizeof buf), -1);
+    assert_int_equal(f.err, EBADF);
+    assert_int_equal(nv_save(&st, &img), NV_EIO);
+    close(f.fd);
+}
+
 static void test_sigkill(void **state)
 {
     (void)state;
@@ -434,6 +489,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,8 +75,12 @@ static int pwrite_full(int fd, const void *buf, size_t n, off_t off)
         ssize_t k = pwrite(fd, p, n, off);
         if (k < 0 && errno == EINTR)
             continue;
-        if (k <= 0)
+        if (k < 0)
             return -1;
+        if (k == 0) {
+            errno = ENOSPC; /* pwrite of nothing: no room */
+            return -1;
+        }
         p += k, n -= (size_t)k, off += k;
     }
     return 0;
@@ -90,12 +94,20 @@ int lx_nv_read(void *ctx, uint32_t off, void *buf, size_t n)
     return pread_full(f->fd, buf, n, (off_t)HDR_SIZE + off);
 }
 
+/* A failed write or sync as the core sees it: a full disk (or quota) is NV_ENOSPC. */
+static int failed(lx_nv_file_t *f)
+{
+    f->err = errno ? errno : EIO;
+    return f->err == ENOSPC || f->err == EDQUOT ? NV_ENOSPC : -1;
+}
+
 int lx_nv_write(void *ctx, uint32_t off, const void *buf, size_t n)
 {
     lx_nv_file_t *f = ctx;
     if (off > f->size || n > f->size - off)
         return -1;
-    return pwrite_full(f->fd, buf, n, (off_t)HDR_SIZE + off);
+    errno = 0;
+    return pwrite_full(f->fd, buf, n, (off_t)HDR_SIZE + off) < 0 ? failed(f) : 0;
 }
 
 int lx_nv_sync(void *ctx)
@@ -103,12 +115,23 @@ int lx_nv_sync(void *ctx)
     lx_nv_file_t *f = ctx;
     if (f->nosync)
         return 0;
-    /* fdatasync: the data and the size; the timestamps need not reach the disk. */
+    /* fdatasync: the data and the size; the timestamps need not reach the disk. With
+     * delayed allocation a full disk may only show here. */
     while (fdatasync(f->fd) < 0) {
         if (errno != EINTR)
-            return -1;
+            return failed(f);
     }
     return 0;
+}
+
+/* Allocate the file's blocks now: a save must not need disk space the disk may no
+ * longer have. keep_size: do not extend a truncated file (its missing part must keep
+ * reading as damage). 0, or the errno (a file system without fallocate is not one). */
+static int allocate(int fd, off_t len, bool keep_size)
+{
+    if (fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, 0, len) == 0)
+        return 0;
+    return errno == EOPNOTSUPP || errno == ENOSYS ? 0 : errno;
 }
 
 /* Create the file atomically: a zero-filled temporary with its header, synced, then
@@ -127,9 +150,13 @@ static int create(const char *path, uint32_t size, char *err, size_t errlen)
     }
     uint8_t h[HDR_LEN];
     make_header(h, size);
-    if (ftruncate(fd, (off_t)HDR_SIZE + size) < 0 || pwrite_full(fd, h, HDR_LEN, 0) < 0 ||
-        pwrite_full(fd, h, HDR_LEN, HDR_COPY) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-        snprintf(err, errlen, "%s: cannot create the NV store: %s", path, strerror(errno));
+    int e = 0;
+    if (ftruncate(fd, (off_t)HDR_SIZE + size) < 0 ||
+        (e = allocate(fd, (off_t)HDR_SIZE + size, false)) != 0 ||
+        pwrite_full(fd, h, HDR_LEN, 0) < 0 || pwrite_full(fd, h, HDR_LEN, HDR_COPY) < 0 ||
+        fsync(fd) < 0 || rename(tmp, path) < 0) {
+        snprintf(err, errlen, "%s: cannot create the NV store (%u bytes): %s", path,
+                 (unsigned)(HDR_SIZE + size), strerror(e ? e : errno));
         close(fd);
         unlink(tmp);
         return -1;
@@ -249,6 +276,16 @@ int lx_nv_open(lx_nv_file_t *f, const char *path, uint32_t size, nv_port_t *port
         snprintf(err + used, errlen - used,
                  "%s%s: truncated (%lld of %llu bytes): what was past the end is lost",
                  used ? "; " : "", path, (long long)st.st_size, (unsigned long long)want);
+        status = LX_NV_WARN;
+    }
+    /* A store made before files were allocated up front, or copied sparse: allocate it
+     * now, while there is room (without extending a truncated one). */
+    int e = allocate(fd, (off_t)want, true);
+    if (e) {
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used,
+                 "%s%s: cannot allocate the store's blocks (%s): saves may fail when the disk "
+                 "is full", used ? "; " : "", path, strerror(e));
         status = LX_NV_WARN;
     }
     f->fd = fd;

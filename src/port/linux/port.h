@@ -61,6 +61,7 @@ typedef struct {
     int fd;
     uint32_t size; /* medium bytes */
     bool nosync;   /* sync does nothing: faster, not crash-safe (benchmarks only) */
+    int err;       /* errno of the last write or sync that failed (0: none yet) */
 } lx_nv_file_t;
 
 enum {
@@ -73,7 +74,11 @@ enum {
 /* Open the store file at path for a medium of `size` bytes (nv_medium_size(&layout)),
  * creating it when missing, and fill *port. Returns an LX_NV_ status, or -1 with the
  * reason (and the path) in err: cannot open or create, locked by another process, not
- * an s4100 NV store (magic), header damaged, made for another medium size, too large. */
+ * an s4100 NV store (magic), header damaged, made for another medium size, too large.
+ * The file's blocks are allocated up front (fallocate), so a disk that fills up later
+ * cannot make a save fail on a file system that overwrites in place (ext4, xfs); where
+ * it still happens (copy-on-write file systems, quotas) write and sync return
+ * NV_ENOSPC. */
 int lx_nv_open(lx_nv_file_t *f, const char *path, uint32_t size, nv_port_t *port, char *err,
                size_t errlen);
 void lx_nv_close(lx_nv_file_t *f);
