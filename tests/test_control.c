@@ -351,6 +351,28 @@ static void test_silent_connections_do_not_lock_out(void **state)
         close(silent[k]);
 }
 
+/* A burst of clients, each with its line already sent before the meter looks: every
+ * command is taken, none is pushed out as idle. */
+static void test_burst_of_commands(void **state)
+{
+    (void)state;
+    open_server();
+    struct sockaddr_un sa;
+    unix_addr(path, &sa);
+    static int fds[40];
+    for (int k = 0; k < 40; k++) {
+        fds[k] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(fds[k], (struct sockaddr *)&sa, sizeof sa), 0);
+        put(fds[k], "status\n");
+    }
+    for (int k = 0; k < 50 && rec.n < 40; k++)
+        pump_wait(100);
+    assert_int_equal(rec.n, 40);
+    assert_int_equal(srv.stats.evicted, 0);
+    for (int k = 0; k < 40; k++)
+        assert_string_equal(answer(fds[k]), "ok: status\n");
+}
+
 /* A client that sends a command and hangs up at once must not kill the process with
  * SIGPIPE (this test leaves SIGPIPE at its default: it would die). */
 static void test_early_hangup_no_sigpipe(void **state)
@@ -604,6 +626,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_answers_a_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dribbler_does_not_delay_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_connections_do_not_lock_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_of_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_early_hangup_no_sigpipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_line_length_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),

@@ -501,13 +501,31 @@ static void take(app_ctl_server_t *srv, app_ctl_conn_t *c, app_ctl_handler_t *ha
     }
 }
 
-static void accept_all(app_ctl_server_t *srv)
+static bool full(const app_ctl_server_t *srv)
+{
+    for (int k = 0; k < APP_CTL_CONNS; k++)
+        if (srv->conn[k].state == APP_CTL_FREE)
+            return false;
+    return true;
+}
+
+/* New connections. When every slot is taken, the waiting ones are read first (a burst
+ * of clients may all have their lines queued), then one idle connection makes room
+ * and the rest of the backlog waits for the next turn. */
+static void accept_all(app_ctl_server_t *srv, app_ctl_handler_t *handler, void *ctx)
 {
     for (int k = 0; k < ACCEPTS_PER_SERVICE; k++) {
+        bool evict = full(srv);
+        for (int j = 0; evict && j < APP_CTL_CONNS; j++)
+            if (srv->conn[j].state == APP_CTL_READING)
+                take(srv, &srv->conn[j], handler, ctx);
+        evict = evict && full(srv);
         int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or out of descriptors: the backlog waits */
         app_ctl_server_adopt(srv, fd, srv->now_s);
+        if (evict)
+            return;
     }
 }
 
@@ -536,7 +554,7 @@ void app_ctl_server_service(app_ctl_server_t *srv, const struct pollfd *pf, int 
         }
     }
     if (incoming)
-        accept_all(srv);
+        accept_all(srv, handler, ctx);
     app_ctl_server_expire(srv, now_s);
 }
 
