@@ -42,7 +42,7 @@
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------------------
- * Wire constants (see shared/spec/BACNET-NOTES.md).
+ * Wire constants (docs/decisions.md, "BACnet facts").
  */
 #define BVLC_TYPE 0x81u
 #define BVLC_FORWARDED 0x04u
