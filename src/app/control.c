@@ -582,56 +582,6 @@ void app_ctl_stats_json(const app_ctl_stats_t *st, FILE *f)
             st->too_long, st->hangups, st->stalled);
 }
 
-/* ---- LEGACY, until run.c moves to app_ctl_server_*: delete this block then ---------------- */
-
-#include "app.h"
-
-int app_control_listen(const char *path, char *err, size_t errlen)
-{
-    static app_ctl_server_t probe; /* only for the path checks of the new server */
-    if (app_ctl_server_open(&probe, path, err, errlen) < 0)
-        return -1;
-    int fd = probe.lfd;
-    probe.lfd = -1; /* handed over: app_ctl_server_close must not close or unlink it */
-    return fd;
-}
-
-int app_control_accept(int lfd, char *line, size_t cap)
-{
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t n = 0;
-    while (n + 1 < cap) {
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (poll(&pf, 1, 500) <= 0)
-            break;
-        ssize_t r = read(fd, line + n, cap - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        if (memchr(line, '\n', n))
-            break;
-    }
-    line[n] = '\0';
-    char *nl = strchr(line, '\n');
-    if (nl)
-        *nl = '\0';
-    return fd;
-}
-
-void app_control_reply(int fd, const char *text)
-{
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = send(fd, text + off, n - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    close(fd);
-}
-
 /* ---- readings as JSON (status, s4100 measure) ------------------------------------------- */
 
 void app_json_readings(FILE *f, const mtr_t *m)
