@@ -6,22 +6,27 @@
  * Input: [mac] [max_master] then records [ctl] [arg]:
  *   ctl 0x00..0xEF  wait ctl * 7 us (0 .. 1.7 ms: inside and around Tframe_abort and
  *                   the turnaround), then the octet arg arrives
- *   ctl 0xF0..0xF7  wait (ctl - 0xEF) * 60 ms * (arg % 8 + 1) (Tusage_timeout, Treply_timeout,
- *                   Tno_token and the slots), ticking every millisecond
+ *   ctl 0xF0..0xF7  wait (ctl - 0xEF) * 10 ms * (arg % 8 + 1), 10..640 ms (Tusage_timeout,
+ *                   Treply_timeout, Tno_token and the slots), ticking every millisecond;
+ *                   an input waits at most FUZZ_SILENCE_MS in all (the rest is cut)
  *   ctl 0xF8        a receive (framing) error
  *   ctl 0xF9        the host queues a frame: DER to arg, or DNER to 255 when arg is odd
  *   ctl 0xFA        a well-formed frame follows: arg = data length, then type, dst, src
  *                   and the data, sent with correct CRCs (so the fuzzer gets past them)
  *   ctl 0xFB        the panel changes the MAC to arg & 0x7F (refused if above Max_Master)
  *   other           the octet arg arrives at once
- * Every frame the node sends must be well formed and one a master may send.
+ * Every frame the node sends must be well formed and one a master may send. Each input
+ * starts from the same meter (meter_fixture.h: a copy back, not an init).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "meter_fixture.h"
 #include "mstp/mstp.h"
 #include "objects/obj.h"
+
+#define FUZZ_SILENCE_MS 2500u
 
 static obj_device_t dev;
 static bac_server_t srv;
@@ -76,24 +81,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    obj_identity_t id;
-    mtr_config_t cfg;
-    obj_identity_default(&id, "FUZZ");
-    id.instance = 1234;
-    id.mac = data[0] & 0x7F;
-    id.max_master = (uint8_t)(id.mac + data[1] % (128u - id.mac));
-    if (id.max_master < 1)
-        id.max_master = 1;
-    mtr_config_default(&cfg);
-    obj_init(&dev, &id, &cfg, NULL);
+    fix_restore(&dev);
+    obj_identity_t *id = &dev.id;
+    id->mac = data[0] & 0x7F;
+    id->max_master = (uint8_t)(id->mac + data[1] % (128u - id->mac));
+    if (id->max_master < 1)
+        id->max_master = 1;
     bac_server_init(&srv, &dev, NULL);
     mstp_config_t mc;
-    mstp_config_default(&mc, &id);
+    mstp_config_default(&mc, id);
     mstp_port_t port = {NULL, check_send, NULL};
     now = 0xFFFFF000u - (uint32_t)(data[1] << 12); /* sometimes straddle the wrap */
     if (!mstp_init(&node, &port, &mc, &srv, now))
         abort();
     uint32_t octet = mstp_octets_us(&node, 1);
+    /* Each millisecond waited is a tick of the whole node: the budget keeps an input
+     * cheap (a token loss and a full poll-for-master round still fit). */
+    uint32_t silence_left = FUZZ_SILENCE_MS;
     size_t i = 2;
     while (i + 1 < size) {
         uint8_t ctl = data[i++], arg = data[i++];
@@ -101,7 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             wait_us(ctl * 7u);
             mstp_rx(&node, arg, now);
         } else if (ctl <= 0xF7) {
-            wait_us((uint32_t)(ctl - 0xEF) * 60000u * (arg % 8u + 1u));
+            uint32_t ms = (uint32_t)(ctl - 0xEF) * 10u * (arg % 8u + 1u);
+            if (ms > silence_left)
+                break;
+            silence_left -= ms;
+            wait_us(ms * 1000u);
         } else if (ctl == 0xF8) {
             mstp_rx_err(&node, now);
         } else if (ctl == 0xF9) {

@@ -1,0 +1,165 @@
+/*
+ * The meter every whole-meter fuzz target starts each input from. Built once: a few
+ * 1 s cycles of a balanced 3-phase load, two months of trend-log records (TL1 wrapped
+ * past its 5,760 records, TL2 with a backward clock change and a disable, TL3 purged),
+ * the clock synchronized, and the sample stream stopped FIX_TAIL samples before the end
+ * of a 1 s cycle that also crosses a 15-minute logging boundary. Before each input the
+ * pristine copy is copied back (a memcpy instead of an init and 2,520 samples), and
+ * fix_cycle() completes that cycle in FIX_TAIL samples: readings, demand, pending AV
+ * commits and one trend record per log, as a real second of the meter would.
+ *
+ * Harness code, not core: statics are fine here (one meter per fuzz process).
+ */
+#ifndef S4100_FUZZ_METER_FIXTURE_H
+#define S4100_FUZZ_METER_FIXTURE_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tests/wave.h"
+#include "bacnet/bac.h"
+#include "objects/obj.h"
+
+#define FIX_INSTANCE 1234u
+#define FIX_TAIL 8u /* samples the pristine meter is short of a completed 1 s cycle */
+#define FIX_TL_STEP 90000 /* the default Log_Interval, 15 min, in 1/100 s */
+
+static obj_device_t fix_pristine;
+static mtr_frame_t fix_tail[FIX_TAIL];
+static int fix_built;
+
+/* Feed frames until n are consumed; true if a 1 s cycle completed (then obj_cycle). */
+static inline int fix_feed(obj_device_t *d, mtr_frame_t *x, size_t n)
+{
+    int cycled = 0;
+    while (n) {
+        bool cycle = false;
+        size_t k = mtr_feed(&d->mtr, x, n, &cycle);
+        if (cycle) {
+            obj_cycle(d);
+            cycled = 1;
+        }
+        x += k;
+        n -= k;
+    }
+    return cycled;
+}
+
+static inline tl_time_t fix_time(uint8_t y, uint8_t mo, uint8_t day, uint8_t h, uint8_t mi)
+{
+    bac_date_t dd = {y, mo, day, BAC_ANY};
+    bac_time_t tm = {h, mi, 0, 0};
+    tl_time_t t;
+    if (!tl_time_join(&dd, &tm, &t))
+        abort();
+    return t;
+}
+
+/* n records every 15 minutes ending one step before `end`, as log_all writes them. */
+static inline void fix_log(tl_log_t *l, tl_time_t end, unsigned n, float v0, float dv)
+{
+    for (unsigned k = 0; k < n; k++) {
+        tl_record_t r = {.t = end - (tl_time_t)(n - k) * FIX_TL_STEP, .kind = TL_REC_REAL,
+                         .value = v0 + dv * (float)k, .flags = k % 500 == 7 ? 2u : 0u};
+        tl_append(l, &r);
+    }
+}
+
+/* A request through the server, as a client would set the meter up. */
+static inline void fix_request(obj_device_t *d, const uint8_t *apdu, size_t n)
+{
+    bac_server_t s;
+    uint8_t npdu[64] = {0x01, 0x04}, out[600];
+    bool bcast;
+    if (n > sizeof npdu - 2)
+        abort();
+    memcpy(npdu + 2, apdu, n);
+    bac_server_init(&s, d, NULL);
+    size_t len = bac_server_handle(&s, 0, npdu, n + 2, false, out, sizeof out, &bcast);
+    if (len < 3 || out[2] != 0x20) /* each must be acknowledged */
+        abort();
+}
+
+static inline void fix_build(void)
+{
+    static obj_device_t d; /* 280 KB: not on the stack */
+    static mtr_frame_t buf[MTR_FS];
+    obj_identity_t id;
+    mtr_config_t cfg;
+    wave_t w;
+
+    obj_identity_default(&id, "FUZZ");
+    id.instance = FIX_INSTANCE;
+    mtr_config_default(&cfg);
+    obj_init(&d, &id, &cfg, NULL);
+    wave_balanced(&w, 60.0, 230.0, 20.0, 25.0);
+    for (int s = 0; s < 3; s++) {
+        size_t n = d.mtr.tick_left;
+        wave_fill(&w, &d.mtr.cfg, buf, n);
+        if (!fix_feed(&d, buf, n))
+            abort();
+    }
+    /* Two months of 15-minute records up to B, a logging boundary. */
+    const tl_time_t b = fix_time(124, 6, 1, 12, 0);
+    fix_log(&d.tl[0], b, TL_BUFFER_SIZE + 40, 1000.0f, 0.25f); /* wrapped */
+    fix_log(&d.tl[1], b - 100 * FIX_TL_STEP, 150, 20.0f, 0.5f);
+    /* The clock went back 10 intervals: older times follow newer ones. */
+    tl_record_t back = {.t = b - 111 * FIX_TL_STEP, .kind = TL_REC_TIME_CHANGE, .value = -9000.0f};
+    tl_append(&d.tl[1], &back);
+    fix_log(&d.tl[1], b - 10 * FIX_TL_STEP, 100, 95.0f, 0.5f);
+    fix_log(&d.tl[2], b, 60, 3.0f, 0.01f);
+    /* TimeSynchronization to just before B, so that the cycle FIX_TAIL samples short of
+     * completing ends past it: time-change records now, an interval record then. */
+    size_t left = d.mtr.tick_left;
+    if (left < 3 * FIX_TAIL)
+        abort();
+    obj_datetime_t now;
+    tl_time_split(b - (tl_time_t)((left - FIX_TAIL) * 100 / MTR_FS), &now.date, &now.time);
+    if (!obj_clock_set(&d, &now))
+        abort();
+    /* TL2: Log_Enable FALSE then TRUE (a log-disabled record); TL3: Record_Count := 0. */
+    static const uint8_t tl2_off[] = {0x00, 0x05, 0x01, 0x0F, 0x0C, 0x05, 0x00, 0x00, 0x02,
+                                      0x19, 0x85, 0x3E, 0x10, 0x3F};
+    static const uint8_t tl2_on[] = {0x00, 0x05, 0x02, 0x0F, 0x0C, 0x05, 0x00, 0x00, 0x02,
+                                     0x19, 0x85, 0x3E, 0x11, 0x3F};
+    static const uint8_t tl3_purge[] = {0x00, 0x05, 0x03, 0x0F, 0x0C, 0x05, 0x00, 0x00, 0x03,
+                                        0x19, 0x8D, 0x3E, 0x21, 0x00, 0x3F};
+    fix_request(&d, tl2_off, sizeof tl2_off);
+    fix_request(&d, tl2_on, sizeof tl2_on);
+    fix_request(&d, tl3_purge, sizeof tl3_purge);
+    /* Stop FIX_TAIL samples short of the cycle end; keep those samples for fix_cycle. */
+    wave_fill(&w, &d.mtr.cfg, buf, left);
+    if (fix_feed(&d, buf, left - FIX_TAIL))
+        abort();
+    memcpy(fix_tail, buf + left - FIX_TAIL, sizeof fix_tail);
+    fix_pristine = d;
+    fix_built = 1;
+    /* The tail completes the cycle, and that cycle logs in every log. */
+    uint32_t total[TL_COUNT];
+    for (int k = 0; k < TL_COUNT; k++)
+        total[k] = d.tl[k].total;
+    if (!fix_feed(&d, fix_tail, FIX_TAIL))
+        abort();
+    for (int k = 0; k < TL_COUNT; k++)
+        if (d.tl[k].total != total[k] + 1)
+            abort();
+}
+
+/* The pristine meter into d. */
+static inline void fix_restore(obj_device_t *d)
+{
+    if (!fix_built)
+        fix_build();
+    memcpy(d, &fix_pristine, sizeof *d);
+}
+
+/* Complete the pending 1 s cycle of a meter just restored (once per restore; after an
+ * obj_restart the engine starts a new cycle and these samples do not complete it). */
+static inline int fix_cycle(obj_device_t *d)
+{
+    mtr_frame_t x[FIX_TAIL];
+    memcpy(x, fix_tail, sizeof x);
+    return fix_feed(d, x, FIX_TAIL);
+}
+
+#endif
