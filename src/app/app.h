@@ -9,16 +9,7 @@
 
 int app_measure(int argc, char **argv);
 int app_run(int argc, char **argv);
-int app_ctl(int argc, char **argv);
-
-/* The control socket (control.c). */
-int app_control_listen(const char *path, char *err, size_t errlen);
-/* Accept a connection and read its command line; returns the connection's fd or -1. */
-int app_control_accept(int lfd, char *line, size_t cap);
-/* Send the answer and close the connection. */
-void app_control_reply(int fd, const char *text);
-/* "name":value pairs of every AI (QNAN as null), comma separated. */
-void app_json_readings(FILE *f, const mtr_t *m);
+/* s4100 ctl and the control socket: control.h */
 
 /* Meter-setting options (--system-type ...), shared by the commands. */
 #define APP_N_SETTINGS 9

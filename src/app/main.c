@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "control.h"
 #include "s4100_version.h" /* generated at build time from git */
 
 static void usage(FILE *f)

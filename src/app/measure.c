@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "control.h"
 #include "metering/mtr.h"
 #include "objects/obj.h"
 #include "sim.h"
