@@ -58,6 +58,43 @@ typedef struct {
 
 #define SIM_MAX_RAMPS (sizeof(sim_params_t) / sizeof(double))
 
+/* Rendering (synth.c). Phases are fixed point, cycles x 2^64, so they wrap exactly and
+ * h x phase is an integer product: nothing drifts however long a source runs. Between
+ * two changes of the parameters (an event, a live change, a ramp's end, a loop wrap)
+ * every parameter is linear in the sample index, so each channel is
+ *     base(n) x sum over terms of rel(n) sin(2 pi (h Phi(n) + psi(n))) + dc(n) + sig(n) g(n)
+ * with base, rel, dc, sig and psi linear from the anchor sample. Blocks of SIM_BLK
+ * samples take one exact cis per term at the block start and multiply it with a table
+ * of cis(h (Phi(n0 + j) - Phi(n0)) + j dpsi), j < SIM_BLK: made once while the frequency
+ * is constant, per block while it moves. */
+#define SIM_BLK 64
+#define SIM_NTERM (MTR_NCH * SIM_HMAX) /* the fundamental and orders 2..SIM_HMAX */
+#define SIM_ZIG 256                    /* ziggurat layers */
+
+typedef struct {
+    uint64_t psi, dpsi; /* angle at the anchor and its step per sample */
+    double rel, drel;   /* amplitude relative to the fundamental's, and its step */
+    uint16_t h, tab;    /* order; its table */
+} sim_term_t;
+
+typedef struct {
+    double base, dbase; /* the fundamental's peak (signed: export), and its step */
+    double dc, ddc, sig, dsig;
+    uint16_t t0, nt;    /* its terms: term[t0 .. t0+nt) */
+} sim_chan_t;
+
+typedef struct {
+    uint64_t dpsi, inc; /* key (h, dpsi); inc: the phase step the table was made for */
+    uint16_t h;
+    bool used, fresh;   /* fresh: holds the constant-frequency table for inc */
+} sim_tabkey_t;
+
+typedef struct {
+    uint64_t s[4];  /* xoshiro256++ */
+    uint32_t spare; /* the unused half of the last 64 random bits */
+    bool has_spare;
+} sim_rng_t;
+
 typedef struct {
     sim_params_t init, cur;
     uint8_t mask; /* phases the bare (un-suffixed) keys set, from the system type */
@@ -74,14 +111,12 @@ typedef struct {
     sim_ramp_t ramp[SIM_MAX_RAMPS];
     size_t nramp;
 
-    double ph;     /* phase of the fundamental, cycles in [0, 1) */
-    double f_cur;  /* effective frequency at frame n */
-    double wob_ph; /* wobble phase, cycles */
+    uint64_t ph;     /* phase of the fundamental at frame n, cycles x 2^64 */
+    double f_cur;    /* effective frequency at frame n */
+    uint64_t wob_ph; /* wobble phase, cycles x 2^64 */
     int drift_dir, drift_last;
 
-    uint64_t rng;
-    double spare;
-    bool has_spare;
+    sim_rng_t rng;
 
     double pulse_rate_last, pulse_next;
     uint64_t pulse_last;
@@ -89,6 +124,30 @@ typedef struct {
 
     mtr_config_t meter;
     unsigned meter_set; /* bit per mtr_setting_t id present in [meter] */
+
+    /* Rendering: the linear forms from the anchor, rebuilt when dirty. */
+    bool dirty;
+    uint64_t anchor;
+    sim_chan_t chan[MTR_NCH];
+    sim_term_t term[SIM_NTERM];
+    size_t nterm;
+    sim_tabkey_t key[SIM_NTERM];
+    size_t nkey;
+    uint16_t kused[SIM_NTERM];
+    size_t nkused;
+    /* The current span: how the phase moves, the pulse train in whole frames. */
+    bool vary;              /* the frequency moves: phases sample by sample */
+    const sim_ramp_t *fr;   /* a ramp on the frequency, or NULL */
+    uint64_t inc, wob_inc;  /* phase steps while constant */
+    uint64_t pnext_n, pw_n; /* next pulse at frame >= pnext_n; closed for pw_n frames */
+    /* Constant tables and scratch. */
+    double cis[256][2];
+    double zx[SIM_ZIG + 1], zf[SIM_ZIG + 1], zw[2 * SIM_ZIG];
+    uint32_t zk[2 * SIM_ZIG];
+    double jd[SIM_BLK];
+    uint64_t dph[SIM_BLK];
+    double gbuf[MTR_NCH * SIM_BLK];
+    double tab[SIM_NTERM][2][SIM_BLK]; /* cos, sin */
 } sim_synth_t;
 
 typedef struct sim_replay sim_replay_t;

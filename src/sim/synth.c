@@ -1,7 +1,10 @@
 /*
  * The synthesizer: the live parameters, the keys that set them, and the per-sample
- * waveform. Everything is double; the fundamental's phase is integrated sample by
- * sample (trapezoid rule), so frequency changes and ramps never make the phase jump.
+ * waveform. Parameters are double; the fundamental's phase is integrated sample by
+ * sample (trapezoid rule) in fixed point, so frequency changes and ramps never make the
+ * phase jump and a long run never drifts. The waveform is rendered in blocks from
+ * linear forms of the parameters (see sim_int.h): per sample a few multiply-adds per
+ * term instead of a sin(), and ziggurat noise from xoshiro256++ instead of Box-Muller.
  */
 #include "sim_int.h"
 
@@ -227,6 +230,8 @@ void sim_action_apply(sim_params_t *p, const sim_action_t *a, sim_synth_t *y, ui
 {
     uint64_t rn = sim_key_rampable(a) ? ramp_n : 0;
     double x = a->x;
+    if (y)
+        y->dirty = true; /* the linear forms of the running waveform change here */
     if (a->h > p->hmax)
         p->hmax = a->h;
     switch (a->key) {
@@ -277,37 +282,167 @@ int sim_params_check(const sim_params_t *p, char *msg, size_t msgsz)
     return SIM_OK;
 }
 
-/* ---- running ---- */
+/* ---- running: fixed-point phases, a fast cis, the noise ---- */
 
-/* splitmix64: tiny, seedable, good enough for test noise. */
-static uint64_t sim_rng_next(uint64_t *s)
+#define SIM_TWO64 18446744073709551616.0
+
+/* Cycles, any sign and size, as cycles x 2^64 (wrapped). Small values, the per-sample
+ * steps, keep every bit they have. */
+static uint64_t sim_fix(double c)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    if (fabs(c) < 0.25)
+        return (uint64_t)llrint(c * SIM_TWO64);
+    c -= floor(c);
+    double x = c * SIM_TWO64;
+    return x >= SIM_TWO64 ? 0 : (uint64_t)x;
 }
 
-static double sim_gauss(sim_synth_t *y)
+/* The trapezoid step of two frequencies (both in 1..1000 Hz, so under half a cycle). */
+static uint64_t sim_step_of(double f0, double f1)
 {
-    if (y->has_spare) {
-        y->has_spare = false;
-        return y->spare;
+    return (uint64_t)llrint(0.5 * (f0 + f1) / MTR_FS * SIM_TWO64);
+}
+
+/* cos and sin of 2 pi ph / 2^64: the nearest of 256 table angles, rotated by the rest
+ * (|x| <= pi/256, where these Taylor terms are exact to well below 1e-16). */
+static inline void sim_cis(const sim_synth_t *y, uint64_t ph, double *c, double *s)
+{
+    unsigned k = (unsigned)((ph + (1ull << 55)) >> 56);
+    double x = (double)(int64_t)(ph - ((uint64_t)k << 56)) * (2.0 * SIM_PI / SIM_TWO64);
+    double x2 = x * x;
+    double sn = x + x * x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0));
+    double cm = x2 * (-0.5 + x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0))); /* cos x - 1 */
+    const double *e = y->cis[k];
+    *c = e[0] + (e[0] * cm - e[1] * sn);
+    *s = e[1] + (e[1] * cm + e[0] * sn);
+}
+
+static uint64_t sim_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256++ (Blackman and Vigna): fast, every bit good, state per source. */
+static inline uint64_t sim_rng_next(uint64_t *s)
+{
+    uint64_t r = sim_rotl(s[0] + s[3], 23) + s[0], t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = sim_rotl(s[3], 45);
+    return r;
+}
+
+static double sim_uniform(sim_rng_t *r) /* (0, 1] */
+{
+    return ((double)(sim_rng_next(r->s) >> 11) + 1.0) * 0x1p-53;
+}
+
+static void sim_seed(sim_synth_t *y, uint64_t seed)
+{
+    for (int k = 0; k < 4; k++) { /* splitmix64, as the xoshiro authors advise */
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        y->rng.s[k] = z ^ (z >> 31);
     }
-    /* Box-Muller; u1 in (0, 1] so the log is finite. */
-    double u1 = ((double)(sim_rng_next(&y->rng) >> 11) + 1.0) / 9007199254740992.0;
-    double u2 = (double)(sim_rng_next(&y->rng) >> 11) / 9007199254740992.0;
-    double r = sqrt(-2.0 * log(u1));
-    y->spare = r * sin(2.0 * SIM_PI * u2);
-    y->has_spare = true;
-    return r * cos(2.0 * SIM_PI * u2);
+    y->rng.has_spare = false;
 }
+
+/* The ziggurat of Marsaglia and Tsang as Doornik (2005) lays it out: 256 layers of
+ * equal area V under f(x) = exp(-x^2/2), x[0] = V / f(R) holding the base strip and
+ * the tail past R. A 32-bit draw is a layer (8 bits), a sign (1) and a magnitude u
+ * (23); zk makes the in-rectangle test (u / 2^23 < x[i+1] / x[i]) exact in integers,
+ * and zk, zw are indexed by layer and sign together. */
+#define SIM_ZIG_R 3.6541528853610088
+#define SIM_ZIG_V 4.92867323399e-3
+
+static void sim_zig_init(sim_synth_t *y)
+{
+    double *x = y->zx, f = exp(-0.5 * SIM_ZIG_R * SIM_ZIG_R);
+    x[0] = SIM_ZIG_V / f;
+    x[1] = SIM_ZIG_R;
+    x[SIM_ZIG] = 0.0;
+    for (int i = 2; i < SIM_ZIG; i++) {
+        x[i] = sqrt(-2.0 * log(SIM_ZIG_V / x[i - 1] + f));
+        f = exp(-0.5 * x[i] * x[i]);
+    }
+    for (int i = 0; i <= SIM_ZIG; i++)
+        y->zf[i] = exp(-0.5 * x[i] * x[i]);
+    for (int i = 0; i < SIM_ZIG; i++)
+        for (int sg = 0; sg < 2; sg++) {
+            y->zk[sg * SIM_ZIG + i] = (uint32_t)ceil(x[i + 1] / x[i] * 0x1p23);
+            y->zw[sg * SIM_ZIG + i] = (sg ? -x[i] : x[i]) * 0x1p-23;
+        }
+}
+
+/* Outside the rectangles: the tail (Marsaglia 1964) or a wedge (under f at x?), else a
+ * fresh draw (whole 64-bit draws: the spare half belongs to the caller). */
+static double sim_gauss_slow(const sim_synth_t *y, sim_rng_t *r, uint32_t c)
+{
+    for (;;) {
+        unsigned i = c & (SIM_ZIG - 1), k = c & (2 * SIM_ZIG - 1);
+        double x = (double)(c >> 9) * y->zw[k];
+        if (i == 0) {
+            double t, e;
+            do {
+                t = -log(sim_uniform(r)) / SIM_ZIG_R;
+                e = -log(sim_uniform(r));
+            } while (2.0 * e < t * t);
+            return k ? -(SIM_ZIG_R + t) : SIM_ZIG_R + t;
+        }
+        if (y->zf[i] + (1.0 - sim_uniform(r)) * (y->zf[i + 1] - y->zf[i]) < exp(-0.5 * x * x))
+            return x;
+        c = (uint32_t)sim_rng_next(r->s);
+        k = c & (2 * SIM_ZIG - 1);
+        if (c >> 9 < y->zk[k])
+            return (double)(c >> 9) * y->zw[k];
+    }
+}
+
+static inline double sim_gauss32(const sim_synth_t *y, sim_rng_t *r, uint32_t c)
+{
+    unsigned k = c & (2 * SIM_ZIG - 1);
+    if (c >> 9 < y->zk[k])
+        return (double)(c >> 9) * y->zw[k];
+    return sim_gauss_slow(y, r, c);
+}
+
+/* n standard normal deviates, two per 64 random bits; an odd one leaves a spare half. */
+static void sim_gauss_fill(sim_synth_t *y, double *restrict out, size_t n)
+{
+    sim_rng_t r = y->rng;
+    size_t k = 0;
+    if (n && r.has_spare) {
+        out[k++] = sim_gauss32(y, &r, r.spare);
+        r.has_spare = false;
+    }
+    for (; k + 1 < n; k += 2) {
+        uint64_t b = sim_rng_next(r.s);
+        out[k] = sim_gauss32(y, &r, (uint32_t)b);
+        out[k + 1] = sim_gauss32(y, &r, (uint32_t)(b >> 32));
+    }
+    if (k < n) {
+        uint64_t b = sim_rng_next(r.s);
+        out[k] = sim_gauss32(y, &r, (uint32_t)b);
+        r.spare = (uint32_t)(b >> 32);
+        r.has_spare = true;
+    }
+    y->rng = r;
+}
+
+/* ---- running: the parameters sample by sample ---- */
 
 static double sim_eff_freq(const sim_synth_t *y)
 {
     double f = y->cur.freq;
-    if (y->cur.drift == SIM_DRIFT_WOBBLE)
-        f += y->cur.wob_amp * sin(2.0 * SIM_PI * y->wob_ph);
+    if (y->cur.drift == SIM_DRIFT_WOBBLE) {
+        double c, s;
+        sim_cis(y, y->wob_ph, &c, &s);
+        f += y->cur.wob_amp * s;
+    }
     return f < 1.0 ? 1.0 : f > 1000.0 ? 1000.0 : f;
 }
 
@@ -322,12 +457,18 @@ static void sim_timeline(sim_synth_t *y)
         y->cur = y->init;
         y->nramp = 0;
         y->next_ev = 0;
+        y->dirty = true;
     }
     while (y->next_ev < y->nev && y->ev[y->next_ev].n <= tl) {
         const sim_event_t *e = &y->ev[y->next_ev++];
         for (size_t k = 0; k < e->na; k++)
             sim_action_apply(&y->cur, &y->act[e->a0 + k], y, e->ramp_n);
     }
+}
+
+static void sim_ramp_eval(const sim_synth_t *y, const sim_ramp_t *r)
+{
+    *r->p = r->from + (r->to - r->from) * ((double)(y->n - r->n0) / (double)(r->n1 - r->n0));
 }
 
 static void sim_ramps(sim_synth_t *y)
@@ -337,9 +478,10 @@ static void sim_ramps(sim_synth_t *y)
         if (y->n >= r->n1) {
             *r->p = r->to;
             *r = y->ramp[--y->nramp];
+            y->dirty = true; /* the parameter stops moving */
             continue;
         }
-        *r->p = r->from + (r->to - r->from) * ((double)(y->n - r->n0) / (double)(r->n1 - r->n0));
+        sim_ramp_eval(y, r);
         k++;
     }
 }
@@ -380,20 +522,30 @@ static void sim_pulses(sim_synth_t *y)
                       (double)(y->n - y->pulse_last) < y->cur.pulse_width * MTR_FS / 1000.0;
 }
 
+/* sim_pulses within a span (the rate does not change), in whole frames. */
+static inline void sim_pulses_fast(sim_synth_t *y)
+{
+    if (y->cur.pulse_rate > 0 && y->n >= y->pnext_n) {
+        y->pulse_last = y->n;
+        y->pulse_any = true;
+        y->pulse_next += MTR_FS / y->cur.pulse_rate;
+        y->pnext_n = (uint64_t)ceil(y->pulse_next);
+    }
+    y->pulse_closed = y->pulse_any && y->n - y->pulse_last < y->pw_n;
+}
+
 /* Bring the state to frame n: the drift (from the previous frame's mode), the events
  * and ramps due, then the pulse contact. */
 static void sim_settle(sim_synth_t *y, bool step)
 {
     if (step && y->drift_last == SIM_DRIFT_RAMP && y->cur.drift == SIM_DRIFT_RAMP)
         sim_drift_step(y);
-    if (step && y->drift_last == SIM_DRIFT_WOBBLE && y->cur.drift == SIM_DRIFT_WOBBLE) {
-        y->wob_ph += 1.0 / (y->cur.wob_period * MTR_FS);
-        y->wob_ph -= floor(y->wob_ph);
-    }
+    if (step && y->drift_last == SIM_DRIFT_WOBBLE && y->cur.drift == SIM_DRIFT_WOBBLE)
+        y->wob_ph += sim_fix(1.0 / (y->cur.wob_period * MTR_FS));
     sim_timeline(y);
     sim_ramps(y);
     if (y->cur.drift != y->drift_last) {
-        y->wob_ph = 0.0; /* a wobble starts at its zero: no frequency step */
+        y->wob_ph = 0; /* a wobble starts at its zero: no frequency step */
         y->drift_dir = 1;
         y->drift_last = y->cur.drift;
     }
@@ -402,65 +554,380 @@ static void sim_settle(sim_synth_t *y, bool step)
 
 void sim_synth_start(sim_synth_t *y, uint64_t seed)
 {
+    for (int k = 0; k < 256; k++) {
+        y->cis[k][0] = cos(2.0 * SIM_PI * k / 256.0);
+        y->cis[k][1] = sin(2.0 * SIM_PI * k / 256.0);
+    }
+    for (int j = 0; j < SIM_BLK; j++)
+        y->jd[j] = j;
+    sim_zig_init(y);
     y->n = 0;
     y->tl0 = 0;
     y->next_ev = 0;
     y->nramp = 0;
     y->cur = y->init;
-    y->rng = seed;
-    y->has_spare = false;
+    sim_seed(y, seed);
     y->drift_dir = 1;
     y->drift_last = y->cur.drift;
-    y->wob_ph = 0.0;
+    y->wob_ph = 0;
     y->pulse_rate_last = 0.0;
     y->pulse_any = false;
+    y->nkey = 0;
+    y->dirty = true;
     sim_settle(y, false);
     y->f_cur = sim_eff_freq(y);
-    y->ph = 0.0;
+    y->ph = 0;
 }
 
+/* One frame on, with everything a frame may bring (events, ramps ending, loops). */
 static void sim_advance(sim_synth_t *y)
 {
     y->n++;
     sim_settle(y, true);
     double f = sim_eff_freq(y);
-    /* Trapezoid: exact for a linear frequency ramp. */
-    y->ph += 0.5 * (y->f_cur + f) / MTR_FS;
-    y->ph -= floor(y->ph);
+    y->ph += sim_step_of(y->f_cur, f); /* trapezoid: exact for a linear frequency ramp */
     y->f_cur = f;
 }
 
-static void sim_emit(sim_synth_t *y, float *x)
+/* One frame on inside a span, where no event, loop or ramp end falls: only the
+ * frequency and the pulse train move. */
+static inline void sim_step(sim_synth_t *y)
 {
-    const sim_params_t *p = &y->cur;
-    const double a = 2.0 * SIM_PI * y->ph, seq = p->acb ? -1.0 : 1.0;
-    const double sv = p->noise_v / 100.0 * p->nominal_v, si = p->noise_i / 100.0 * p->nominal_i;
-    for (int k = 0; k < 3; k++) {
-        double av = a + seq * p->vang[k] * SIM_DEG, ai = av - p->ang[k] * SIM_DEG;
-        double v = sin(av), i = sin(ai);
-        for (int h = 2; h <= p->hmax; h++) {
-            if (p->vh[k][h] != 0.0)
-                v += p->vh[k][h] / 100.0 * sin(h * av + p->vhph[k][h] * SIM_DEG);
-            if (p->ih[k][h] != 0.0)
-                i += p->ih[k][h] / 100.0 * sin(h * ai + p->ihph[k][h] * SIM_DEG);
-        }
-        v = SIM_SQRT2 * p->v[k] * v + p->dcv[k];
-        i = SIM_SQRT2 * p->i[k] * (p->exp[k] ? -i : i) + p->dci[k];
-        if (sv > 0)
-            v += sv * sim_gauss(y);
-        if (si > 0)
-            i += si * sim_gauss(y);
-        x[MTR_VA + k] = (float)v;
-        x[MTR_IA + k] = (float)i;
+    y->n++;
+    if (y->vary) {
+        if (y->cur.drift == SIM_DRIFT_RAMP)
+            sim_drift_step(y);
+        if (y->cur.drift == SIM_DRIFT_WOBBLE)
+            y->wob_ph += y->wob_inc;
+        if (y->fr)
+            sim_ramp_eval(y, y->fr);
+        double f = sim_eff_freq(y);
+        y->ph += sim_step_of(y->f_cur, f);
+        y->f_cur = f;
+    } else {
+        y->ph += y->inc;
     }
+    sim_pulses_fast(y);
+}
+
+/* ---- running: the waveform as linear forms from an anchor frame ---- */
+
+/* The step per frame of a parameter: its ramp's slope, or 0. */
+static double sim_slope(const sim_synth_t *y, const double *p)
+{
+    for (size_t k = 0; k < y->nramp; k++)
+        if (y->ramp[k].p == p)
+            return (y->ramp[k].to - y->ramp[k].from) / (double)(y->ramp[k].n1 - y->ramp[k].n0);
+    return 0.0;
+}
+
+/* The table for (h, dpsi): one already made for it, else a free one. */
+static uint16_t sim_key(sim_synth_t *y, unsigned h, uint64_t dpsi)
+{
+    size_t free_k = y->nkey;
+    for (size_t k = 0; k < y->nkey; k++) {
+        sim_tabkey_t *t = &y->key[k];
+        if (t->h == h && t->dpsi == dpsi) {
+            if (!t->used) {
+                t->used = true;
+                y->kused[y->nkused++] = (uint16_t)k;
+            }
+            return (uint16_t)k;
+        }
+        if (!t->used && free_k == y->nkey)
+            free_k = k;
+    }
+    if (free_k == y->nkey)
+        y->nkey++; /* never past SIM_NTERM: there are no more terms than that */
+    y->key[free_k] = (sim_tabkey_t){dpsi, 0, (uint16_t)h, true, false};
+    y->kused[y->nkused++] = (uint16_t)free_k;
+    return (uint16_t)free_k;
+}
+
+/* A term of order h: relative amplitude rel (+ drel per frame), angle psi degrees
+ * (+ dpsi per frame). */
+static void sim_term_add(sim_synth_t *y, unsigned h, double rel, double drel, double psi,
+                         double dpsi)
+{
+    sim_term_t *t = &y->term[y->nterm++];
+    t->h = (uint16_t)h;
+    t->rel = rel;
+    t->drel = drel;
+    t->psi = sim_fix(psi / 360.0);
+    t->dpsi = sim_fix(dpsi / 360.0);
+    t->tab = sim_key(y, h, t->dpsi);
+}
+
+/* One phase's voltage (cur = false) or current channel: amplitude, DC, noise, terms. */
+static void sim_chan_setup(sim_synth_t *y, int k, bool cur)
+{
+    sim_params_t *p = &y->cur;
+    sim_chan_t *c = &y->chan[cur ? MTR_IA + k : MTR_VA + k];
+    double *amp = cur ? &p->i[k] : &p->v[k], *dc = cur ? &p->dci[k] : &p->dcv[k];
+    double *noise = cur ? &p->noise_i : &p->noise_v, nom = cur ? p->nominal_i : p->nominal_v;
+    double sg = cur && p->exp[k] ? -SIM_SQRT2 : SIM_SQRT2, seq = p->acb ? -1.0 : 1.0;
+    c->base = sg * *amp;
+    c->dbase = sg * sim_slope(y, amp);
+    c->dc = *dc;
+    c->ddc = sim_slope(y, dc);
+    c->sig = *noise / 100.0 * nom;
+    c->dsig = sim_slope(y, noise) / 100.0 * nom;
+    c->t0 = (uint16_t)y->nterm;
+    if (c->base != 0.0 || c->dbase != 0.0) {
+        /* The fundamental's angle: the voltage's, less the load angle for a current. */
+        double a = seq * p->vang[k], da = seq * sim_slope(y, &p->vang[k]);
+        if (cur) {
+            a -= p->ang[k];
+            da -= sim_slope(y, &p->ang[k]);
+        }
+        sim_term_add(y, 1, 1.0, 0.0, a, da);
+        for (int h = 2; h <= p->hmax; h++) {
+            double *rel = cur ? &p->ih[k][h] : &p->vh[k][h];
+            double *ph = cur ? &p->ihph[k][h] : &p->vhph[k][h];
+            double drel = sim_slope(y, rel);
+            if (*rel != 0.0 || drel != 0.0)
+                sim_term_add(y, (unsigned)h, *rel / 100.0, drel / 100.0, h * a + *ph,
+                             h * da + sim_slope(y, ph));
+        }
+    }
+    c->nt = (uint16_t)(y->nterm - c->t0);
+}
+
+static void sim_terms_setup(sim_synth_t *y)
+{
+    y->anchor = y->n;
+    y->nterm = 0;
+    y->nkused = 0;
+    for (size_t k = 0; k < y->nkey; k++)
+        y->key[k].used = false;
+    for (int k = 0; k < 3; k++) {
+        sim_chan_setup(y, k, false);
+        sim_chan_setup(y, k, true);
+    }
+    y->dirty = false;
+}
+
+/* How the next span runs; returns how many frames it may last (>= 1). */
+static uint64_t sim_span_setup(sim_synth_t *y)
+{
+    if (y->dirty)
+        sim_terms_setup(y);
+    uint64_t end = UINT64_MAX;
+    if (y->next_ev < y->nev)
+        end = y->tl0 + y->ev[y->next_ev].n;
+    if (y->loop_n && y->tl0 + y->loop_n < end)
+        end = y->tl0 + y->loop_n;
+    y->fr = NULL;
+    for (size_t k = 0; k < y->nramp; k++) {
+        if (y->ramp[k].n1 < end)
+            end = y->ramp[k].n1;
+        if (y->ramp[k].p == &y->cur.freq)
+            y->fr = &y->ramp[k];
+    }
+    y->vary = y->fr || y->cur.drift != SIM_DRIFT_NONE;
+    y->inc = sim_step_of(y->f_cur, y->f_cur);
+    y->wob_inc = sim_fix(1.0 / (y->cur.wob_period * MTR_FS));
+    y->pnext_n = (uint64_t)ceil(y->pulse_next);
+    y->pw_n = (uint64_t)ceil(y->cur.pulse_width * MTR_FS / 1000.0);
+    /* A live change between two reads: the first step of a new frequency is a
+     * trapezoid; a new pulse rate starts or retimes the train. sim_advance does both. */
+    if ((!y->vary && sim_eff_freq(y) != y->f_cur) || y->cur.pulse_rate != y->pulse_rate_last)
+        return 1;
+    return end - y->n;
+}
+
+/* Per frame of the block: the pulse contact, the phase from the block's start; then
+ * the state moves on (the last frame of a span with everything sim_advance does). */
+static void sim_block_state(sim_synth_t *y, uint8_t *pulse, size_t len, bool full_last)
+{
+    const uint64_t ph0 = y->ph;
+    size_t steps = full_last ? len - 1 : len;
+    if (y->vary) {
+        for (size_t j = 0; j < len; j++) {
+            if (pulse)
+                pulse[j] = y->pulse_closed;
+            y->dph[j] = y->ph - ph0;
+            if (j < steps)
+                sim_step(y);
+        }
+    } else if (y->cur.pulse_rate > 0 || y->pulse_closed) {
+        for (size_t j = 0; j < len; j++) {
+            if (pulse)
+                pulse[j] = y->pulse_closed;
+            if (j < steps)
+                sim_step(y);
+        }
+    } else {
+        if (pulse)
+            memset(pulse, 0, len);
+        y->n += steps;
+        y->ph += steps * y->inc;
+    }
+    if (full_last)
+        sim_advance(y);
+}
+
+/* The block's tables: cis(h dph(j) + j dpsi); while the frequency is constant
+ * dph(j) = j inc, so a table made once serves every block. */
+static void sim_block_tables(sim_synth_t *y, size_t len)
+{
+    for (size_t u = 0; u < y->nkused; u++) {
+        sim_tabkey_t *t = &y->key[y->kused[u]];
+        double(*tab)[SIM_BLK] = y->tab[y->kused[u]];
+        if (y->vary) {
+            for (size_t j = 0; j < len; j++)
+                sim_cis(y, t->h * y->dph[j] + j * t->dpsi, &tab[0][j], &tab[1][j]);
+            t->fresh = false;
+        } else if (!t->fresh || t->inc != y->inc) {
+            uint64_t step = t->h * y->inc + t->dpsi;
+            for (size_t j = 0; j < SIM_BLK; j++)
+                sim_cis(y, j * step, &tab[0][j], &tab[1][j]);
+            t->fresh = true;
+            t->inc = y->inc;
+        }
+    }
+}
+
+/* Where a block's noise is: channel c's deviate for frame j is
+ * gbuf[j * stride + pos[c]] x scale[c] (pos -1: none). */
+typedef struct {
+    size_t stride;
+    int pos[MTR_NCH];
+    double scale[MTR_NCH];
+} sim_noise_t;
+
+/* The noise of every channel. The draws go frame by frame in the order va ia vb ib vc
+ * ic, and only where the sigma is > 0, so they do not depend on how the frames are split
+ * into reads. */
+static void sim_block_noise(sim_synth_t *y, double j0, size_t len, sim_noise_t *nz)
+{
+    static const int order[MTR_NCH] = {MTR_VA, MTR_IA, MTR_VB, MTR_IB, MTR_VC, MTR_IC};
+    const sim_chan_t *cv = &y->chan[MTR_VA], *ci = &y->chan[MTR_IA];
+    const double end = j0 + (double)len;
+    for (int c = 0; c < MTR_NCH; c++)
+        nz->pos[c] = -1;
+    nz->stride = 0;
+    if (!(cv->sig + j0 * cv->dsig > 0 || cv->sig + end * cv->dsig > 0 ||
+          ci->sig + j0 * ci->dsig > 0 || ci->sig + end * ci->dsig > 0))
+        return;
+    if (cv->dsig == 0.0 && ci->dsig == 0.0) {
+        for (int o = 0; o < MTR_NCH; o++) {
+            const sim_chan_t *ch = &y->chan[order[o]];
+            if (ch->sig > 0) {
+                nz->pos[order[o]] = (int)nz->stride++;
+                nz->scale[order[o]] = ch->sig;
+            }
+        }
+        sim_gauss_fill(y, y->gbuf, len * nz->stride);
+        return;
+    }
+    /* A sigma ramps: the deviates, scaled, in all six places (0 where sigma is 0). */
+    size_t need = 0;
+    for (size_t j = 0; j < len; j++)
+        need += 3u * ((cv->sig + (j0 + y->jd[j]) * cv->dsig > 0) +
+                      (ci->sig + (j0 + y->jd[j]) * ci->dsig > 0));
+    double g[MTR_NCH * SIM_BLK];
+    sim_gauss_fill(y, g, need);
+    const double *q = g;
+    for (size_t j = 0; j < len; j++) {
+        double sv = cv->sig + (j0 + y->jd[j]) * cv->dsig, si = ci->sig + (j0 + y->jd[j]) * ci->dsig;
+        for (int o = 0; o < MTR_NCH; o++) {
+            double sg = order[o] >= MTR_IA ? si : sv;
+            y->gbuf[j * MTR_NCH + (size_t)o] = sg > 0 ? sg * *q++ : 0.0;
+        }
+    }
+    nz->stride = MTR_NCH;
+    for (int o = 0; o < MTR_NCH; o++) {
+        nz->pos[order[o]] = o;
+        nz->scale[order[o]] = 1.0;
+    }
+}
+
+/* Two frames at a time in vector registers (GCC and Clang vector extensions). */
+typedef double sim_v2 __attribute__((vector_size(16)));
+
+static inline sim_v2 sim_ld(const double *p)
+{
+    sim_v2 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* A channel's frames: base(j) x sum of rel(j) Im(C tab(j)) + dc(j) + noise. */
+static void sim_block_chan(sim_synth_t *y, int c, mtr_frame_t *out, uint64_t n0, uint64_t ph0,
+                           size_t len, const sim_noise_t *nz)
+{
+    const sim_chan_t *ch = &y->chan[c];
+    const uint64_t dn = n0 - y->anchor;
+    const double j0 = (double)dn;
+    /* Constant-amplitude terms first (rel folded into C), then ramping ones. */
+    sim_v2 kr[SIM_HMAX], ki[SIM_HMAX], r0[SIM_HMAX], dr[SIM_HMAX];
+    const double *tc[SIM_HMAX], *ts[SIM_HMAX];
+    size_t ns = 0, nt = ch->nt, lo = 0, hi = nt;
+    for (size_t k = 0; k < nt; k++) {
+        const sim_term_t *t = &y->term[ch->t0 + k];
+        double cr, ci, rel = t->rel + j0 * t->drel;
+        sim_cis(y, t->h * ph0 + t->psi + dn * t->dpsi, &cr, &ci);
+        size_t q = t->drel == 0.0 ? lo++ : --hi;
+        if (t->drel == 0.0) {
+            cr *= rel;
+            ci *= rel;
+        }
+        kr[q] = (sim_v2){cr, cr};
+        ki[q] = (sim_v2){ci, ci};
+        r0[q] = (sim_v2){rel, rel};
+        dr[q] = (sim_v2){t->drel, t->drel};
+        tc[q] = y->tab[t->tab][0];
+        ts[q] = y->tab[t->tab][1];
+    }
+    ns = lo;
+    const sim_v2 b = {ch->base + j0 * ch->dbase, ch->base + j0 * ch->dbase};
+    const sim_v2 db = {ch->dbase, ch->dbase}, ddc = {ch->ddc, ch->ddc};
+    const sim_v2 d = {ch->dc + j0 * ch->ddc, ch->dc + j0 * ch->ddc};
+    const int gp = nz->pos[c];
+    const size_t st = nz->stride;
+    const double gs = gp >= 0 ? nz->scale[c] : 0.0;
+    const double *g = y->gbuf + (gp >= 0 ? gp : 0);
+    for (size_t j = 0; j < len; j += 2) {
+        sim_v2 acc = {0.0, 0.0}, jv = sim_ld(y->jd + j);
+        for (size_t k = 0; k < ns; k++)
+            acc += kr[k] * sim_ld(ts[k] + j) + ki[k] * sim_ld(tc[k] + j);
+        for (size_t k = ns; k < nt; k++)
+            acc += (r0[k] + jv * dr[k]) * (kr[k] * sim_ld(ts[k] + j) + ki[k] * sim_ld(tc[k] + j));
+        sim_v2 x = (b + jv * db) * acc + (d + jv * ddc);
+        if (gp >= 0)
+            x += (sim_v2){gs * g[j * st], gs * g[(j + 1) * st]};
+        out[j][c] = (float)x[0];
+        if (j + 1 < len)
+            out[j + 1][c] = (float)x[1];
+    }
+}
+
+/* Up to SIM_BLK frames of one span. */
+static void sim_block(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t len,
+                      bool full_last)
+{
+    const uint64_t n0 = y->n, ph0 = y->ph;
+    sim_noise_t nz;
+    sim_block_state(y, pulse, len, full_last);
+    sim_block_tables(y, len);
+    sim_block_noise(y, (double)(n0 - y->anchor), len, &nz);
+    for (int c = 0; c < MTR_NCH; c++)
+        sim_block_chan(y, c, out, n0, ph0, len, &nz);
 }
 
 void sim_synth_fill(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t n)
 {
-    for (size_t k = 0; k < n; k++) {
-        sim_emit(y, out[k]);
-        if (pulse)
-            pulse[k] = y->pulse_closed ? 1u : 0u;
-        sim_advance(y);
+    size_t k = 0;
+    while (k < n) {
+        uint64_t left = sim_span_setup(y);
+        size_t len = n - k < left ? n - k : (size_t)left;
+        /* Every read ends on a full step, so the parameters are current between reads. */
+        while (len) {
+            size_t b = len < SIM_BLK ? len : SIM_BLK;
+            len -= b;
+            sim_block(y, out + k, pulse ? pulse + k : NULL, b, len == 0);
+            k += b;
+        }
     }
 }
