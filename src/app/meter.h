@@ -16,6 +16,9 @@ typedef struct {
     const char *mstp, *pcap;  /* MS/TP instead of BACnet/IP: the serial device or pty */
     long mac, baud, max_master; /* -1: as NV (or the factory) has them */
     bool nv_factory_reset;
+    bool nv_accept_older; /* --nv-accept-older: start from the intact checkpoint slot
+                             although the other was erased after use (it may hold an
+                             older state: persist.c says so loudly) */
     double time_scale;
     bool virtual_time; /* the clock moves only on 'ctl advance' */
     bool no_panel;
@@ -24,6 +27,47 @@ typedef struct {
     unsigned seconds; /* 0: until stopped */
     bool quiet;
 } run_opts_t;
+
+/* What the NV store has been through (persist.c), for 'ctl status' and the status line. */
+typedef struct {
+    /* at start (or power on) */
+    int verdict;      /* nv_load's: NV_OK or NV_EMPTY (anything else refused to start) */
+    bool older;       /* started from a survivor of an erased slot (--nv-accept-older) */
+    uint8_t slot[2];  /* NV_SLOT_ state of A and B as found */
+    nv_tl_restore_info_t load_tl[TL_COUNT]; /* damage found in each trend log's ring */
+    /* running */
+    uint32_t save_failed, save_full; /* checkpoints that failed, of them: medium full */
+    uint32_t refused;                /* writes answered Error: not durable, undone */
+    uint32_t undo_failed;            /* undos whose trend log could not be read back */
+    uint32_t append_failed[TL_COUNT]; /* ring syncs that failed (records wait in RAM) */
+    bool failing;                    /* the newest checkpoint failed */
+    bool log_failing[TL_COUNT];
+    int last_rc;                     /* NV_ code of the newest failure (0: none yet) */
+    int last_errno;                  /* and the file's errno then */
+} app_nv_stat_t;
+
+/* What the newest durable checkpoint holds of what a write can change: a write that
+ * cannot be made durable is undone back to it (app_nv_commit_write). */
+typedef struct {
+    mtr_config_t cfg;   /* dev.pending_cfg */
+    uint16_t avs;       /* dev.pending_avs then */
+    uint32_t cycles;    /* dev.mtr.cycles then */
+    obj_identity_t id;
+    struct {
+        bool enable, stop_when_full;
+        tl_time_t start, stop;
+        uint32_t ai;
+    } tl[TL_COUNT];
+    nv_tl_state_t tls[TL_COUNT]; /* the checkpoint's account of each log's records */
+} app_nv_durable_t;
+
+/* A trend log as it was when the last NV sync ended: a write changes at most one record
+ * slot (a purge rewrites the first, an entry goes into the next), so a refused write's
+ * change can be taken back exactly. */
+typedef struct {
+    uint32_t total, count, head;
+    tl_record_t first, next;
+} app_nv_tl_seen_t;
 
 typedef struct {
     obj_device_t dev;
@@ -49,14 +93,36 @@ typedef struct {
     nv_store_t nv;
     uint32_t nv_writes;          /* dev.writes when last made durable */
     double nv_last_save;         /* wall time of the last checkpoint */
-    uint32_t nv_saves, nv_errors;
-    uint32_t tl_total[TL_COUNT]; /* trend records already in the rings */
-    uint32_t tl_purges[TL_COUNT];
+    uint32_t nv_saves, nv_errors; /* checkpoints saved; failures of any kind */
+    uint32_t tl_total[TL_COUNT];  /* sequence number of the newest record in each ring */
+    uint32_t tl_purges[TL_COUNT]; /* unused (nv_tl_sync tells a purge by the counts) */
+    app_nv_tl_seen_t tl_seen[TL_COUNT];
+    double nv_retry_at;           /* a failing checkpoint is retried from then (wall s) */
+    app_nv_stat_t nvs;
+    app_nv_durable_t nvd;
+    tl_log_t nv_scratch;          /* a trend log read back while undoing a write */
 } meter_t;
 
 /* Open the store and bring the meter up from it (or from the factory state when it is
- * new). Prints what it found; returns 0, or -1 with the reason printed. */
+ * new). Prints what it found; returns 0, or -1 with the reason printed: the store is
+ * damaged or erased in a way that would lose state silently (docs/nv.md lists every
+ * verdict), unless opts->nv_factory_reset or opts->nv_accept_older say otherwise. */
 int app_nv_start(meter_t *m, const app_settings_t *st, long device_id);
+/* The same on a store reached through any port (tests give it a faulty one); the file
+ * is not involved (app_nv_close closes m->nvf only when it is open: set nvf.fd = -1). */
+int app_nv_attach(meter_t *m, const nv_port_t *port, const app_settings_t *st, long device_id);
+/* The bac_server on_write hook's work: make the write just accepted durable (a
+ * checkpoint; new trend records and purges then go to the rings). 0: durable. -1: it is
+ * not, and the write is undone (settings, identity, trend-log setup back to the newest
+ * durable checkpoint, a trend log it purged or logged into read back from its ring;
+ * energy keeps counting) with *err set: resources / no-space-to-write-property for a
+ * full medium, device / operational-problem otherwise. */
+int app_nv_commit_write(meter_t *m, bac_error_t *err);
+/* The "nv":{...} member of 'ctl status' (no comma before or after). */
+void app_nv_status_json(const meter_t *m, FILE *f);
+/* A few words for the status line when something is wrong with NV ("" when all is
+ * well); returns the length. */
+size_t app_nv_status_short(const meter_t *m, char *buf, size_t cap);
 /* A checkpoint of the small state (energy, settings, identity, trend-log setup). */
 int app_nv_checkpoint(meter_t *m);
 /* Make everything durable that changed: accepted writes and new trend records now, the
