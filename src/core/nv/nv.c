@@ -802,6 +802,7 @@ int nv_load_ex(nv_store_t *s, nv_image_t *img, nv_load_info_t *info, unsigned fl
         return rc;
     info->slot[0] = sl[0].state;
     info->slot[1] = sl[1].state;
+    info->seq = best < 0 ? 0 : sl[best].seq; /* the survivor's, also when refused */
     if ((rc = verdict(s, sl, best, flags, info)) != NV_OK)
         return rc;
     /* s->buf holds the body of the slot checked last (or a ring): read ours again */
