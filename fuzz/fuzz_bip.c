@@ -2,8 +2,9 @@
  * Fuzz the whole receive path of a live meter: BVLC -> NPDU -> APDU -> every service
  * -> object reads and writes -> the reply. Any datagram must be answered within the
  * limits (never more than 480 octets of APDU) or dropped, never crash or overrun.
- * The first octet picks how the datagram arrived (bit 0: from our own address) and
- * whether a password is set (bit 7). Each input starts from the same meter
+ * The first octet picks how the datagram arrived (bit 0: from our own address), whether
+ * a password is set (bit 7), the meter in sync-to-comms mode (bit 6) and a durability
+ * hook that fails every other write (bit 5). Each input starts from the same meter
  * (meter_fixture.h) and delivers the datagram twice, with a 1 s cycle between, so a
  * write is committed and logged before the second delivery reads it back.
  */
@@ -42,8 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bip_addr_parse("127.0.0.9", 47808, &peer[0]);
         bip_addr_parse("127.0.0.1", 47808, &peer[1]);
     }
-    fix_restore(&dev);
+    int variant = (data[0] & 0x40) ? FIX_SYNC_TO_COMMS : FIX_LOGGING;
+    fix_restore_variant(&dev, variant);
     bac_server_init(&srv, &dev, (data[0] & 0x80) ? "pw" : NULL);
+    if (data[0] & 0x20)
+        srv.on_write = fix_flaky_hook;
     bip_port_t port = {NULL, check_send};
     bip_init(&bip, &port, &self, &bcast, &srv);
     /* An exact-size copy, so that any read past the datagram is caught. */
@@ -52,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bip_receive(&bip, 0, &peer[data[0] & 1], copy, size - 1);
     if (bac_server_reinit_requested(&srv, NULL))
         obj_restart(&dev, false); /* as the host does once the ACK is out */
-    fix_cycle(&dev);
+    fix_cycle_variant(&dev, variant);
     bip_receive(&bip, 60000, &peer[data[0] & 1], copy, size - 1);
     free(copy);
     return 0;

@@ -6,6 +6,8 @@
  * Input: [flags] then records [ctl] [len] [len octets of NPDU] (the last one may be
  * short):
  *   flags bit 7   a DCC/ReinitializeDevice password ("pw") is set
+ *   flags bit 6   the meter runs in sync-to-comms mode (FIX_SYNC_TO_COMMS)
+ *   flags bit 5   the host's durability hook fails every other accepted write
  *   ctl bit 0     the NPDU arrived by broadcast
  *   ctl bits 1..7 s: the ms clock moves on by s^3 * 2000 ms first (0 .. 47 days, wraps)
  * After the first record the meter completes a 1 s cycle (pending writes commit, the
@@ -72,8 +74,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    fix_restore(&dev);
+    int variant = (data[0] & 0x40) ? FIX_SYNC_TO_COMMS : FIX_LOGGING;
+    fix_restore_variant(&dev, variant);
     bac_server_init(&srv, &dev, (data[0] & 0x80) ? "pw" : NULL);
+    if (data[0] & 0x20)
+        srv.on_write = fix_flaky_hook;
     uint32_t now = 0xFFFF0000u; /* the ms clock wraps soon */
     size_t i = 1;
     int first = 1;
@@ -94,10 +99,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r)
             check_reply(npdu, n, out, r);
         free(npdu);
-        if (bac_server_reinit_requested(&srv, NULL))
-            obj_restart(&dev, false);
+        uint8_t state;
+        if (bac_server_reinit_requested(&srv, &state)) {
+            if (state > BAC_REINIT_WARMSTART)
+                abort(); /* only cold and warm starts are acknowledged */
+            obj_restart(&dev, false); /* as the host does, then it announces itself */
+            r = bac_server_i_am(&srv, out, sizeof out);
+            if (r > sizeof out)
+                abort();
+        }
         if (first)
-            fix_cycle(&dev);
+            fix_cycle_variant(&dev, variant);
         first = 0;
     }
     return 0;

@@ -241,6 +241,8 @@ def singles():
     s["wp_dev_location_ctrl"] = wp(DEVICE, DEV, 58, a_str("a\tb"))
     s["wp_dev_maxmaster"] = wp(DEVICE, DEV, 64, a_uint(64))
     s["wp_dev_maxmaster_big"] = wp(DEVICE, DEV, 64, tag(2, False, b"\x01\x00\x00\x00\x00"))
+    s["wp_dev_maxmaster_200"] = wp(DEVICE, DEV, 64, a_uint(200))
+    s["wp_dev_maxmaster_0"] = wp(DEVICE, DEV, 64, a_uint(0))
     s["wp_dev_description"] = wp(DEVICE, DEV, 28, a_str("x"))
     s["wp_dev_wildcard_location"] = wp(DEVICE, WILDCARD, 58, a_str("here"), priority=16)
     avs = {1: 21211.0, 2: 31.0, 3: 200.0, 4: 3.0, 5: 2.5, 6: 480.0, 7: 0.0, 8: 20.0, 9: 30.0,
@@ -331,8 +333,16 @@ def sequences():
         "write_dev_then_who": [(0, wp(DEVICE, DEV, 75, a_oid(DEVICE, 77))), (1, unconfirmed(8, b"")),
                                (0, rp(DEVICE, 77, 77)), (0, wp(DEVICE, 77, 77, a_str("M"))),
                                (1, unconfirmed(7, c_str(3, "M")))],
-        "av_write_then_reliability": [(0, wp(AV, 5, 85, a_real(20.0))), (0, rp(AV, 5, 103)),
-                                      (0, rp(AV, 5, 111)), (0, rpm([((AV, 5), [8])]))],
+        # The 1 s cycle runs after the first record: a write after it stays pending.
+        "av_write_then_reliability": [(1, unconfirmed(8, b"")), (0, wp(AV, 5, 85, a_real(20.0))),
+                                      (0, rp(AV, 5, 103)), (0, rp(AV, 5, 111)),
+                                      (0, rpm([((AV, 5), [8])]))],
+        "sync_log": [(0, wp(AV, 1, 85, a_real(21211.0))), (0, rr(1, by_pos(1, 5))),
+                     (0, rp(TL, 2, 145)), (0, rp(AV, 11, 85))],
+        "sync_interval_back": [(0, wp(AV, 11, 85, a_real(90000.0))), (0, rr(3, b""))],
+        "hook_writes": [(0, wp(AV, 3, 85, a_real(200.0))), (0, wp(AV, 4, 85, a_real(3.0))),
+                        (0, wp(DEVICE, DEV, 58, a_str("x"))), (0, wp(TL, 1, 141, a_uint(0))),
+                        (0, rp(AV, 3, 85))],
         "energy_clear": [(0, wp(AV, 1, 85, a_real(30078.0))), (0, rp(AI, 1, 85)),
                          (0, rp(AI, 78, 85))],
     }
@@ -367,7 +377,8 @@ def main():
         write("fuzz_server", "g_" + name, bytes([0, 1 if unconf else 0, len(npdu)]) + npdu)
         write("fuzz_bip", "g_" + name, b"\x00" + bvlc(npdu, unconf))
     for name, recs in sequences().items():
-        data = b"\x80" if name.startswith("reinit") else b"\x00"
+        flags = {"reinit": 0x80, "sync": 0x40, "hook": 0x20}.get(name.split("_")[0], 0)
+        data = bytes([flags])
         for ctl, npdu in recs:
             data += bytes([ctl, len(npdu)]) + npdu
         write("fuzz_server", "g_" + name, data)

@@ -1,12 +1,14 @@
 /*
  * The meter every whole-meter fuzz target starts each input from. Built once: a few
  * 1 s cycles of a balanced 3-phase load, two months of trend-log records (TL1 wrapped
- * past its 5,760 records, TL2 with a backward clock change and a disable, TL3 purged),
+ * past its 5,760 records, TL2 with a backward clock change and a disable, TL3 with
+ * sequence numbers wrapping past 2^32 - 1),
  * the clock synchronized, and the sample stream stopped FIX_TAIL samples before the end
  * of a 1 s cycle that also crosses a 15-minute logging boundary. Before each input the
  * pristine copy is copied back (a memcpy instead of an init and 2,520 samples), and
  * fix_cycle() completes that cycle in FIX_TAIL samples: readings, demand, pending AV
- * commits and one trend record per log, as a real second of the meter would.
+ * commits and one trend record per log, as a real second of the meter would. A second
+ * variant runs in sync-to-comms mode (AV11 = 0), where AV1 = 21211 logs instead.
  *
  * Harness code, not core: statics are fine here (one meter per fuzz process).
  */
@@ -24,8 +26,15 @@
 #define FIX_TAIL 8u /* samples the pristine meter is short of a completed 1 s cycle */
 #define FIX_TL_STEP 90000 /* the default Log_Interval, 15 min, in 1/100 s */
 
-static obj_device_t fix_pristine;
-static mtr_frame_t fix_tail[FIX_TAIL];
+/* The variants a target can start from. */
+enum {
+    FIX_LOGGING,      /* Log_Interval 15 min; the pending cycle logs a record in each log */
+    FIX_SYNC_TO_COMMS, /* AV11 = 0 (all logs purged when it was set): AV1 = 21211 logs */
+    FIX_VARIANTS
+};
+
+static obj_device_t fix_pristine[FIX_VARIANTS];
+static mtr_frame_t fix_tail[FIX_VARIANTS][FIX_TAIL];
 static int fix_built;
 
 /* Feed frames until n are consumed; true if a 1 s cycle completed (then obj_cycle). */
@@ -80,6 +89,28 @@ static inline void fix_request(obj_device_t *d, const uint8_t *apdu, size_t n)
         abort();
 }
 
+/* Feed d (at a cycle boundary) until FIX_TAIL samples short of the next cycle end and
+ * keep it with those samples as variant v. */
+static inline void fix_keep(obj_device_t *d, wave_t *w, int v)
+{
+    static mtr_frame_t buf[MTR_FS];
+    size_t left = d->mtr.tick_left;
+    wave_fill(w, &d->mtr.cfg, buf, left);
+    if (fix_feed(d, buf, left - FIX_TAIL))
+        abort();
+    memcpy(fix_tail[v], buf + left - FIX_TAIL, sizeof fix_tail[v]);
+    fix_pristine[v] = *d;
+}
+
+/* Complete the pending 1 s cycle of a meter restored as variant v (once per restore;
+ * after an obj_restart the engine starts a new cycle and these samples do not end it). */
+static inline int fix_cycle_variant(obj_device_t *d, int v)
+{
+    mtr_frame_t x[FIX_TAIL];
+    memcpy(x, fix_tail[v], sizeof x);
+    return fix_feed(d, x, FIX_TAIL);
+}
+
 static inline void fix_build(void)
 {
     static obj_device_t d; /* 280 KB: not on the stack */
@@ -107,6 +138,9 @@ static inline void fix_build(void)
     tl_record_t back = {.t = b - 111 * FIX_TL_STEP, .kind = TL_REC_TIME_CHANGE, .value = -9000.0f};
     tl_append(&d.tl[1], &back);
     fix_log(&d.tl[1], b - 10 * FIX_TL_STEP, 100, 95.0f, 0.5f);
+    /* TL3's sequence numbers pass 2^32 - 1 and start again at 1: what an NV store of a
+     * very old log would restore, and the one way to reach that code in an hour. */
+    d.tl[2].total = UINT32_MAX - 40;
     fix_log(&d.tl[2], b, 60, 3.0f, 0.01f);
     /* TimeSynchronization to just before B, so that the cycle FIX_TAIL samples short of
      * completing ends past it: time-change records now, an interval record then. */
@@ -117,49 +151,64 @@ static inline void fix_build(void)
     tl_time_split(b - (tl_time_t)((left - FIX_TAIL) * 100 / MTR_FS), &now.date, &now.time);
     if (!obj_clock_set(&d, &now))
         abort();
-    /* TL2: Log_Enable FALSE then TRUE (a log-disabled record); TL3: Record_Count := 0. */
+    /* TL2: Log_Enable FALSE then TRUE (a log-disabled record). */
     static const uint8_t tl2_off[] = {0x00, 0x05, 0x01, 0x0F, 0x0C, 0x05, 0x00, 0x00, 0x02,
                                       0x19, 0x85, 0x3E, 0x10, 0x3F};
     static const uint8_t tl2_on[] = {0x00, 0x05, 0x02, 0x0F, 0x0C, 0x05, 0x00, 0x00, 0x02,
                                      0x19, 0x85, 0x3E, 0x11, 0x3F};
-    static const uint8_t tl3_purge[] = {0x00, 0x05, 0x03, 0x0F, 0x0C, 0x05, 0x00, 0x00, 0x03,
-                                        0x19, 0x8D, 0x3E, 0x21, 0x00, 0x3F};
     fix_request(&d, tl2_off, sizeof tl2_off);
     fix_request(&d, tl2_on, sizeof tl2_on);
-    fix_request(&d, tl3_purge, sizeof tl3_purge);
-    /* Stop FIX_TAIL samples short of the cycle end; keep those samples for fix_cycle. */
-    wave_fill(&w, &d.mtr.cfg, buf, left);
-    if (fix_feed(&d, buf, left - FIX_TAIL))
-        abort();
-    memcpy(fix_tail, buf + left - FIX_TAIL, sizeof fix_tail);
-    fix_pristine = d;
-    fix_built = 1;
+    fix_keep(&d, &w, FIX_LOGGING);
     /* The tail completes the cycle, and that cycle logs in every log. */
     uint32_t total[TL_COUNT];
     for (int k = 0; k < TL_COUNT; k++)
         total[k] = d.tl[k].total;
-    if (!fix_feed(&d, fix_tail, FIX_TAIL))
+    if (!fix_cycle_variant(&d, FIX_LOGGING))
         abort();
     for (int k = 0; k < TL_COUNT; k++)
-        if (d.tl[k].total != total[k] + 1)
+        if (d.tl[k].total != (total[k] == UINT32_MAX ? 1 : total[k] + 1))
             abort();
+    /* Sync-to-comms: AV11 := 0.0, committed by the next cycle (which purges the logs). */
+    static const uint8_t av11_zero[] = {0x00, 0x05, 0x03, 0x0F, 0x0C, 0x00, 0x80, 0x00, 0x0B,
+                                        0x19, 0x55, 0x3E, 0x44, 0x00, 0x00, 0x00, 0x00, 0x3F};
+    fix_request(&d, av11_zero, sizeof av11_zero);
+    size_t n = d.mtr.tick_left;
+    wave_fill(&w, &d.mtr.cfg, buf, n);
+    if (!fix_feed(&d, buf, n) || d.mtr.cfg.subinterval_cs != 0)
+        abort();
+    fix_keep(&d, &w, FIX_SYNC_TO_COMMS);
+    fix_built = 1;
 }
 
-/* The pristine meter into d. */
-static inline void fix_restore(obj_device_t *d)
+/* A host's durability hook (bac_server_t.on_write) whose saves fail every other time. */
+static int fix_hook_calls;
+static inline int fix_flaky_hook(void *ctx, bac_error_t *err)
+{
+    (void)ctx;
+    if (++fix_hook_calls % 2)
+        return 0;
+    if (fix_hook_calls % 4 == 0)
+        *err = (bac_error_t){BAC_ERRCLASS_RESOURCES, BAC_ERR_NO_SPACE_TO_WRITE_PROPERTY};
+    return -1;
+}
+
+/* The pristine meter of variant v (FIX_) into d. */
+static inline void fix_restore_variant(obj_device_t *d, int v)
 {
     if (!fix_built)
         fix_build();
-    memcpy(d, &fix_pristine, sizeof *d);
+    memcpy(d, &fix_pristine[v], sizeof *d);
+    fix_hook_calls = 0;
 }
 
-/* Complete the pending 1 s cycle of a meter just restored (once per restore; after an
- * obj_restart the engine starts a new cycle and these samples do not complete it). */
+static inline void fix_restore(obj_device_t *d)
+{
+    fix_restore_variant(d, FIX_LOGGING);
+}
+
 static inline int fix_cycle(obj_device_t *d)
 {
-    mtr_frame_t x[FIX_TAIL];
-    memcpy(x, fix_tail, sizeof x);
-    return fix_feed(d, x, FIX_TAIL);
+    return fix_cycle_variant(d, FIX_LOGGING);
 }
 
 #endif

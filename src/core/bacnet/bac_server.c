@@ -146,8 +146,8 @@ static void svc_read_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
 
 /* ---- ReadPropertyMultiple ------------------------------------------------------------- */
 
-/* One pass over the request, encoding the results into ack as it goes (ack NULL: only
- * check the request). Stops at the first error of either cursor. */
+/* One pass over the request, encoding the results into ack as it goes. Stops at the
+ * first error of either cursor. */
 static int rpm_pass(bac_server_t *s, bac_buf_t *req, bac_buf_t *ack)
 {
     int specs = 0;
@@ -156,10 +156,8 @@ static int rpm_pass(bac_server_t *s, bac_buf_t *req, bac_buf_t *ack)
         bac_dec_ctx_oid(req, 0, &oid);
         bac_dec_opening(req, 1);
         oid = obj_resolve(s->dev, oid);
-        if (ack) {
-            bac_enc_ctx_oid(ack, 0, oid);
-            bac_enc_opening(ack, 1);
-        }
+        bac_enc_ctx_oid(ack, 0, oid);
+        bac_enc_opening(ack, 1);
         int props = 0;
         while (bac_err(req) == BAC_OK && !bac_is_closing(req, 1)) {
             uint32_t prop, index = OBJ_NO_INDEX;
@@ -168,8 +166,6 @@ static int rpm_pass(bac_server_t *s, bac_buf_t *req, bac_buf_t *ack)
             if (bac_is_context(req, 1))
                 bac_dec_ctx_unsigned(req, 1, &index);
             props++;
-            if (!ack)
-                continue;
             uint32_t list[32];
             size_t n = 1;
             list[0] = prop;
@@ -210,8 +206,7 @@ static int rpm_pass(bac_server_t *s, bac_buf_t *req, bac_buf_t *ack)
         bac_dec_closing(req, 1);
         if (props == 0)
             bac_fail(req, BAC_E_TAG); /* an empty property list is not a request */
-        if (ack)
-            bac_enc_closing(ack, 1);
+        bac_enc_closing(ack, 1);
         specs++;
     }
     if (specs == 0)
