@@ -334,9 +334,9 @@ def sequences():
                                (0, rp(DEVICE, 77, 77)), (0, wp(DEVICE, 77, 77, a_str("M"))),
                                (1, unconfirmed(7, c_str(3, "M")))],
         # The 1 s cycle runs after the first record: a write after it stays pending.
-        "av_write_then_reliability": [(1, unconfirmed(8, b"")), (0, wp(AV, 5, 85, a_real(20.0))),
-                                      (0, rp(AV, 5, 103)), (0, rp(AV, 5, 111)),
-                                      (0, rpm([((AV, 5), [8])]))],
+        "av_write_then_reliability": [(1, unconfirmed(8, b"")), (0, wp(AV, 8, 85, a_real(20.0))),
+                                      (0, rp(AV, 8, 103)), (0, rp(AV, 8, 111)),
+                                      (0, rpm([((AV, 8), [8])]))],
         "sync_log": [(0, wp(AV, 1, 85, a_real(21211.0))), (0, rr(1, by_pos(1, 5))),
                      (0, rp(TL, 2, 145)), (0, rp(AV, 11, 85))],
         "sync_interval_back": [(0, wp(AV, 11, 85, a_real(90000.0))), (0, rr(3, b""))],
