@@ -7,19 +7,20 @@
 #   bash tests/e2e_interop.sh <path-to-s4100> <repo-root>
 #
 # Needs node (>= 18), npm, tshark and dumpcap (scripts/install-interop-deps.sh) and root
-# (or capture rights) for dumpcap on lo. Uses UDP ports 47910..47969 on 127.0.0.0/8 only;
-# two runs on one machine (say, two ctest trees) take turns through a lock file.
-# Bounded: node is given INTEROP_TIMEOUT seconds (default 480), each test has its own
-# timeout, and every meter, the capture and the runner are killed on exit.
+# (or capture rights) for dumpcap on lo. Network on 127.0.0.0/8 only, on a block of 32
+# UDP ports of its own (tests/interop/tools/ports.sh: random, checked free, claimed for
+# the run), captured by port: any number of runs can go side by side on one machine.
+# The meters run on virtual time (tests/interop/lib/harness.mjs): no test waits for the
+# machine to be fast enough. Bounded: node is given INTEROP_TIMEOUT seconds (default
+# 1800, a safety net only), and every meter, the capture and the runner are killed on
+# exit. Files: one temporary directory (meters' NV files and control sockets included).
 set -uo pipefail
 
 bin=$(realpath "${1:?usage: e2e_interop.sh <s4100> <repo-root>}")
 root=$(realpath "${2:?usage: e2e_interop.sh <s4100> <repo-root>}")
 interop="$root/tests/interop"
-# Meters on 47910, 47915, 47920, ... 47960, clients next to them (tests/interop/*.test.mjs).
-# 47900 itself is left to bench/bench_bacnet's examples.
-ports="47910-47969"
-budget=${INTEROP_TIMEOUT:-480}
+port_count=32 # slots of a meter and a client port each: harness.mjs ports()
+budget=${INTEROP_TIMEOUT:-1800}
 min_meter_pdus=${INTEROP_MIN_PDUS:-1500}
 
 fail() { echo "e2e_interop: $*" >&2; exit 1; }
@@ -28,13 +29,20 @@ for tool in node npm tshark dumpcap; do
 done
 [ -x "$bin" ] || fail "$bin is not executable"
 
-# One run at a time per machine: the ports and the capture are shared.
-exec 9>/tmp/s4100-interop.lock
-flock -w 420 9 || fail "another interop run holds /tmp/s4100-interop.lock"
+# This run's ports, held until the script exits.
+# shellcheck source=interop/tools/ports.sh
+source "$interop/tools/ports.sh"
+s4100_claim_ports "$port_count" || fail "no UDP ports"
+ports="$PORT_BASE-$((PORT_BASE + port_count - 1))"
 
-tmp=$(mktemp -d /tmp/s4100-interop.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/s4100-interop.XXXXXX")
 pcap="$tmp/interop.pcapng"
+# The meters' NV files and control sockets: on tmpfs where there is one (a trend record
+# is made durable with fdatasync as it is logged; the suite fills 5760-record buffers).
+state=$(mktemp -d /dev/shm/s4100-interop.XXXXXX 2>/dev/null) || state="$tmp"
+export S4100_INTEROP_STATE="$state"
 export S4100_BIN="$bin" S4100_INTEROP_PIDS="$tmp/meters" TZ=UTC
+export S4100_INTEROP_PORT_BASE="$PORT_BASE" S4100_INTEROP_PORT_COUNT="$port_count"
 cap_pid=""
 node_pid=""
 
@@ -49,6 +57,7 @@ cleanup() {
     done < "$S4100_INTEROP_PIDS"
   fi
   [ -n "$cap_pid" ] && kill -TERM "$cap_pid" 2>/dev/null && wait "$cap_pid" 2>/dev/null
+  [ "$state" != "$tmp" ] && rm -rf "$state"
   if [ "$rc" -ne 0 ] && [ -z "${INTEROP_KEEP:-}" ]; then
     echo "e2e_interop: failed; capture and logs in $tmp" >&2
   elif [ -z "${INTEROP_KEEP:-}" ]; then
@@ -81,7 +90,7 @@ node --help 2>/dev/null | grep -q -- '--test-concurrency' && args+=(--test-concu
 start=$(date +%s)
 (
   cd "$interop" || exit 1
-  exec setsid -w timeout -k 10 "$budget" node "${args[@]}" ./*.test.mjs
+  TMPDIR="$tmp" exec setsid -w timeout -k 10 "$budget" node "${args[@]}" ./*.test.mjs
 ) > "$tmp/node.log" 2>&1 &
 node_pid=$!
 wait "$node_pid"

@@ -2,7 +2,9 @@
 # BACnet MS/TP end to end over a pty pair (socat): s4100 run --mstp on one end, a test
 # master (tests/mstp_master.c, the project's master node as a client) on the other,
 # reading and writing the meter; the meter's capture decodes in tshark with good CRCs
-# and nothing malformed.
+# and nothing malformed. The meter runs on virtual time: the master advances it one
+# second (s4100 ctl advance) where a write must commit at the next cycle. Everything in
+# one temporary directory; no network.
 # Usage: e2e_mstp.sh <s4100 binary> <repo root>
 set -euo pipefail
 bin=$1
@@ -19,14 +21,13 @@ pids+=($!)
 for i in $(seq 50); do [ -e "$tmp/meter" ] && [ -e "$tmp/master" ] && break; sleep 0.1; done
 
 "$bin" run --mstp "$tmp/meter" --mac 5 --baud 38400 --max-master 10 --pcap "$tmp/mstp.pcap" \
-    --nv "$tmp/m.nv" --no-panel --quiet --device-id 1234 \
+    --nv "$tmp/m.nv" --no-panel --quiet --device-id 1234 --virtual-time --control "$tmp/ctl.sock" \
     --scenario "$root/scenarios/balanced-50hz.ini" >"$tmp/run.out" 2>&1 &
 meter=$!
 pids+=($meter)
-sleep 0.5
 
 rc=0
-timeout 120 "$master" "$tmp/master" 38400 0 5 1234 || rc=$?
+timeout 120 "$master" "$tmp/master" 38400 0 5 1234 "'$bin' ctl --control '$tmp/ctl.sock' advance 1" || rc=$?
 kill -TERM $meter
 wait $meter || true
 cat "$tmp/run.out"

@@ -1,14 +1,20 @@
 /*
  * A test master for tests/e2e_mstp.sh: an MS/TP master node on a serial port or pty
  * that joins the meter's ring and reads and writes it, checking every answer.
- * Usage: mstp_master PTY BAUD OUR_MAC METER_MAC DEVICE_ID
+ * Usage: mstp_master PTY BAUD OUR_MAC METER_MAC DEVICE_ID [ADVANCE_COMMAND]
+ * ADVANCE_COMMAND (run by /bin/sh) makes a meter on virtual time process one second
+ * (`s4100 ctl --control PATH advance 1`); the master keeps its node running meanwhile.
+ * Without it, the meter's own clock is waited for.
  * Prints one line per check and "N passed, M failed"; exit status 0 when all passed.
  */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bacnet/bac.h"
 #include "mstp/mstp.h"
@@ -31,7 +37,7 @@ static void on_receive(void *ctx, uint8_t src, uint8_t dst, uint8_t type, const 
     reply_type = type;
 }
 
-static lx_mstp_t link;
+static lx_mstp_t mlink;
 static mstp_t node;
 
 /* Run the node until a frame arrives for us or timeout_ms passes. */
@@ -39,15 +45,38 @@ static bool pump(int timeout_ms)
 {
     uint32_t end = lx_now_ms() + (uint32_t)timeout_ms;
     while ((int32_t)(end - lx_now_ms()) > 0) {
-        struct pollfd pf = {.fd = link.fd, .events = POLLIN};
+        struct pollfd pf = {.fd = mlink.fd, .events = POLLIN};
         poll(&pf, 1, 1);
         if (pf.revents & POLLIN)
-            lx_mstp_drain(&link, &node);
+            lx_mstp_drain(&mlink, &node);
         mstp_tick(&node, lx_now_us());
         if (reply_type >= 0)
             return true;
     }
     return false;
+}
+
+/* Run the node while `cmd` runs (at most timeout_ms): whether it exited with status 0. */
+static bool pump_while(const char *cmd, int timeout_ms)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return false;
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    uint32_t end = lx_now_ms() + (uint32_t)timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if ((int32_t)(end - lx_now_ms()) <= 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return false;
+        }
+        pump(5);
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* Send an NPDU expecting a reply; returns the reply's APDU (after the 2-octet NPDU). */
@@ -88,16 +117,17 @@ static size_t hex(const char *s, uint8_t *out)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: mstp_master PTY BAUD OUR_MAC METER_MAC DEVICE_ID\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: mstp_master PTY BAUD OUR_MAC METER_MAC DEVICE_ID [ADVANCE_COMMAND]\n");
         return 2;
     }
+    const char *advance = argc == 7 ? argv[6] : NULL;
     uint32_t baud = (uint32_t)atol(argv[2]);
     uint8_t mac = (uint8_t)atoi(argv[3]), meter = (uint8_t)atoi(argv[4]);
     uint32_t dev_id = (uint32_t)atol(argv[5]);
     char err[300];
     mstp_port_t port;
-    if (lx_mstp_open(&link, argv[1], baud, NULL, &port, err, sizeof err) < 0) {
+    if (lx_mstp_open(&mlink, argv[1], baud, NULL, &port, err, sizeof err) < 0) {
         fprintf(stderr, "mstp_master: %s\n", err);
         return 2;
     }
@@ -111,8 +141,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "mstp_master: bad settings\n");
         return 2;
     }
-    /* The ring forms: our token reaches the meter and comes back. */
-    pump(3000);
+    /* The ring forms: our token reaches the meter and comes back (once the meter has
+     * started: a bounded wait for I/O). */
+    for (int i = 0; i < 100 && node.c.tokens_received == 0; i++)
+        pump(100);
     check(node.c.tokens_received > 0, "joined the meter's ring (token received)");
 
     uint8_t npdu[600];
@@ -182,7 +214,10 @@ int main(int argc, char **argv)
     a = transact(meter, npdu, n, &al);
     check(a && al == 3 && a[0] == 0x20, "AV3 = 200: Simple-ACK");
     reply_type = -1;
-    pump(1500); /* committed at the next 1 s cycle */
+    if (advance) /* committed at the next 1 s cycle */
+        check(pump_while(advance, 30000), "the meter advanced one second");
+    else
+        pump(1500);
     n = hex("01 04 00 05 09 0C 0C 00 80 00 03 19 55", npdu);
     a = transact(meter, npdu, n, &al);
     check(a && al >= 6 && memcmp(a + al - 5, "\x43\x48\x00\x00\x3F", 5) == 0, "AV3 reads 200.0");
@@ -201,6 +236,6 @@ int main(int argc, char **argv)
     printf("# master: %u tokens, %u lost, %u invalid frames, %u reply timeouts\n",
            node.c.tokens_received, node.c.lost_tokens, node.c.invalid_frames, node.c.reply_timeouts);
     printf("%d passed, %d failed\n", passed, failed);
-    lx_mstp_close(&link);
+    lx_mstp_close(&mlink);
     return failed ? 1 : 0;
 }

@@ -9,7 +9,7 @@ import { DCC, ERR_CLASS, ERR_CODE, OT, PROP, REINIT } from './lib/spec.mjs';
 const T = { timeout: 30000 };
 const PW = 'S4100-secret';
 const DEVICE_ID = 41001;
-const rig = new Rig({ meterPort: 47950, clientPort: 47951, deviceId: DEVICE_ID, serial: 'DCCPW0001', password: PW });
+const rig = new Rig({ slot: 8, deviceId: DEVICE_ID, serial: 'DCCPW0001', password: PW });
 const AI11 = { type: OT.AI, instance: 11 };
 const WRONG = [undefined, 'wrong', 's4100-secret', `${PW} `, 'S4100-secre'];
 

@@ -11,7 +11,7 @@ import { DCC, ERR_CLASS, ERR_CODE, OT, PROP, REINIT, TAG } from './lib/spec.mjs'
 
 const T = { timeout: 30000 };
 const DEVICE_ID = 41000;
-const rig = new Rig({ meterPort: 47940, clientPort: 47941, deviceId: DEVICE_ID, serial: 'DCC000001' });
+const rig = new Rig({ slot: 7, deviceId: DEVICE_ID, serial: 'DCC000001' });
 const AI11 = { type: OT.AI, instance: 11 };
 
 async function expectAck(promise, what) {
@@ -67,8 +67,8 @@ describe('DeviceCommunicationControl and ReinitializeDevice, no password', { tim
     await expectAck(rig.dcc(DCC.ENABLE), 'DCC enable');
     await expectServing('after enable');
     await expectIAm({}, 'after enable');
-    // The write sent while disabled was not executed.
-    await new Promise((r) => setTimeout(r, 1200));
+    // The write sent while disabled was not executed (not even at the next cycle).
+    await rig.advance(2);
     assert.equal(await rig.readValue({ type: OT.AV, instance: 7 }, PROP.PRESENT_VALUE), 1, 'AV7 unchanged');
   });
 
@@ -172,12 +172,12 @@ describe('DeviceCommunicationControl and ReinitializeDevice, no password', { tim
 
     it('the settings are kept over a restart (AV values are non-volatile)', T, async () => {
       await rig.writeReal({ type: OT.AV, instance: 8 }, 20);
-      await waitFor(async () => (await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE)) === 20, { timeout: 3500, what: 'AV8 = 20' });
+      await rig.advanceUntil(async () => (await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE)) === 20, { what: 'AV8 = 20' });
       await expectAck(rig.reinit(REINIT.COLDSTART), 'coldstart');
       await expectBack('after coldstart');
       assert.equal(await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE), 20, 'AV8 after coldstart');
       await rig.writeReal({ type: OT.AV, instance: 8 }, 10); // back to the factory default
-      await waitFor(async () => (await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE)) === 10, { timeout: 3500, what: 'AV8 = 10' });
+      await rig.advanceUntil(async () => (await rig.readValue({ type: OT.AV, instance: 8 }, PROP.PRESENT_VALUE)) === 10, { what: 'AV8 = 10' });
     });
   });
 

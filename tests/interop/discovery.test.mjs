@@ -3,12 +3,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { Rig, PDU, expectSilence, sleep } from './lib/harness.mjs';
+import { Rig, PDU, expectSilence, ports, sleep } from './lib/harness.mjs';
 import { DEVICE, OT, PROP, object } from './lib/spec.mjs';
 
 const T = { timeout: 20000 };
 const DEVICE_ID = 2024001;
-const rig = new Rig({ meterPort: 47910, clientPort: 47911, deviceId: DEVICE_ID, serial: 'D15C0V3RY' });
+const rig = new Rig({ slot: 0, deviceId: DEVICE_ID, serial: 'D15C0V3RY' });
 
 function checkIAm(iAm) {
   assert.equal(iAm.deviceId, DEVICE_ID, 'I-Am device instance');
@@ -121,7 +121,7 @@ describe('discovery', { timeout: 120000 }, () => {
 
     it('BBMD functions are answered with BVLC-Result NAK (Read-BDT -> 0x0020, Register-Foreign-Device -> 0x0030)', T, async () => {
       const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-      await new Promise((r) => sock.bind(47912, '127.0.0.1', r));
+      await new Promise((r) => sock.bind(ports(1).clientPort, '127.0.0.1', r));
       const got = [];
       sock.on('message', (m) => got.push(m));
       try {
@@ -147,10 +147,11 @@ describe('discovery', { timeout: 120000 }, () => {
   });
 });
 
-// A meter started with non-default settings on the command line reports them.
+// A meter started with non-default settings on the command line reports them. It runs
+// in real time (its status line is once per wall second), at the default time scale.
 describe('meter settings on the command line', { timeout: 60000 }, () => {
   const r2 = new Rig({
-    meterPort: 47915, clientPort: 47916, deviceId: 77, serial: 'CLI0001',
+    slot: 2, deviceId: 77, serial: 'CLI0001', virtualTime: false,
     args: ['--system-type', '31', '--ct-primary', '200', '--ct-secondary', '3', '--pt-ratio', '2', '--system-voltage', '960'],
   });
   before(() => r2.start());

@@ -1,11 +1,12 @@
 // DS-WP-B: every write rule of the PICS, accepted and rejected, on the AV objects and the
 // Device object; AI and BI are not writable. DECISIONS M13/M14: AV writes are validated
 // at once (errors returned, nothing changes); an accepted value is committed at the next
-// 1 s cycle, and until then Reliability is not NO_FAULT_DETECTED.
+// 1 s cycle, and until then Reliability is not NO_FAULT_DETECTED. The meter runs on
+// virtual time: "the next cycle" is the test advancing it (harness.mjs).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Rig, detectTrendLogs, expectError, outcome, pvAndReliability, sleep, waitFor,
+  Rig, detectTrendLogs, expectError, outcome, pvAndReliability,
 } from './lib/harness.mjs';
 import {
   AV_DEFAULTS, DEVICE, ERR_CLASS, ERR_CODE, OT, PROP, RELIABILITY_NO_FAULT_DETECTED, TAG, TL_PROP, scope,
@@ -14,21 +15,21 @@ import {
 const T = { timeout: 60000 };
 let deviceId = 1500001;
 const SERIAL = 'WR1TE0001';
-const rig = new Rig({ meterPort: 47930, clientPort: 47931, deviceId, serial: SERIAL });
+const rig = new Rig({ slot: 6, deviceId, serial: SERIAL });
 const AV = (instance) => ({ type: OT.AV, instance });
 const AI = (instance) => ({ type: OT.AI, instance });
 const BI = (instance) => ({ type: OT.BI, instance });
 const dev = () => ({ type: OT.DEVICE, instance: deviceId });
-const CYCLE_WAIT_MS = 3500; // "a delay of up to about two seconds" (datasheet), plus slack
+const CYCLE_WAIT_S = 3; // meter seconds: "a delay of up to about two seconds" (datasheet), plus slack
 const f32 = (x) => Math.fround(x);
 
 // Waits until the AV reads `value` with Reliability NO_FAULT_DETECTED. Every sample must
 // also satisfy the invariant: NO_FAULT_DETECTED => Present_Value is current.
 async function expectCommitted(inst, value, { readsAs = value } = {}) {
-  await waitFor(async () => {
+  await rig.advanceUntil(async () => {
     const r = await pvAndReliability(rig, AV(inst));
     return r.reliability === RELIABILITY_NO_FAULT_DETECTED && r.pv === f32(readsAs);
-  }, { timeout: CYCLE_WAIT_MS, interval: 50, what: `AV${inst} to read ${readsAs} with Reliability NO_FAULT_DETECTED` });
+  }, { max: CYCLE_WAIT_S, what: `AV${inst} to read ${readsAs} with Reliability NO_FAULT_DETECTED` });
 }
 
 // An accepted write: Simple-ACK; the read straight after it is either already the new
@@ -54,7 +55,7 @@ async function rejectWrite(inst, value, before, { errorClass = ERR_CLASS.PROPERT
 }
 
 async function unchangedAfterCycle(inst, before) {
-  await sleep(1300);
+  await rig.advance(1);
   const now = await pvAndReliability(rig, AV(inst));
   assert.deepEqual({ pv: now.pv, reliability: now.reliability }, { pv: f32(before), reliability: RELIABILITY_NO_FAULT_DETECTED },
     `AV${inst} one cycle after the rejected writes`);
@@ -65,7 +66,7 @@ describe('writes', { timeout: 300000 }, () => {
     await rig.start();
     await detectTrendLogs(rig);
     // Start from a measured state (the first 1 s cycle done).
-    await waitFor(async () => Number.isFinite(await rig.readValue(AI(11), PROP.PRESENT_VALUE)), { timeout: 3000, what: 'first cycle' });
+    await rig.advanceUntil(async () => Number.isFinite(await rig.readValue(AI(11), PROP.PRESENT_VALUE)), { what: 'first cycle' });
   });
   after(() => rig.close());
 
@@ -83,11 +84,11 @@ describe('writes', { timeout: 300000 }, () => {
 
     it('30078 clears the energy accumulators and counts in AI78 Energy_Resets (DECISIONS M13)', T, async () => {
       const resets0 = await rig.readValue(AI(78), PROP.PRESENT_VALUE);
-      await sleep(1100); // let the energy grow
+      await rig.advance(2); // let the energy grow
       const kwh0 = await rig.readValue(AI(2), PROP.PRESENT_VALUE);
       assert.ok(kwh0 > 0, `AI2 KWh_Import accumulates (${kwh0})`);
       await acceptWrite(1, 30078, { readsAs: 0 });
-      await waitFor(async () => (await rig.readValue(AI(78), PROP.PRESENT_VALUE)) === resets0 + 1, { timeout: CYCLE_WAIT_MS, what: 'AI78 to count the reset' });
+      await rig.advanceUntil(async () => (await rig.readValue(AI(78), PROP.PRESENT_VALUE)) === resets0 + 1, { max: CYCLE_WAIT_S, what: 'AI78 to count the reset' });
       const kwh1 = await rig.readValue(AI(2), PROP.PRESENT_VALUE);
       assert.ok(kwh1 < kwh0, `AI2 KWh_Import after the reset (${kwh1}) is below the value before (${kwh0})`);
       assert.equal(await rig.readValue(AV(1), PROP.PRESENT_VALUE), 0, 'AV1 reads 0');
@@ -119,8 +120,8 @@ describe('writes', { timeout: 300000 }, () => {
     it('accepts 5, 32000, 100; AI76 Max_Power follows (DECISIONS M7)', T, async () => {
       await acceptWrite(3, 5);
       await acceptWrite(3, 32000);
-      await waitFor(async () => Math.abs(await rig.readValue(AI(76), PROP.PRESENT_VALUE) - Math.sqrt(3) * 600 * 32000 / 1000) < 1,
-        { timeout: CYCLE_WAIT_MS, what: 'AI76 = sqrt(3)*600*32000/1000' });
+      await rig.advanceUntil(async () => Math.abs(await rig.readValue(AI(76), PROP.PRESENT_VALUE) - Math.sqrt(3) * 600 * 32000 / 1000) < 1,
+        { max: CYCLE_WAIT_S, what: 'AI76 = sqrt(3)*600*32000/1000' });
       await acceptWrite(3, 100);
     });
   });
@@ -296,10 +297,10 @@ describe('writes', { timeout: 300000 }, () => {
         await rig.write(dev(), PROP.OBJECT_IDENTIFIER, [{ type: TAG.OBJECT_ID, value: { type: OT.DEVICE, instance: inst } }]);
         deviceId = inst;
         rig.deviceId = inst;
-        await waitFor(async () => {
+        await rig.advanceUntil(async () => {
           const id = await readDev(PROP.OBJECT_IDENTIFIER);
           return id.instance === inst;
-        }, { timeout: CYCLE_WAIT_MS, what: `Device Object_Identifier = ${inst}` });
+        }, { max: CYCLE_WAIT_S, what: `Device Object_Identifier = ${inst}` });
         const got = await rig.collect(() => rig.whoIs({ low: inst, high: inst }), { until: (g) => g.iAms.length > 0 });
         assert.deepEqual(got.iAms.map((x) => x.deviceId), [inst], 'I-Am');
         const list1 = await rig.readValue(dev(), PROP.OBJECT_LIST, 1);
@@ -312,11 +313,11 @@ describe('writes', { timeout: 300000 }, () => {
       assert.equal(await readDev(PROP.OBJECT_NAME), orig);
       await rig.write(dev(), PROP.OBJECT_NAME, [{ type: TAG.CHARACTER_STRING, value: orig }]);
       await rig.write(dev(), PROP.OBJECT_NAME, [{ type: TAG.CHARACTER_STRING, value: 'Meter Room 3 - Main' }]);
-      await waitFor(async () => (await readDev(PROP.OBJECT_NAME)) === 'Meter Room 3 - Main', { timeout: CYCLE_WAIT_MS, what: 'new Object_Name' });
+      await rig.advanceUntil(async () => (await readDev(PROP.OBJECT_NAME)) === 'Meter Room 3 - Main', { max: CYCLE_WAIT_S, what: 'new Object_Name' });
       const got = await rig.collect(() => rig.whoHas({ objectName: 'Meter Room 3 - Main' }), { until: (g) => g.iHaves.length > 0 });
       assert.deepEqual(got.iHaves.map((x) => x.objectId), [dev()]);
       await rig.write(dev(), PROP.OBJECT_NAME, [{ type: TAG.CHARACTER_STRING, value: orig }]);
-      await waitFor(async () => (await readDev(PROP.OBJECT_NAME)) === orig, { timeout: CYCLE_WAIT_MS, what: 'Object_Name restored' });
+      await rig.advanceUntil(async () => (await readDev(PROP.OBJECT_NAME)) === orig, { max: CYCLE_WAIT_S, what: 'Object_Name restored' });
     });
 
     it('Object_Name: a non-string is invalid-data-type', T, async () => {
@@ -327,12 +328,12 @@ describe('writes', { timeout: 300000 }, () => {
       const s64 = 'Building 7, Floor 2, Electrical Room 214, Panel LP-2A, Feeder 3B';
       assert.equal(s64.length, 64);
       await rig.write(dev(), PROP.LOCATION, [{ type: TAG.CHARACTER_STRING, value: s64 }]);
-      await waitFor(async () => (await readDev(PROP.LOCATION)) === s64, { timeout: CYCLE_WAIT_MS, what: 'Location (64 chars)' });
+      await rig.advanceUntil(async () => (await readDev(PROP.LOCATION)) === s64, { max: CYCLE_WAIT_S, what: 'Location (64 chars)' });
       await expectError(rig.write(dev(), PROP.LOCATION, [{ type: TAG.CHARACTER_STRING, value: `${s64}X` }]), ERR_CLASS.PROPERTY, ERR_CODE.VALUE_OUT_OF_RANGE, 'Location (65 chars)');
       await expectError(rig.write(dev(), PROP.LOCATION, [{ type: TAG.CHARACTER_STRING, value: 'L'.repeat(200) }]), ERR_CLASS.PROPERTY, ERR_CODE.VALUE_OUT_OF_RANGE, 'Location (200 chars)');
       assert.equal(await readDev(PROP.LOCATION), s64);
       await rig.write(dev(), PROP.LOCATION, [{ type: TAG.CHARACTER_STRING, value: 'Lab bench 1' }]);
-      await waitFor(async () => (await readDev(PROP.LOCATION)) === 'Lab bench 1', { timeout: CYCLE_WAIT_MS, what: 'Location' });
+      await rig.advanceUntil(async () => (await readDev(PROP.LOCATION)) === 'Lab bench 1', { max: CYCLE_WAIT_S, what: 'Location' });
       await expectError(rig.write(dev(), PROP.LOCATION, [{ type: TAG.REAL, value: 1 }]), ERR_CLASS.PROPERTY, ERR_CODE.INVALID_DATA_TYPE, 'Location = REAL');
     });
 
@@ -343,7 +344,7 @@ describe('writes', { timeout: 300000 }, () => {
       assert.equal(await readDev(PROP.MAX_MASTER), DEVICE.maxMaster);
       for (const v of [1, 127, 64]) {
         await rig.write(dev(), PROP.MAX_MASTER, [{ type: TAG.UNSIGNED, value: v }]);
-        await waitFor(async () => (await readDev(PROP.MAX_MASTER)) === v, { timeout: CYCLE_WAIT_MS, what: `Max_Master ${v}` });
+        await rig.advanceUntil(async () => (await readDev(PROP.MAX_MASTER)) === v, { max: CYCLE_WAIT_S, what: `Max_Master ${v}` });
       }
     });
 

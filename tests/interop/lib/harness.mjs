@@ -4,8 +4,20 @@
 // Loopback broadcasts: the meter binds 0.0.0.0:meterPort and sends its broadcasts (I-Am,
 // I-Have) to 127.255.255.255:clientPort; the client binds 0.0.0.0:clientPort and sends
 // its broadcasts (Who-Is, Who-Has) to 127.255.255.255:meterPort.
+//
+// Ports: every rig takes a slot of this run's block of UDP ports (ports()), which
+// tests/e2e_interop.sh chooses, checks free and claims (S4100_INTEROP_PORT_BASE,
+// S4100_INTEROP_PORT_COUNT), so that two runs of the suite never share a port.
+//
+// Time: a meter runs on virtual time (`s4100 run --virtual-time`): its clock stands
+// still until the test says rig.advance(seconds), which feeds that many seconds of
+// samples as fast as the CPU allows and resolves when they are all processed. A test
+// that needs meter time to pass (a cycle, a log interval, a full buffer) advances it
+// and then checks, with no wall-clock deadline; wall-clock waits are only for replies
+// and silence. BACnet timing (DCC durations, APDU timeouts) stays on real time.
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -24,6 +36,41 @@ const services = require('@bacnet-js/client/dist/lib/services');
 
 export { sleep };
 export const BIN = process.env.S4100_BIN;
+
+// This run's ports: a block from the environment, or (run by hand, without the shell
+// wrapper) a random one below Linux's ephemeral range.
+const PORT_COUNT = Number(process.env.S4100_INTEROP_PORT_COUNT) || 32;
+const PORT_BASE = Number(process.env.S4100_INTEROP_PORT_BASE)
+  || 20000 + 32 * Math.floor(Math.random() * ((32768 - 20000 - PORT_COUNT) / 32));
+// The meter and client ports of slot `slot` (each test file uses its own slots).
+export function ports(slot) {
+  assert.ok(Number.isInteger(slot) && slot >= 0 && 2 * slot + 1 < PORT_COUNT,
+    `port slot ${slot}: this run has ${PORT_COUNT} ports from ${PORT_BASE}`);
+  return { meterPort: PORT_BASE + 2 * slot, clientPort: PORT_BASE + 2 * slot + 1 };
+}
+
+// One command to a meter's control socket (what `s4100 ctl` does): the answer, once the
+// meter has sent it and (normally) closed the connection. No deadline of its own: an
+// advance takes as long as the CPU needs; a meter that dies closes the connection.
+export function control(path, line) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let done = false;
+    const sock = net.createConnection(path, () => sock.write(`${line}\n`));
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(out);
+    };
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { out += d; });
+    sock.on('end', () => finish());
+    sock.on('close', () => finish());
+    sock.on('error', (e) => finish(new Error(`control ${path} '${line}': ${e.message}`)));
+  });
+}
 export const SILENCE_MS = 1000; // how long "no answer" is waited for
 const APDU_TIMEOUT_MS = 1000; // the client's wait for a confirmed reply
 const live = new Set();
@@ -115,9 +162,10 @@ export function decodeHeaders(buf) {
 export const PDU = { CONFIRMED: 0, UNCONFIRMED: 1, SIMPLE_ACK: 2, COMPLEX_ACK: 3, ERROR: 5, REJECT: 6, ABORT: 7 };
 
 export class Rig {
-  // opts: name, meterPort, clientPort, deviceId, serial, password, args (extra CLI args)
+  // opts: slot (ports(slot)) or meterPort and clientPort, deviceId, serial, password,
+  // args (extra CLI args), virtualTime (default true; false: the meter runs on wall time).
   constructor(opts) {
-    this.opts = { serial: '4100123456', deviceId: 1234, ...opts };
+    this.opts = { serial: '4100123456', deviceId: 1234, virtualTime: true, ...(opts.slot === undefined ? {} : ports(opts.slot)), ...opts };
     this.deviceId = this.opts.deviceId;
     this.serial = this.opts.serial;
     this.addr = { address: `127.0.0.1:${this.opts.meterPort}` };
@@ -128,6 +176,8 @@ export class Rig {
     this.iAms = [];
     this.iHaves = [];
     this.exit = null;
+    this.advanced = 0; // meter seconds advanced by this rig (virtual time)
+    this.cycle = 0; // the meter's cycle count after the last advance
   }
 
   get device() { return { type: OT.DEVICE, instance: this.deviceId }; }
@@ -139,10 +189,58 @@ export class Rig {
       '--serial', o.serial, '--scenario', o.scenario ?? STEADY_SCENARIO, '--no-panel'];
     if (o.password) a.push('--bacnet-password', o.password);
     // Every meter starts from the factory state: its own fresh NV file (the default one
-    // under ~/.local/state would carry state from run to run).
-    if (!this.nvPath) this.nvPath = join(mkdtempSync(join(tmpdir(), 's4100-nv-')), 'meter.nv');
-    a.push('--nv', this.nvPath);
+    // under ~/.local/state would carry state from run to run), in its own directory with
+    // its control socket.
+    // (S4100_INTEROP_STATE: a directory on tmpfs, where an NV file's fdatasync costs
+    // nothing, so that a disk's speed does not matter either.)
+    if (!this.dir) this.dir = mkdtempSync(join(process.env.S4100_INTEROP_STATE || tmpdir(), 's4100-rig-'));
+    this.nvPath = join(this.dir, 'meter.nv');
+    this.controlPath = join(this.dir, 'ctl.sock');
+    a.push('--nv', this.nvPath, '--control', this.controlPath);
+    if (o.virtualTime) a.push('--virtual-time');
     return a.concat(o.args ?? []);
+  }
+
+  // ---- the control socket and virtual time ----
+  control(line) { return control(this.controlPath, line); }
+
+  // Makes the meter process `seconds` meter seconds (every sample, the engine, trend logs,
+  // demand, NV) and resolves with its cycle count when it has. It answers BACnet all the
+  // while; only this promise waits for it.
+  async advance(seconds) {
+    assert.ok(this.opts.virtualTime, 'advance() needs a meter on virtual time');
+    assert.ok(Number.isInteger(seconds) && seconds > 0, `advance(${seconds})`);
+    const ans = await this.control(`advance ${seconds}`);
+    const m = /^ok: advanced (\d+) s \(cycle (\d+)\)/.exec(ans);
+    assert.ok(m && Number(m[1]) === seconds, `advance ${seconds}: the meter answered ${JSON.stringify(ans)}\n${this.log()}`);
+    this.advanced += seconds;
+    this.cycle = Number(m[2]);
+    return this.cycle;
+  }
+
+  // Advances the meter `step` seconds at a time until `pred()` holds (checked first
+  // before any advance), at most `max` meter seconds: what a wait for "the next cycle"
+  // or "the next log interval" becomes on virtual time. Resolves to pred()'s value.
+  async advanceUntil(pred, { step = 1, max = 3, what = 'condition' } = {}) {
+    let last;
+    for (let spent = 0; ; spent += step) {
+      try {
+        last = await pred();
+        if (last) return last;
+      } catch (e) {
+        last = e;
+      }
+      if (spent + step > max) {
+        throw new Error(`${what}: not after ${spent} s of meter time (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+      }
+      await this.advance(step);
+    }
+  }
+
+  // The meter's `ctl status`, parsed.
+  async status() {
+    const ans = await this.control('status');
+    try { return JSON.parse(ans); } catch { throw new Error(`ctl status: not JSON: ${ans}`); }
   }
 
   async start() {
@@ -229,6 +327,7 @@ export class Rig {
   async close() {
     try { await this.stop(); } finally {
       try { this.client?.close(); } catch { /* closed */ }
+      if (this.dir && !process.env.INTEROP_KEEP) rmSync(this.dir, { recursive: true, force: true });
     }
   }
 
