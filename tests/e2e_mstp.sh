@@ -27,7 +27,7 @@ meter=$!
 pids+=($meter)
 
 rc=0
-timeout 120 "$master" "$tmp/master" 38400 0 5 1234 "'$bin' ctl --control '$tmp/ctl.sock' advance 1" || rc=$?
+timeout 120 "$master" "$tmp/master" 38400 0 5 1234 "'$bin' ctl --control '$tmp/ctl.sock' advance 1 >/dev/null" || rc=$?
 kill -TERM $meter
 wait $meter || true
 cat "$tmp/run.out"

@@ -129,9 +129,10 @@ tmux send-keys -t "$sess" q
 for i in $(seq 50); do tmux has-session -t "$sess" 2>/dev/null || break; sleep 0.1; done
 tmux has-session -t "$sess" 2>/dev/null && bad "q did not quit" || ok "q quits the panel and the meter"
 
-# What the panel set is non-volatile: a restart on the same NV file keeps it.
+# What the panel set is non-volatile: a restart on the same NV file keeps it (with a
+# scenario that has no [meter] section: one that has recommissions the meter).
 "$bin" run --bind 127.0.0.1 --bip-port $port --device-id 1234 --nv $tmp/p.nv --quiet --no-panel \
-    --virtual-time --control "$tmp/ctl2.sock" --scenario $root/scenarios/balanced-50hz.ini >/dev/null 2>&1 &
+    --virtual-time --control "$tmp/ctl2.sock" --scenario $root/tests/interop/steady.ini >/dev/null 2>&1 &
 meter2=$!
 for i in $(seq 100); do [ -S "$tmp/ctl2.sock" ] && break; sleep 0.1; done
 v2=$(bacread 2 2 85 || bacread 2 2 85)

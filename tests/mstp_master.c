@@ -143,8 +143,12 @@ int main(int argc, char **argv)
     }
     /* The ring forms: our token reaches the meter and comes back (once the meter has
      * started: a bounded wait for I/O). */
-    for (int i = 0; i < 100 && node.c.tokens_received == 0; i++)
+    uint32_t join_end = lx_now_ms() + 10000;
+    while (node.c.tokens_received == 0 && (int32_t)(join_end - lx_now_ms()) > 0) {
+        reply_type = -1; /* (the meter's I-Am at start-up is no reason to stop) */
         pump(100);
+    }
+    reply_type = -1;
     check(node.c.tokens_received > 0, "joined the meter's ring (token received)");
 
     uint8_t npdu[600];
