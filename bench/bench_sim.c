@@ -4,7 +4,8 @@
  *   synth+AFE   sim_read + sim_afe of a scenario (the waveform, harmonics, noise, pulses)
  *   engine      mtr_feed on pre-made frames (the floor: what the meter itself costs)
  *   pipeline    synth + AFE + engine + obj_cycle, chunked as `s4100 run` does
- * and what each means in meters per core in real time (2520 sets/s per meter).
+ * and what each means in meters per core in real time (2520 sets/s per meter). Times are
+ * the thread's CPU time, so other work on a shared machine skews them less.
  * Usage: bench_sim [seconds-of-wall-time per figure, default 2] [scenario.ini ...]
  * (default: the shipped default, harmonics and balanced-50hz scenarios).
  */
@@ -24,7 +25,7 @@
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

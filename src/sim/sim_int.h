@@ -69,7 +69,8 @@ typedef struct {
  * is constant, per block while it moves. */
 #define SIM_BLK 64
 #define SIM_NTERM (MTR_NCH * SIM_HMAX) /* the fundamental and orders 2..SIM_HMAX */
-#define SIM_ZIG 256                    /* ziggurat layers */
+#define SIM_QBITS 12                   /* the noise: 2^12 equiprobable cells */
+#define SIM_QN (1u << SIM_QBITS)
 
 typedef struct {
     uint64_t psi, dpsi; /* angle at the anchor and its step per sample */
@@ -90,9 +91,7 @@ typedef struct {
 } sim_tabkey_t;
 
 typedef struct {
-    uint64_t s[4];  /* xoshiro256++ */
-    uint32_t spare; /* the unused half of the last 64 random bits */
-    bool has_spare;
+    uint64_t s[4]; /* xoshiro256++ */
 } sim_rng_t;
 
 typedef struct {
@@ -116,7 +115,7 @@ typedef struct {
     uint64_t wob_ph; /* wobble phase, cycles x 2^64 */
     int drift_dir, drift_last;
 
-    sim_rng_t rng;
+    sim_rng_t rng, rng_slow; /* the noise; the ziggurat's rare extra draws */
 
     double pulse_rate_last, pulse_next;
     uint64_t pulse_last;
@@ -142,11 +141,15 @@ typedef struct {
     uint64_t pnext_n, pw_n; /* next pulse at frame >= pnext_n; closed for pw_n frames */
     /* Constant tables and scratch. */
     double cis[256][2];
-    double zx[SIM_ZIG + 1], zf[SIM_ZIG + 1], zw[2 * SIM_ZIG];
-    uint32_t zk[2 * SIM_ZIG];
+    float qmean[SIM_QN]; /* the mean of N(0, 1) in each cell */
+    double qtail;        /* where the two outer cells begin */
     double jd[SIM_BLK];
     uint64_t dph[SIM_BLK];
-    double gbuf[MTR_NCH * SIM_BLK];
+    /* The noise of the aligned block gblk (frames gblk x SIM_BLK ...), per channel:
+     * drawn whole when first needed, so the draws do not depend on how reads split. */
+    uint64_t gblk;
+    double g[(MTR_NCH + 1) * SIM_BLK]; /* channel c at c x SIM_BLK; room past the end */
+    double acc[SIM_BLK], x[MTR_NCH][SIM_BLK];
     double tab[SIM_NTERM][2][SIM_BLK]; /* cos, sin */
 } sim_synth_t;
 
