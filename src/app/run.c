@@ -21,7 +21,7 @@
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
        OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP,
-       OPT_VIRTUAL_TIME };
+       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER };
 
 #define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
 
@@ -56,6 +56,8 @@ static void usage(FILE *f)
           "  --nv FILE              the meter's non-volatile memory (default:\n"
           "                         ~/.local/state/s4100/s4100-SERIAL.nv)\n"
           "  --nv-factory-reset     discard that file first: a meter fresh from the factory\n"
+          "  --nv-accept-older      start from the older intact checkpoint when the newest\n"
+          "                         was erased or damaged (the meter refuses otherwise)\n"
           "  --quiet                no status line\n"
           "  --no-panel             headless: no front panel even on a terminal (without a\n"
           "                         terminal the meter always runs headless)\n",
@@ -172,6 +174,7 @@ static int parse_own(int c, run_opts_t *o)
         o->max_master = (long)v;
         break;
     case OPT_NV_RESET: o->nv_factory_reset = true; break;
+    case OPT_NV_ACCEPT_OLDER: o->nv_accept_older = true; break;
     case OPT_VIRTUAL_TIME: o->virtual_time = true; break;
     case OPT_TIME_SCALE:
         if (!num_opt("time-scale", optarg, 0.1, 10000, false, "a factor, 0.1..10000", &v))
@@ -202,6 +205,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"virtual-time", no_argument, NULL, OPT_VIRTUAL_TIME},
         {"nv", required_argument, NULL, OPT_NV},
         {"nv-factory-reset", no_argument, NULL, OPT_NV_RESET},
+        {"nv-accept-older", no_argument, NULL, OPT_NV_ACCEPT_OLDER},
         {"mstp", required_argument, NULL, OPT_MSTP},
         {"mac", required_argument, NULL, OPT_MAC},
         {"baud", required_argument, NULL, OPT_BAUD},
@@ -285,14 +289,17 @@ static const char *alert_list(uint32_t alarms, char *buf, size_t cap)
 static void status_line(const meter_t *m)
 {
     const float *ai = m->dev.mtr.ai;
-    char alerts[128];
+    char alerts[128], nv[128];
+    if (app_nv_status_short(m, nv, sizeof nv) == 0)
+        nv[0] = '\0';
     printf("[%6u s] P %9.3f kW  Q %9.3f kVAR  PF %6.3f  VLN %7.2f V  I %8.2f A  f %6.2f Hz"
-           "  kWh +%.3f -%.3f  alerts %s  %s rx %u tx %u\n",
+           "  kWh +%.3f -%.3f  alerts %s  %s rx %u tx %u%s%s\n",
            m->dev.mtr.cycles, (double)ai[MTR_AI_KW], (double)ai[MTR_AI_KVAR],
            (double)ai[MTR_AI_PF], (double)ai[MTR_AI_VLN_AVG], (double)ai[MTR_AI_I_AVG],
            (double)ai[MTR_AI_FREQ], (double)ai[MTR_AI_KWH_IMP], (double)ai[MTR_AI_KWH_EXP],
            alert_list(m->dev.mtr.alarms, alerts, sizeof alerts), m->mstp_on ? "mstp" : "bip",
-           m->mstp_on ? m->mstp.rx.c.frames : m->bip.rx, m->mstp_on ? m->mstp.c.tx_frames : m->bip.tx);
+           m->mstp_on ? m->mstp.rx.c.frames : m->bip.rx, m->mstp_on ? m->mstp.c.tx_frames : m->bip.tx,
+           nv[0] ? "  NV " : "", nv);
     fflush(stdout);
 }
 
@@ -403,6 +410,8 @@ static void status_json(run_t *r, FILE *f)
                 pace_achieved(&r->pace, now),
                 due > r->pace.produced ? (double)(due - r->pace.produced) / (MTR_FS * r->pace.scale) * 1e3 : 0.0,
                 r->pace.max_lag_s * 1e3);
+    app_nv_status_json(m, f);
+    fputc(',', f);
     if (r->ctl) {
         fputs("\"control\":", f);
         app_ctl_stats_json(&r->ctl->stats, f);
@@ -762,9 +771,7 @@ static int loop(run_t *r)
 /* An accepted write: durable before its acknowledgement is encoded (bac_server hook). */
 static int durable(void *ctx, bac_error_t *err)
 {
-    (void)err;
-    app_nv_sync(ctx, false);
-    return 0;
+    return app_nv_commit_write(ctx, err);
 }
 
 /* --mac, --baud, --max-master: set like the panel sets them, checked, kept in NV. */
