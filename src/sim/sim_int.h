@@ -149,7 +149,9 @@ typedef struct {
      * drawn whole when first needed, so the draws do not depend on how reads split. */
     uint64_t gblk;
     double g[(MTR_NCH + 1) * SIM_BLK]; /* channel c at c x SIM_BLK; room past the end */
-    double acc[SIM_BLK], x[MTR_NCH][SIM_BLK];
+    double cr[SIM_NTERM], ci[SIM_NTERM]; /* each term's cis at the block's start */
+    double acc[SIM_BLK];
+    float x[MTR_NCH][SIM_BLK];
     double tab[SIM_NTERM][2][SIM_BLK]; /* cos, sin */
 } sim_synth_t;
 

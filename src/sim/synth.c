@@ -831,7 +831,7 @@ static void sim_acc_ramp(double *restrict acc, const double *restrict tc,
 }
 
 /* x(j) = base(j) acc(j) + dc(j) [+ sig(j) g(j), sig never below 0]. */
-static void sim_out(double *restrict x, const double *restrict acc, const double *restrict jd,
+static void sim_out(float *restrict x, const double *restrict acc, const double *restrict jd,
                     const double *restrict g, const double lin[6])
 {
     const double b = lin[0], db = lin[1], d = lin[2], dd = lin[3], s = lin[4], ds = lin[5];
@@ -839,26 +839,49 @@ static void sim_out(double *restrict x, const double *restrict acc, const double
         for (size_t j = 0; j < SIM_BLK; j++) {
             double sg = s + jd[j] * ds;
             sg = sg > 0.0 ? sg : 0.0;
-            x[j] = (b + jd[j] * db) * acc[j] + (d + jd[j] * dd) + sg * g[j];
+            x[j] = (float)((b + jd[j] * db) * acc[j] + (d + jd[j] * dd) + sg * g[j]);
         }
     else
         for (size_t j = 0; j < SIM_BLK; j++)
-            x[j] = (b + jd[j] * db) * acc[j] + (d + jd[j] * dd);
+            x[j] = (float)((b + jd[j] * db) * acc[j] + (d + jd[j] * dd));
+}
+
+/* The same where nothing ramps: the base is in acc already. */
+static void sim_out_const(float *restrict x, const double *restrict acc,
+                          const double *restrict g, double d, double s)
+{
+    if (g)
+        for (size_t j = 0; j < SIM_BLK; j++)
+            x[j] = (float)(acc[j] + d + s * g[j]);
+    else
+        for (size_t j = 0; j < SIM_BLK; j++)
+            x[j] = (float)(acc[j] + d);
+}
+
+/* Every term's cis at the block's start, all together: they are independent, so they
+ * overlap in the pipeline. */
+static void sim_block_coefs(sim_synth_t *y, uint64_t n0, uint64_t ph0)
+{
+    const uint64_t dn = n0 - y->anchor;
+    for (size_t k = 0; k < y->nterm; k++) {
+        const sim_term_t *t = &y->term[k];
+        sim_cis(y, t->h * ph0 + t->psi + dn * t->dpsi, &y->cr[k], &y->ci[k]);
+    }
 }
 
 /* A channel's frames of the block into y->x[c]: base(j) x sum of rel(j) Im(C tab(j))
- * + dc(j) + noise. */
-static void sim_block_chan(sim_synth_t *y, int c, uint64_t n0, uint64_t ph0, size_t len)
+ * + dc(j) + noise. Where the base does not ramp it goes into C. */
+static void sim_block_chan(sim_synth_t *y, int c, uint64_t n0, size_t len)
 {
     const sim_chan_t *ch = &y->chan[c];
-    const uint64_t dn = n0 - y->anchor;
-    const double j0 = (double)dn;
+    const double j0 = (double)(n0 - y->anchor);
+    const bool fixed = ch->dbase == 0.0 && ch->ddc == 0.0 && ch->dsig == 0.0;
+    const double scale = fixed ? ch->base : 1.0;
     bool first = true;
     for (size_t k = ch->t0; k < (size_t)ch->t0 + ch->nt; k++) {
         const sim_term_t *t = &y->term[k];
-        double cr, ci, rel = t->rel + j0 * t->drel;
+        double rel = t->rel + j0 * t->drel, cr = scale * y->cr[k], ci = scale * y->ci[k];
         double(*tab)[SIM_BLK] = y->tab[t->tab];
-        sim_cis(y, t->h * ph0 + t->psi + dn * t->dpsi, &cr, &ci);
         if (t->drel != 0.0) {
             if (first)
                 memset(y->acc, 0, sizeof y->acc);
@@ -870,15 +893,60 @@ static void sim_block_chan(sim_synth_t *y, int c, uint64_t n0, uint64_t ph0, siz
     }
     if (first)
         memset(y->acc, 0, sizeof y->acc);
-    const double lin[6] = {ch->base + j0 * ch->dbase, ch->dbase, ch->dc + j0 * ch->ddc,
-                           ch->ddc, ch->sig + j0 * ch->dsig, ch->dsig};
     const double *g = NULL;
     if (sim_noisy(y, c, j0, len)) {
         sim_block_noise(y, n0);
         g = y->g + (size_t)c * SIM_BLK + n0 % SIM_BLK;
     }
-    sim_out(y->x[c], y->acc, y->jd, g, lin);
+    if (fixed) {
+        sim_out_const(y->x[c], y->acc, g, ch->dc, ch->sig);
+    } else {
+        const double lin[6] = {ch->base + j0 * ch->dbase, ch->dbase, ch->dc + j0 * ch->ddc,
+                               ch->ddc, ch->sig + j0 * ch->dsig, ch->dsig};
+        sim_out(y->x[c], y->acc, y->jd, g, lin);
+    }
 }
+
+/* Channel rows into frames. Two frames (12 floats) at a time: pairs of channels
+ * interleaved, then three 4-float stores. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+typedef float sim_v2f __attribute__((vector_size(8)));
+typedef float sim_v4f __attribute__((vector_size(16)));
+
+static sim_v4f sim_zip(const float *a, const float *b)
+{
+    sim_v2f u, v;
+    memcpy(&u, a, sizeof u);
+    memcpy(&v, b, sizeof v);
+    return __builtin_shufflevector(u, v, 0, 2, 1, 3); /* a0 b0 a1 b1 */
+}
+
+static void sim_interleave(mtr_frame_t *out, float (*x)[SIM_BLK], size_t len)
+{
+    float *o = out[0];
+    size_t j = 0;
+    for (; j + 1 < len; j += 2, o += 2 * MTR_NCH) {
+        sim_v4f ab = sim_zip(x[0] + j, x[1] + j), cd = sim_zip(x[2] + j, x[3] + j);
+        sim_v4f ef = sim_zip(x[4] + j, x[5] + j);
+        sim_v4f o0 = __builtin_shufflevector(ab, cd, 0, 1, 4, 5);
+        sim_v4f o1 = __builtin_shufflevector(ef, ab, 0, 1, 6, 7);
+        sim_v4f o2 = __builtin_shufflevector(cd, ef, 2, 3, 6, 7);
+        memcpy(o, &o0, sizeof o0);
+        memcpy(o + 4, &o1, sizeof o1);
+        memcpy(o + 8, &o2, sizeof o2);
+    }
+    for (; j < len; j++)
+        for (int c = 0; c < MTR_NCH; c++)
+            out[j][c] = x[c][j];
+}
+#else
+static void sim_interleave(mtr_frame_t *out, float (*x)[SIM_BLK], size_t len)
+{
+    for (size_t j = 0; j < len; j++)
+        for (int c = 0; c < MTR_NCH; c++)
+            out[j][c] = x[c][j];
+}
+#endif
 
 /* Frames of one span within one aligned block of SIM_BLK. */
 static void sim_block(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t len,
@@ -887,11 +955,10 @@ static void sim_block(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t l
     const uint64_t n0 = y->n, ph0 = y->ph;
     sim_block_state(y, pulse, len, full_last);
     sim_block_tables(y, len);
+    sim_block_coefs(y, n0, ph0);
     for (int c = 0; c < MTR_NCH; c++)
-        sim_block_chan(y, c, n0, ph0, len);
-    for (size_t j = 0; j < len; j++)
-        for (int c = 0; c < MTR_NCH; c++)
-            out[j][c] = (float)y->x[c][j];
+        sim_block_chan(y, c, n0, len);
+    sim_interleave(out, y->x, len);
 }
 
 void sim_synth_fill(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t n)
