@@ -209,6 +209,26 @@ static void test_sixty_days(void **state)
     assert_true(tl_at(l, 0)->t == oldest + 90000);
 }
 
+/* An AV11 write accepted just before a restart still restarts the logs. */
+static void test_av11_pending_at_restart(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 3; k++)
+        cycle();
+    dev.clock_base += 900;
+    cycle(); /* a boundary: one record per log */
+    uint32_t before = dev.tl[0].total;
+    assert_true(dev.tl[0].count >= 1);
+    assert_int_equal(obj_av_write(&dev, 11, 60000), OBJ_OK);
+    obj_restart(&dev, false);
+    assert_int_equal(dev.mtr.cfg.subinterval_cs, 60000);
+    for (int k = 0; k < TL_COUNT; k++) {
+        assert_int_equal(dev.tl[k].count, 1); /* the buffer-purged record alone */
+        assert_int_equal(tl_at(&dev.tl[k], 0)->kind, TL_REC_STATUS);
+    }
+    assert_true(dev.tl[0].total > before); /* numbering goes on */
+}
+
 static void test_sync_to_comms_and_av11(void **state)
 {
     (void)state;
@@ -377,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_time_conversion),
         cmocka_unit_test_setup(test_sixty_days, setup),
         cmocka_unit_test_setup(test_sync_to_comms_and_av11, setup),
+        cmocka_unit_test_setup(test_av11_pending_at_restart, setup),
         cmocka_unit_test_setup(test_trendlog_properties, setup),
         cmocka_unit_test_setup(test_read_range_wire, setup),
         cmocka_unit_test_setup(test_read_range_paging, setup),

@@ -148,8 +148,13 @@ void obj_restart(obj_device_t *d, bool power_loss)
     mtr_config_t cfg = d->pending_cfg; /* accepted writes survive a restart */
     tl_time_t now = obj_clock_now(d);
     bool rtc_reset = d->mtr.rtc_reset;
+    /* An AV11 write still pending restarts the logs as it would have at the cycle's end. */
+    bool purge = d->pending_avs & (1u << MTR_SET_SUBINTERVAL_LEN);
     mtr_init(&d->mtr, &cfg, &nv);
     d->pending_avs = 0;
+    if (purge)
+        for (int k = 0; k < TL_COUNT; k++)
+            tl_purge(&d->tl[k], now);
     if (power_loss) {
         d->clock_base = 0.0;
         mtr_power_up(&d->mtr);
