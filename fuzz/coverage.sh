@@ -28,7 +28,7 @@ files_of() {
         src/core/objects/obj_props.c ;;
     fuzz_nv) echo src/core/nv/nv.c ;;
     fuzz_csv) echo src/sim/replay.c src/sim/source.c ;;
-    fuzz_scenario) echo src/sim/scenario.c src/sim/scenario_keys.c ;;
+    fuzz_scenario) echo src/sim/scenario.c src/sim/synth.c ;;
     fuzz_ctl) echo src/app/control.c ;;
     *) echo "" ;;
     esac
@@ -49,7 +49,11 @@ for t in "${targets[@]}"; do
     [ -f "fuzz/dict/$t.dict" ] && args+=(-dict="fuzz/dict/$t.dict")
     seeds=()
     [ -d "fuzz/seeds/$t" ] && seeds=("fuzz/seeds/$t")
-    "$fz/fuzz/$t" "${args[@]}" "$corpus" "${seeds[@]}" >"$fz/cov-$t.log" 2>&1 || {
+    # CPU seconds as well as wall ones: on a shared machine the wall rate says more
+    # about the neighbours than about the target.
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    /usr/bin/time -f "%U %S" -o "$fz/cov-$t.time" \
+        "$fz/fuzz/$t" "${args[@]}" "$corpus" "${seeds[@]}" >"$fz/cov-$t.log" 2>&1 || {
         echo "$t: the run failed (see $fz/cov-$t.log)" >&2
         continue
     }
@@ -57,7 +61,10 @@ for t in "${targets[@]}"; do
     LLVM_PROFILE_FILE="$cov/$t.profraw" "$cov/fuzz/$t" -runs=0 "$corpus" "${seeds[@]}" \
         >"$cov/replay-$t.log" 2>&1
     llvm-profdata-14 merge -sparse "$cov/$t.profraw" -o "$cov/$t.profdata"
-    echo "== $t: $runs runs in ${secs} s = $((runs / secs)) execs/s, corpus $(ls "$corpus" | wc -l) inputs"
+    cpu=$(awk '{ print $1 + $2 }' "$fz/cov-$t.time")
+    echo "== $t: $runs runs in ${secs} s = $((runs / secs)) execs/s" \
+        "($(awk -v r="$runs" -v c="$cpu" 'BEGIN { printf "%d", r / c }') per CPU second," \
+        "load $load), corpus $(ls "$corpus" | wc -l) inputs"
     # shellcheck disable=SC2046
     llvm-cov-14 report "$cov/fuzz/$t" -instr-profile="$cov/$t.profdata" $(files_of "$t") |
         awk 'NR > 2 && NF >= 10 && $1 != "---" { printf "   %-36s lines %6s of %5s\n", $1, $10, $8 }'

@@ -19,6 +19,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static uint8_t bytes_sink[4];
+
 static void check_cursor(const bac_buf_t *b)
 {
     CHECK(b->pos <= b->len);
@@ -65,6 +67,35 @@ static void apdu_round_trip(const bac_apdu_t *a)
           c.service == a->service && c.reason == a->reason);
 }
 
+/* The queries agree with the header a peek finds, and an opening or closing tag is
+ * consumed whole by its decoder (on a copy of the cursor). */
+static void queries(const bac_buf_t *b)
+{
+    bac_tag_t t;
+    const int h = bac_peek_tag(b, &t);
+    const uint8_t other = (uint8_t)(t.number + 1);
+    if (h < 0) {
+        CHECK(!bac_is_context(b, 0) && !bac_is_opening(b, 0) && !bac_is_closing(b, 0));
+        return;
+    }
+    CHECK(bac_is_context(b, t.number) == (t.context && t.kind == BAC_TAG_PRIMITIVE));
+    CHECK(bac_is_opening(b, t.number) == (t.kind == BAC_TAG_OPENING));
+    CHECK(bac_is_closing(b, t.number) == (t.kind == BAC_TAG_CLOSING));
+    CHECK(bac_is_app(b, t.number) == !t.context);
+    CHECK(!bac_is_context(b, other) && !bac_is_opening(b, other) && !bac_is_closing(b, other));
+    if (t.kind != BAC_TAG_PRIMITIVE) {
+        bac_buf_t c = *b;
+        const size_t at = c.pos;
+        int rc = t.kind == BAC_TAG_OPENING ? bac_dec_opening(&c, t.number)
+                                           : bac_dec_closing(&c, t.number);
+        CHECK(rc == h && c.pos == at + (size_t)h);
+        c = *b;
+        rc = t.kind == BAC_TAG_OPENING ? bac_dec_closing(&c, t.number)
+                                       : bac_dec_opening(&c, t.number);
+        CHECK(rc == BAC_E_TAG && c.pos == at && bac_err(&c) == BAC_E_TAG);
+    }
+}
+
 /* Skip elements until the end; a stray closing tag is stepped over as a bare tag. */
 static void walk(const uint8_t *data, size_t size)
 {
@@ -76,6 +107,7 @@ static void walk(const uint8_t *data, size_t size)
         bac_tag_t t;
         int rc;
 
+        queries(&b);
         if (bac_peek_tag(&b, &t) > 0 && t.kind == BAC_TAG_CLOSING)
             rc = bac_dec_tag(&b, &t);
         else
@@ -220,12 +252,26 @@ static void typed_decoders(const uint8_t *data, size_t size)
         }
     }
     {
-        bac_date_t v;
-        bac_time_t tv;
+        bac_date_t v, v2 = {0, 0, 0, 0};
         bac_buf_reader(&b, data, size);
-        ok(&b, ctx ? bac_dec_ctx_date(&b, tag, &v) : bac_dec_date(&b, &v));
+        if (ok(&b, ctx ? bac_dec_ctx_date(&b, tag, &v) : bac_dec_date(&b, &v))) {
+            bac_buf_writer(&w, out, sizeof out);
+            ctx ? bac_enc_ctx_date(&w, tag, v) : bac_enc_date(&w, v);
+            r = reread(&w);
+            ctx ? bac_dec_ctx_date(&r, tag, &v2) : bac_dec_date(&r, &v2);
+            CHECK(bac_done(&r) && memcmp(&v, &v2, sizeof v) == 0);
+        }
+    }
+    {
+        bac_time_t v, v2 = {0, 0, 0, 0};
         bac_buf_reader(&b, data, size);
-        ok(&b, ctx ? bac_dec_ctx_time(&b, tag, &tv) : bac_dec_time(&b, &tv));
+        if (ok(&b, ctx ? bac_dec_ctx_time(&b, tag, &v) : bac_dec_time(&b, &v))) {
+            bac_buf_writer(&w, out, sizeof out);
+            ctx ? bac_enc_ctx_time(&w, tag, v) : bac_enc_time(&w, v);
+            r = reread(&w);
+            ctx ? bac_dec_ctx_time(&r, tag, &v2) : bac_dec_time(&r, &v2);
+            CHECK(bac_done(&r) && memcmp(&v, &v2, sizeof v) == 0);
+        }
     }
     {
         bac_oid_t v, v2 = {0, 0};
@@ -269,7 +315,12 @@ static void encoders(const uint8_t *data, size_t size)
         bac_bits_t bits;
         int rc = 0;
 
-        switch (op % 16) {
+        if (op % 30 == 16) { /* back to an earlier mark: the one way to unstick an error */
+            const size_t mark = arg % (b.pos + 1);
+            CHECK(bac_rewind(&b, mark) == BAC_OK && b.pos == mark && bac_err(&b) == BAC_OK);
+            continue;
+        }
+        switch (op % 30) {
         case 0: rc = bac_enc_null(&b); break;
         case 1: rc = bac_enc_ctx_bool(&b, arg, op & 0x80); break;
         case 2: rc = bac_enc_unsigned(&b, wide); break;
@@ -290,6 +341,34 @@ static void encoders(const uint8_t *data, size_t size)
         case 13: rc = bac_enc_tag(&b, op & 0x80, arg, wide); break;
         case 14: rc = bac_enc_error(&b, arg, op, wide, arg); break;
         case 15: rc = bac_enc_abort(&b, arg, op, op & 0x80); break;
+        case 17: rc = bac_put_u8(&b, arg); break;
+        case 18: rc = bac_put_u16(&b, (uint16_t)wide); break;
+        case 19: rc = bac_put_u32(&b, wide); break;
+        case 20: rc = bac_put_bytes(&b, data, (size - i) % 24); break;
+        case 21: rc = bac_enc_simple_ack(&b, arg, op); break;
+        case 22: rc = bac_enc_reject(&b, arg, op); break;
+        case 23: rc = bac_enc_complex_ack(&b, arg, op); break;
+        case 24:
+            rc = op & 0x80 ? bac_enc_ctx_date(&b, arg, (bac_date_t){arg, op, arg, op})
+                           : bac_enc_date(&b, (bac_date_t){arg, op, arg, op});
+            break;
+        case 25:
+            rc = op & 0x80 ? bac_enc_ctx_time(&b, arg, (bac_time_t){op, arg, op, arg})
+                           : bac_enc_time(&b, (bac_time_t){op, arg, op, arg});
+            break;
+        case 26: rc = bac_enc_ctx_null(&b, arg); break;
+        case 27: rc = bac_enc_octets(&b, data, (size - i) % 40); break;
+        case 28: rc = bac_enc_ctx_charstring(&b, arg, (const char *)data, (size - i) % 40); break;
+        default: /* bits set one by one read back the same */
+            bac_bits_init(&bits, arg % (BAC_BITS_MAX + 1));
+            for (unsigned k = 0; k < bits.nbits; k++)
+                bac_bits_set(&bits, k, (data[k % size] >> (k % 8)) & 1);
+            bac_bits_set(&bits, bits.nbits, true); /* beyond: ignored */
+            for (unsigned k = 0; k < bits.nbits; k++)
+                CHECK(bac_bits_get(&bits, k) == ((data[k % size] >> (k % 8)) & 1));
+            CHECK(!bac_bits_get(&bits, bits.nbits));
+            rc = bac_enc_bits(&b, &bits);
+            break;
         }
         check_cursor(&b);
         if (err_before)
@@ -303,6 +382,48 @@ static void encoders(const uint8_t *data, size_t size)
         CHECK(out[k] == 0xA5);
     /* walking what was written (headers may promise content that is not there) */
     walk(out, b.pos);
+}
+
+/* The input as a program for the raw readers over itself: each octet picks a read and
+ * its size. A read moves by exactly what it returns, or fails without moving and sticks. */
+static void raw_reads(const uint8_t *data, size_t size)
+{
+    bac_buf_t b;
+    bac_buf_reader(&b, data, size);
+    for (size_t i = 0; i < size && i < 64; i++) {
+        const size_t pos_before = b.pos;
+        const int err_before = bac_err(&b);
+        uint8_t u8, bytes[16];
+        uint16_t u16;
+        uint32_t u32;
+        int rc = 0;
+        switch (data[i] % 6) {
+        case 0: rc = bac_get_u8(&b, &u8); break;
+        case 1: rc = bac_get_u16(&b, &u16); break;
+        case 2: rc = bac_get_u32(&b, &u32); break;
+        case 3: rc = bac_get_bytes(&b, bytes, data[i] / 6 % sizeof bytes); break;
+        case 4: rc = bac_skip(&b, data[i] / 6); break;
+        case 5: /* the names and reject reasons of every error stay defined */
+            CHECK(bac_err_str(-(int)(data[i] / 6 % 12)) != NULL);
+            CHECK(bac_reject_reason(-(int)(data[i] / 6 % 12)) <= BAC_REJECT_UNRECOGNIZED_SERVICE);
+            continue;
+        }
+        check_cursor(&b);
+        if (err_before)
+            CHECK(rc == err_before && b.pos == pos_before);
+        else if (rc < 0)
+            CHECK(bac_err(&b) == rc && b.pos == pos_before);
+        else
+            CHECK(b.pos == pos_before + (size_t)rc);
+    }
+    /* A writer given to a reader's call, and buffers that cannot exist, are misuse. */
+    uint8_t u8;
+    bac_buf_writer(&b, bytes_sink, sizeof bytes_sink);
+    CHECK(bac_get_u8(&b, &u8) == BAC_E_ARG && bac_skip(&b, 1) == BAC_E_ARG);
+    bac_buf_reader(&b, NULL, size + 1);
+    CHECK(bac_err(&b) == BAC_E_ARG && bac_rewind(&b, 0) == BAC_E_ARG);
+    bac_buf_writer(&b, NULL, size + 1);
+    CHECK(bac_err(&b) == BAC_E_ARG);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -325,5 +446,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     walk(data, size);
     typed_decoders(data, size);
     encoders(data, size);
+    raw_reads(data, size);
     return 0;
 }

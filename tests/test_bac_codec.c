@@ -997,6 +997,15 @@ static void test_peek_and_queries(void **state)
     bac_buf_reader(&b, (const uint8_t[]){0xD9, 0x07}, 2);
     assert_true(bac_is_context(&b, 13));
     assert_int_equal(bac_skip_element(&b), 2);
+    /* a small number in extended form (accepted by the decoders): the queries agree */
+    bac_buf_reader(&b, (const uint8_t[]){0xFE, 0x03, 0xF9, 0x00, 0x07, 0xFF, 0x03}, 7);
+    assert_true(bac_is_opening(&b, 3));
+    assert_false(bac_is_opening(&b, 15));
+    assert_int_equal(bac_dec_opening(&b, 3), 2);
+    assert_true(bac_is_context(&b, 0));
+    assert_int_equal(bac_skip_element(&b), 3);
+    assert_true(bac_is_closing(&b, 3));
+    assert_int_equal(bac_dec_closing(&b, 3), 2);
 }
 
 static void test_opening_closing_encodings(void **state)

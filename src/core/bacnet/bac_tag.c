@@ -275,8 +275,10 @@ static bool next_is(const bac_buf_t *b, bool ctx, uint8_t number, uint8_t kind)
     bac_tag_t t = {false, 0, 0, 0};
 
     /* Context tags below 15 are told by their first octet alone (the decoders' loops
-     * ask this once per element, so it is worth the shortcut). */
-    if (ctx && number < 15 && !b->err && b->rd != NULL && b->pos < b->len) {
+     * ask this once per element, so it is worth the shortcut), unless that octet says
+     * the number follows: a non-minimal extended number, which the decoders accept. */
+    if (ctx && number < 15 && !b->err && b->rd != NULL && b->pos < b->len &&
+        (b->rd[b->pos] >> 4) != 15) {
         uint8_t o = b->rd[b->pos], lvt = o & 0x07u;
         if ((o >> 4) != number || !(o & 0x08u))
             return false;
