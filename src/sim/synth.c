@@ -811,7 +811,7 @@ static void sim_block_noise(sim_synth_t *y, uint64_t n)
  * compiler turns into vector code; frames past the block's end are computed unused. */
 
 /* acc(j) (+)= Im((cr + i ci) tab(j)), times rel0 + j drel if ramp. */
-static void sim_acc(double *restrict acc, const double *restrict tc, const double *restrict ts,
+SIM_HOT static void sim_acc(double *restrict acc, const double *restrict tc, const double *restrict ts,
                     double cr, double ci, bool first)
 {
     if (first)
@@ -822,7 +822,7 @@ static void sim_acc(double *restrict acc, const double *restrict tc, const doubl
             acc[j] += cr * ts[j] + ci * tc[j];
 }
 
-static void sim_acc_ramp(double *restrict acc, const double *restrict tc,
+SIM_HOT static void sim_acc_ramp(double *restrict acc, const double *restrict tc,
                          const double *restrict ts, const double *restrict jd, double cr,
                          double ci, double r0, double dr)
 {
@@ -831,7 +831,7 @@ static void sim_acc_ramp(double *restrict acc, const double *restrict tc,
 }
 
 /* x(j) = base(j) acc(j) + dc(j) [+ sig(j) g(j), sig never below 0]. */
-static void sim_out(float *restrict x, const double *restrict acc, const double *restrict jd,
+SIM_HOT static void sim_out(float *restrict x, const double *restrict acc, const double *restrict jd,
                     const double *restrict g, const double lin[6])
 {
     const double b = lin[0], db = lin[1], d = lin[2], dd = lin[3], s = lin[4], ds = lin[5];
@@ -847,7 +847,7 @@ static void sim_out(float *restrict x, const double *restrict acc, const double 
 }
 
 /* The same where nothing ramps: the base is in acc already. */
-static void sim_out_const(float *restrict x, const double *restrict acc,
+SIM_HOT static void sim_out_const(float *restrict x, const double *restrict acc,
                           const double *restrict g, double d, double s)
 {
     if (g)
