@@ -297,10 +297,21 @@ static uint64_t sim_fix(double c)
     return x >= SIM_TWO64 ? 0 : (uint64_t)x;
 }
 
-/* The trapezoid step of two frequencies (both in 1..1000 Hz, so under half a cycle). */
+/* f Hz (1..1000) as a phase step per frame: f x 2^64 / MTR_FS rounded, exactly, from the
+ * double's bits, so a day-long run keeps every bit of the frequency. */
+static uint64_t sim_inc(double f)
+{
+    uint64_t u;
+    memcpy(&u, &f, sizeof u);
+    unsigned s = (unsigned)(u >> 52 & 0x7ff) - 1011u; /* f x 2^64 = m x 2^s, s in 12..21 */
+    uint64_t m = (u & ((1ull << 52) - 1)) | 1ull << 52;
+    return ((m / MTR_FS) << s) + (((m % MTR_FS) << s) + MTR_FS / 2) / MTR_FS;
+}
+
+/* The trapezoid step between two frames' frequencies. */
 static uint64_t sim_step_of(double f0, double f1)
 {
-    return (uint64_t)llrint(0.5 * (f0 + f1) / MTR_FS * SIM_TWO64);
+    return (sim_inc(f0) + sim_inc(f1) + 1) >> 1;
 }
 
 /* cos and sin of 2 pi ph / 2^64: the nearest of 256 table angles, rotated by the rest
