@@ -27,7 +27,7 @@ int app_settings_apply(const app_settings_t *st, mtr_config_t *cfg, const char *
 static uint8_t mem[MEDIUM], dur[MEDIUM], alloc_map[MEDIUM / NVF_BLOCK + 1];
 static nvf_t fm;
 static nv_port_t port;
-static meter_t m;
+static app_meter_t m;
 static run_opts_t opts;
 static sim_source_t *src;
 
@@ -47,12 +47,12 @@ static int boot_meter(void)
     mtr_config_t cfg;
     mtr_config_default(&cfg);
     cfg.subinterval_cs = 1000; /* a trend record every 10 s */
-    obj_init(&m.dev, &id, &cfg, NULL);
+    obj_init(&m.mt.dev, &id, &cfg, NULL);
     app_settings_t none = {{0}, {0}};
     int rc = app_nv_attach(&m, &port, &none, -1);
-    bac_server_init(&m.srv, &m.dev, NULL);
-    m.srv.on_write = hook;
-    m.srv.on_write_ctx = &m;
+    bac_server_init(&m.mt.srv, &m.mt.dev, NULL);
+    m.mt.srv.on_write = hook;
+    m.mt.srv.on_write_ctx = &m;
     return rc;
 }
 
@@ -85,13 +85,13 @@ static void run_seconds(unsigned n)
     while (n) {
         long got = sim_read(src, x, NULL, 256, &err);
         assert_true(got > 0);
-        sim_afe(&m.dev.mtr.cfg, x, (size_t)got);
+        sim_afe(&m.mt.dev.mtr.cfg, x, (size_t)got);
         size_t off = 0;
         while (off < (size_t)got && n) {
             bool cycle = false;
-            off += mtr_feed(&m.dev.mtr, x + off, (size_t)got - off, &cycle);
+            off += mtr_feed(&m.mt.dev.mtr, x + off, (size_t)got - off, &cycle);
             if (cycle) {
-                obj_cycle(&m.dev);
+                obj_cycle(&m.mt.dev);
                 app_nv_sync(&m, false);
                 n--;
             }
@@ -125,7 +125,7 @@ static int wp(uint32_t o, uint8_t prop, const uint8_t *val, size_t vlen)
     n += vlen;
     in[n++] = 0x3F;
     bool bc;
-    size_t r = bac_server_handle(&m.srv, 0, in, n, false, out, sizeof out, &bc);
+    size_t r = bac_server_handle(&m.mt.srv, 0, in, n, false, out, sizeof out, &bc);
     assert_true(r >= 5);
     if (out[2] == 0x20) {
         assert_int_equal(out[4], 15);
@@ -152,7 +152,7 @@ static int wp_location(const char *text)
 {
     uint8_t b[80] = {0x75, (uint8_t)(strlen(text) + 1), 0x00};
     memcpy(b + 3, text, strlen(text));
-    return wp(oid(OBJ_DEVICE, m.dev.id.instance), P_LOCATION, b, 3 + strlen(text));
+    return wp(oid(OBJ_DEVICE, m.mt.dev.id.instance), P_LOCATION, b, 3 + strlen(text));
 }
 
 static int wp_tl_unsigned(unsigned tl, uint8_t prop, uint16_t v)
@@ -222,32 +222,32 @@ static void test_write_refused_io(void **state)
     assert_int_equal(wp_real(9, 22), -1);
     assert_int_equal(err_cls, BAC_ERRCLASS_DEVICE);
     assert_int_equal(err_code, BAC_ERR_OPERATIONAL_PROBLEM);
-    assert_true(obj_av_value(&m.dev, 9) == 11); /* nothing changed in memory either */
+    assert_true(obj_av_value(&m.mt.dev, 9) == 11); /* nothing changed in memory either */
     run_seconds(2);
-    assert_true(obj_av_value(&m.dev, 9) == 11);
-    assert_true(m.dev.mtr.cfg.pl_imbalance_pct == 11);
+    assert_true(obj_av_value(&m.mt.dev, 9) == 11);
+    assert_true(m.mt.dev.mtr.cfg.pl_imbalance_pct == 11);
     assert_int_equal(m.nvs.refused, 1);
     assert_non_null(strstr(status_short(), "I/O ERROR"));
     assert_non_null(strstr(status_json(), "\"writes_refused\":1"));
     assert_non_null(strstr(status_json(), "\"checkpoint\":{\"ok\":false"));
     /* Energy went on counting meanwhile. */
-    assert_true(m.dev.mtr.nv.e[MTR_E_KWH_IMP].j > 0);
+    assert_true(m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j > 0);
     /* A restart: still 11. */
     nvf_cut(&fm, 0);
     fm.eio_write = false;
     assert_int_equal(boot_meter(), 0);
-    assert_true(obj_av_value(&m.dev, 9) == 11);
+    assert_true(obj_av_value(&m.mt.dev, 9) == 11);
     /* The medium back: acknowledged, and kept. */
     assert_int_equal(wp_real(9, 22), 0);
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
-    assert_true(obj_av_value(&m.dev, 9) == 22);
+    assert_true(obj_av_value(&m.mt.dev, 9) == 22);
     /* A sync that fails is as bad as a write that fails. */
     char before[OBJ_LOCATION_MAX + 1];
-    strcpy(before, m.dev.id.location);
+    strcpy(before, m.mt.dev.id.location);
     fm.eio_sync = true;
     assert_int_equal(wp_location("somewhere"), -1);
-    assert_string_equal(m.dev.id.location, before);
+    assert_string_equal(m.mt.dev.id.location, before);
     fm.eio_sync = false;
 }
 
@@ -257,12 +257,12 @@ static void test_write_refused_full(void **state)
     (void)state;
     assert_int_equal(boot_meter(), 0);
     char before[OBJ_LOCATION_MAX + 1];
-    strcpy(before, m.dev.id.location);
+    strcpy(before, m.mt.dev.id.location);
     fm.full = true;
     assert_int_equal(wp_location("the roof"), -1);
     assert_int_equal(err_cls, BAC_ERRCLASS_RESOURCES);
     assert_int_equal(err_code, BAC_ERR_NO_SPACE_TO_WRITE_PROPERTY);
-    assert_string_equal(m.dev.id.location, before);
+    assert_string_equal(m.mt.dev.id.location, before);
     assert_int_equal(m.nvs.save_full, 1);
     assert_non_null(strstr(status_short(), "FULL"));
     assert_non_null(strstr(status_json(), "\"full\":1"));
@@ -271,7 +271,7 @@ static void test_write_refused_full(void **state)
     assert_string_equal(status_short(), "NV: 1 writes refused");
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
-    assert_string_equal(m.dev.id.location, "the roof");
+    assert_string_equal(m.mt.dev.id.location, "the roof");
 }
 
 /* Every kind of write that changes trend logs is undone when refused: a purge, a log
@@ -283,33 +283,33 @@ static void test_write_refused_undo(void **state)
     static tl_log_t saved[TL_COUNT];
     assert_int_equal(boot_meter(), 0);
     run_seconds(35);
-    assert_true(m.dev.tl[0].count >= 3);
-    memcpy(saved, m.dev.tl, sizeof saved);
-    uint32_t cfg_interval = m.dev.mtr.cfg.subinterval_cs;
+    assert_true(m.mt.dev.tl[0].count >= 3);
+    memcpy(saved, m.mt.dev.tl, sizeof saved);
+    uint32_t cfg_interval = m.mt.dev.mtr.cfg.subinterval_cs;
     fm.eio_write = true;
     assert_int_equal(wp_tl_unsigned(1, P_RECORD_COUNT, 0), -1);
-    assert_true(same_log(&m.dev.tl[0], &saved[0]));
+    assert_true(same_log(&m.mt.dev.tl[0], &saved[0]));
     assert_int_equal(wp_tl_enable(2, false), -1);
-    assert_true(m.dev.tl[1].enable);
-    assert_true(same_log(&m.dev.tl[1], &saved[1]));
+    assert_true(m.mt.dev.tl[1].enable);
+    assert_true(same_log(&m.mt.dev.tl[1], &saved[1]));
     assert_int_equal(wp_tl_ai(3, 7), -1);
-    assert_int_equal(m.dev.tl[2].ai, saved[2].ai);
-    assert_true(same_log(&m.dev.tl[2], &saved[2]));
+    assert_int_equal(m.mt.dev.tl[2].ai, saved[2].ai);
+    assert_true(same_log(&m.mt.dev.tl[2], &saved[2]));
     assert_int_equal(wp_tl_unsigned(1, P_LOG_INTERVAL, 2000), -1);
-    assert_int_equal(m.dev.pending_avs, 0);
+    assert_int_equal(m.mt.dev.pending_avs, 0);
     assert_int_equal(m.nvs.refused, 4);
     fm.eio_write = false;
     run_seconds(1); /* no purge, no new interval at the cycle */
-    assert_int_equal(m.dev.mtr.cfg.subinterval_cs, cfg_interval);
-    assert_true(same_log(&m.dev.tl[1], &saved[1]));
+    assert_int_equal(m.mt.dev.mtr.cfg.subinterval_cs, cfg_interval);
+    assert_true(same_log(&m.mt.dev.tl[1], &saved[1]));
     /* Accepted: the purge is durable and its number follows the old ones. */
-    uint32_t total = m.dev.tl[0].total;
+    uint32_t total = m.mt.dev.tl[0].total;
     assert_int_equal(wp_tl_unsigned(1, P_RECORD_COUNT, 0), 0);
-    assert_int_equal(m.dev.tl[0].count, 1);
+    assert_int_equal(m.mt.dev.tl[0].count, 1);
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
-    assert_int_equal(m.dev.tl[0].count, 1);
-    assert_int_equal(m.dev.tl[0].total, total + 1);
+    assert_int_equal(m.mt.dev.tl[0].count, 1);
+    assert_int_equal(m.mt.dev.tl[0].total, total + 1);
 }
 
 /* The silent resets, now refused, each with its verdict; the explicit way on. */
@@ -324,12 +324,12 @@ static void test_load_verdicts(void **state)
     run_seconds(5);
     app_nv_sync(&m, true);
     int newest = m.nv.cur;
-    int64_t kwh = m.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
+    int64_t kwh = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
     nvf_cut(&fm, 0);
     memcpy(snap, dur, MEDIUM);
     assert_int_equal(boot_meter(), 0);
     assert_int_equal(m.nvs.verdict, NV_OK);
-    assert_string_equal(m.dev.id.location, "site 7");
+    assert_string_equal(m.mt.dev.id.location, "site 7");
 
     /* Both checkpoint slots zeroed (file offsets 4096..12287). */
     memcpy(mem, snap, MEDIUM), memcpy(dur, snap, MEDIUM);
@@ -355,7 +355,7 @@ static void test_load_verdicts(void **state)
     assert_int_equal(boot_meter(), 0);
     opts.nv_accept_older = false;
     assert_true(m.nvs.older);
-    assert_true(m.dev.mtr.nv.e[MTR_E_KWH_IMP].j <= kwh);
+    assert_true(m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j <= kwh);
     assert_non_null(strstr(status_short(), "OLDER"));
     assert_non_null(strstr(status_json(), "\"verdict\":\"older-accepted\""));
     /* The older slot torn (a save cut short): the newest loads, no refusal. */
@@ -380,27 +380,27 @@ static void test_sequence_numbers_continue(void **state)
     assert_true(m.nvs.log_failing[0]);
     assert_non_null(strstr(status_short(), "TL1 not stored"));
     assert_non_null(strstr(status_json(), "\"ok\":false,\"stored\":"));
-    uint32_t total = m.dev.tl[0].total, stored = m.tl_total[0];
+    uint32_t total = m.mt.dev.tl[0].total, stored = m.tl_total[0];
     assert_true(total > stored + 10);
     assert_int_equal(wp_location("still acknowledged"), 0); /* checkpoints still work */
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
-    assert_int_equal(m.dev.tl[0].total, total); /* it used to go back to `stored` */
+    assert_int_equal(m.mt.dev.tl[0].total, total); /* it used to go back to `stored` */
     assert_true(m.nvs.load_tl[0].missing >= total - stored - 1);
     assert_true(m.nvs.load_tl[0].from_checkpoint);
-    assert_true(placeholder(tl_at(&m.dev.tl[0], m.dev.tl[0].count - 2)));
-    assert_false(placeholder(tl_at(&m.dev.tl[0], m.dev.tl[0].count - 1)));
+    assert_true(placeholder(tl_at(&m.mt.dev.tl[0], m.mt.dev.tl[0].count - 2)));
+    assert_false(placeholder(tl_at(&m.mt.dev.tl[0], m.mt.dev.tl[0].count - 1)));
     assert_non_null(strstr(status_short(), "lost or damaged at load"));
     run_seconds(10);
-    assert_int_equal(m.dev.tl[0].total, total + 1);
+    assert_int_equal(m.mt.dev.tl[0].total, total + 1);
     /* Room again: the ring catches up, the next load finds nothing missing. */
     fm.space = -1;
     run_seconds(1);
     assert_false(m.nvs.log_failing[0]);
-    assert_int_equal(m.tl_total[0], m.dev.tl[0].total);
+    assert_int_equal(m.tl_total[0], m.mt.dev.tl[0].total);
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
-    assert_int_equal(m.dev.tl[0].total, total + 1);
+    assert_int_equal(m.mt.dev.tl[0].total, total + 1);
     assert_int_equal(m.nvs.load_tl[0].missing, 0);
 }
 
@@ -412,7 +412,7 @@ static void test_damaged_record(void **state)
     static tl_log_t saved;
     assert_int_equal(boot_meter(), 0);
     run_seconds(100);
-    saved = m.dev.tl[1];
+    saved = m.mt.dev.tl[1];
     nvf_cut(&fm, 0);
     /* Ring 1, the record of ring sequence 5 (the marker is 1): log sequence 4. */
     uint32_t ring1 = 2 * 4096 + 5761 * 38;
@@ -421,7 +421,7 @@ static void test_damaged_record(void **state)
     assert_int_equal(boot_meter(), 0);
     assert_int_equal(m.nvs.load_tl[1].damaged, 1);
     assert_int_equal(m.nvs.load_tl[1].missing, 1);
-    const tl_log_t *l = &m.dev.tl[1];
+    const tl_log_t *l = &m.mt.dev.tl[1];
     assert_int_equal(l->total, saved.total);
     assert_int_equal(l->count, saved.count);
     assert_true(placeholder(tl_at(l, 3)));
@@ -450,11 +450,11 @@ static void power_cut_cycles(unsigned cycles, uint32_t seed)
              energy_back = 0, dropped_bytes = 0;
     fm.rng = seed;
     assert_int_equal(boot_meter(), 0);
-    strcpy(acked.location, m.dev.id.location);
-    acked.av9 = (float)obj_av_value(&m.dev, 9);
+    strcpy(acked.location, m.mt.dev.id.location);
+    acked.av9 = (float)obj_av_value(&m.mt.dev, 9);
     for (int k = 0; k < TL_COUNT; k++)
-        acked.enable[k] = m.dev.tl[k].enable;
-    ups = m.dev.mtr.nv.power_ups;
+        acked.enable[k] = m.mt.dev.tl[k].enable;
+    ups = m.mt.dev.mtr.nv.power_ups;
     for (unsigned c = 0; c < cycles; c++) {
         double keep = c % 2 ? 0.5 : 0.0; /* every other cut tears what was in flight */
         fm.ops_left = (long)(nvf_rand(&fm) % 120);
@@ -474,7 +474,7 @@ static void power_cut_cycles(unsigned cycles, uint32_t seed)
                     n_maybe = 0;
                     n_acked++;
                 } else {
-                    assert_string_equal(m.dev.id.location, acked.location);
+                    assert_string_equal(m.mt.dev.id.location, acked.location);
                     if (n_maybe < 8)
                         strcpy(maybe_loc[n_maybe++], text);
                     n_refused++;
@@ -486,69 +486,69 @@ static void power_cut_cycles(unsigned cycles, uint32_t seed)
                 if (rc == 0)
                     acked.av9 = v, n_acked++;
                 else
-                    assert_true(obj_av_value(&m.dev, 9) == acked.av9), n_refused++;
+                    assert_true(obj_av_value(&m.mt.dev, 9) == acked.av9), n_refused++;
                 break;
             }
             case 5: {
                 unsigned k = r / 8 % TL_COUNT;
-                bool on = !m.dev.tl[k].enable;
+                bool on = !m.mt.dev.tl[k].enable;
                 rc = wp_tl_enable(k + 1, on);
                 if (rc == 0)
                     acked.enable[k] = on, n_acked++;
                 else
-                    assert_true(m.dev.tl[k].enable == acked.enable[k]), n_refused++;
+                    assert_true(m.mt.dev.tl[k].enable == acked.enable[k]), n_refused++;
                 break;
             }
             case 6: {
                 unsigned k = r / 8 % TL_COUNT;
                 static tl_log_t before;
-                before = m.dev.tl[k];
+                before = m.mt.dev.tl[k];
                 rc = wp_tl_unsigned(k + 1, P_RECORD_COUNT, 0);
                 if (rc == 0)
                     n_acked++;
                 else
-                    assert_true(same_log(&m.dev.tl[k], &before)), n_refused++;
+                    assert_true(same_log(&m.mt.dev.tl[k], &before)), n_refused++;
                 break;
             }
             case 7: {
                 uint32_t saves = m.nv_saves;
                 app_nv_sync(&m, true);
                 if (m.nv_saves != saves)
-                    kwh_floor = m.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
+                    kwh_floor = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
                 break;
             }
             }
-            kwh_seen = m.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
+            kwh_seen = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
             if (!m.nvs.failing) /* the newest checkpoint holds this much */
                 for (int k = 0; k < TL_COUNT; k++)
                     ck_total[k] = m.nvd.tls[k].total;
         }
         for (int k = 0; k < TL_COUNT; k++) {
-            seen[k] = m.dev.tl[k];
+            seen[k] = m.mt.dev.tl[k];
             stored[k] = m.tl_total[k];
         }
         dropped_bytes += nvf_cut(&fm, keep);
         assert_int_equal(boot_meter(), 0);
         /* Nothing acknowledged is lost. */
-        bool loc_ok = !strcmp(m.dev.id.location, acked.location);
+        bool loc_ok = !strcmp(m.mt.dev.id.location, acked.location);
         for (unsigned i = 0; keep > 0 && i < n_maybe; i++)
-            loc_ok = loc_ok || !strcmp(m.dev.id.location, maybe_loc[i]);
-        if (!loc_ok || (obj_av_value(&m.dev, 9) != acked.av9 && keep == 0))
+            loc_ok = loc_ok || !strcmp(m.mt.dev.id.location, maybe_loc[i]);
+        if (!loc_ok || (obj_av_value(&m.mt.dev, 9) != acked.av9 && keep == 0))
             lost_writes++;
         for (int k = 0; k < TL_COUNT; k++)
-            if (keep == 0 && m.dev.tl[k].enable != acked.enable[k])
+            if (keep == 0 && m.mt.dev.tl[k].enable != acked.enable[k])
                 lost_writes++;
         /* Energy: never behind the last checkpoint known to be saved, never ahead. */
-        int64_t kwh = m.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
+        int64_t kwh = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
         if (kwh < kwh_floor || kwh > kwh_seen)
             energy_back++;
-        if (m.dev.mtr.nv.power_ups != ups + 1)
+        if (m.mt.dev.mtr.nv.power_ups != ups + 1)
             energy_back++;
-        ups = m.dev.mtr.nv.power_ups;
+        ups = m.mt.dev.mtr.nv.power_ups;
         /* Trend logs: numbers never go back past anything stored, and every record the
          * ring had is back as it was. */
         for (int k = 0; k < TL_COUNT; k++) {
-            const tl_log_t *l = &m.dev.tl[k];
+            const tl_log_t *l = &m.mt.dev.tl[k];
             uint32_t floor = stored[k] > ck_total[k] ? stored[k] : ck_total[k];
             if (l->total < floor)
                 back_numbers++;
@@ -561,7 +561,7 @@ static void power_cut_cycles(unsigned cycles, uint32_t seed)
                     lost_records++;
             }
         }
-        kwh_floor = kwh_seen = m.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
+        kwh_floor = kwh_seen = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
         n_maybe = 0;
     }
     printf("power cut: %u cycles (seed %u, half of them tearing the writes in flight): %u writes "

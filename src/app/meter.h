@@ -5,6 +5,7 @@
 #include "app.h"
 #include "bacnet/bac.h"
 #include "bip/bip.h"
+#include "meter/meter.h"
 #include "nv/nv.h"
 #include "objects/obj.h"
 #include "port.h"
@@ -70,16 +71,12 @@ typedef struct {
 } app_nv_tl_seen_t;
 
 typedef struct {
-    obj_device_t dev;
-    bac_server_t srv;
+    meter_t mt;          /* the meter itself: device, server, panel, power */
     bip_t bip;
     sim_source_t *src;
     mtr_config_t cfg;
     lx_udp_batch_t udp;
-    bool powered;
-    int ctl;
     double last_status; /* wall time of the last status line */
-    ui_t ui;            /* the front panel */
     bool panel;         /* drawn in the terminal */
     bool panel_dirty;
     const run_opts_t *opts;
@@ -101,35 +98,35 @@ typedef struct {
     app_nv_stat_t nvs;
     app_nv_durable_t nvd;
     tl_log_t nv_scratch;          /* a trend log read back while undoing a write */
-} meter_t;
+} app_meter_t;
 
 /* Open the store and bring the meter up from it (or from the factory state when it is
  * new). Prints what it found; returns 0, or -1 with the reason printed: the store is
  * damaged or erased in a way that would lose state silently (docs/nv.md lists every
  * verdict), unless opts->nv_factory_reset or opts->nv_accept_older say otherwise. */
-int app_nv_start(meter_t *m, const app_settings_t *st, long device_id);
+int app_nv_start(app_meter_t *m, const app_settings_t *st, long device_id);
 /* The same on a store reached through any port (tests give it a faulty one); the file
  * is not involved (app_nv_close closes m->nvf only when it is open: set nvf.fd = -1). */
-int app_nv_attach(meter_t *m, const nv_port_t *port, const app_settings_t *st, long device_id);
+int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *st, long device_id);
 /* The bac_server on_write hook's work: make the write just accepted durable (a
  * checkpoint; new trend records and purges then go to the rings). 0: durable. -1: it is
  * not, and the write is undone (settings, identity, trend-log setup back to the newest
  * durable checkpoint, a trend log it purged or logged into read back from its ring;
  * energy keeps counting) with *err set: resources / no-space-to-write-property for a
  * full medium, device / operational-problem otherwise. */
-int app_nv_commit_write(meter_t *m, bac_error_t *err);
+int app_nv_commit_write(app_meter_t *m, bac_error_t *err);
 /* The "nv":{...} member of 'ctl status' (no comma before or after). */
-void app_nv_status_json(const meter_t *m, FILE *f);
+void app_nv_status_json(const app_meter_t *m, FILE *f);
 /* A few words for the status line when something is wrong with NV ("" when all is
  * well); returns the length. */
-size_t app_nv_status_short(const meter_t *m, char *buf, size_t cap);
+size_t app_nv_status_short(const app_meter_t *m, char *buf, size_t cap);
 /* A checkpoint of the small state (energy, settings, identity, trend-log setup). */
-int app_nv_checkpoint(meter_t *m);
+int app_nv_checkpoint(app_meter_t *m);
 /* Make everything durable that changed: accepted writes and new trend records now, the
  * energy once a wall second (or always when force). Call before replies leave. */
-void app_nv_sync(meter_t *m, bool force);
+void app_nv_sync(app_meter_t *m, bool force);
 /* Power on: reload what NV holds, as a real meter's firmware does at boot. */
-int app_nv_reload(meter_t *m);
-void app_nv_close(meter_t *m);
+int app_nv_reload(app_meter_t *m);
+void app_nv_close(app_meter_t *m);
 
 #endif

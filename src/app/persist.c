@@ -15,18 +15,18 @@
 
 #include "meter.h"
 
-static nv_image_t image(meter_t *m)
+static nv_image_t image(app_meter_t *m)
 {
-    return (nv_image_t){&m->dev.mtr.nv, &m->dev.pending_cfg, &m->dev.id, m->dev.tl, NULL};
+    return (nv_image_t){&m->mt.dev.mtr.nv, &m->mt.dev.pending_cfg, &m->mt.dev.id, m->mt.dev.tl, NULL};
 }
 
-static const char *path_of(const meter_t *m)
+static const char *path_of(const app_meter_t *m)
 {
     return m->opts && m->opts->nv_path ? m->opts->nv_path : "NV";
 }
 
 /* The reason for the newest failure, with the file's errno when it has one. */
-static const char *reason(const meter_t *m, char *buf, size_t cap)
+static const char *reason(const app_meter_t *m, char *buf, size_t cap)
 {
     if (m->nvs.last_errno)
         snprintf(buf, cap, "%s (%s)", nv_strerror(m->nvs.last_rc), strerror(m->nvs.last_errno));
@@ -35,7 +35,7 @@ static const char *reason(const meter_t *m, char *buf, size_t cap)
     return buf;
 }
 
-static void note_failure(meter_t *m, int rc)
+static void note_failure(app_meter_t *m, int rc)
 {
     m->nv_errors++;
     m->nvs.last_rc = rc;
@@ -44,7 +44,7 @@ static void note_failure(meter_t *m, int rc)
 
 /* ---- loading ------------------------------------------------------------------------- */
 
-static void say_refused(const meter_t *m, int rc, const nv_load_info_t *info)
+static void say_refused(const app_meter_t *m, int rc, const nv_load_info_t *info)
 {
     const char *path = path_of(m);
     char a = info->slot[0] == NV_SLOT_BLANK ? 'A' : 'B', b = a == 'A' ? 'B' : 'A';
@@ -83,7 +83,7 @@ static void say_refused(const meter_t *m, int rc, const nv_load_info_t *info)
     }
 }
 
-static void say_log_damage(const meter_t *m, unsigned k, const nv_tl_restore_info_t *ri)
+static void say_log_damage(const app_meter_t *m, unsigned k, const nv_tl_restore_info_t *ri)
 {
     if (ri->damaged || ri->missing)
         fprintf(stderr, "s4100 run: %s: trend log %u: %u damaged records in its ring, %u sequence "
@@ -96,16 +96,16 @@ static void say_log_damage(const meter_t *m, unsigned k, const nv_tl_restore_inf
     if (ri->from_checkpoint)
         fprintf(stderr, "s4100 run: %s: trend log %u: the newest record (%u) restored from the "
                         "checkpoint: the ring had missed it\n", path_of(m), k + 1,
-                m->dev.tl[k].total);
+                m->mt.dev.tl[k].total);
 }
 
 /* Trend logs from the rings and the checkpoint's account of them (ck: NULL when the
  * store predates it). */
-static void load_logs(meter_t *m, const nv_tl_state_t *ck)
+static void load_logs(app_meter_t *m, const nv_tl_state_t *ck)
 {
     for (unsigned k = 0; k < TL_COUNT; k++) {
         nv_tl_restore_info_t *ri = &m->nvs.load_tl[k];
-        int rc = nv_tl_restore(&m->nv, k, &m->dev.tl[k], ck ? &ck[k] : NULL, &m->tl_total[k], ri);
+        int rc = nv_tl_restore(&m->nv, k, &m->mt.dev.tl[k], ck ? &ck[k] : NULL, &m->tl_total[k], ri);
         if (rc < 0)
             fprintf(stderr, "s4100 run: %s: trend log %u: %s: it starts empty\n", path_of(m),
                     k + 1, nv_strerror(rc));
@@ -114,7 +114,7 @@ static void load_logs(meter_t *m, const nv_tl_state_t *ck)
 }
 
 /* 1: nothing stored yet; 0: loaded; -1: refused (message printed). */
-static int load(meter_t *m)
+static int load(app_meter_t *m)
 {
     const char *path = path_of(m);
     nv_load_info_t info;
@@ -160,9 +160,9 @@ static int load(meter_t *m)
 
 /* ---- the durable state, and undoing a write that could not be made durable -------------- */
 
-static void snapshot(meter_t *m)
+static void snapshot(app_meter_t *m)
 {
-    obj_device_t *d = &m->dev;
+    obj_device_t *d = &m->mt.dev;
     app_nv_durable_t *D = &m->nvd;
     D->cfg = d->pending_cfg;
     D->avs = d->pending_avs;
@@ -179,10 +179,10 @@ static void snapshot(meter_t *m)
     }
 }
 
-static void mark_seen(meter_t *m)
+static void mark_seen(app_meter_t *m)
 {
     for (unsigned k = 0; k < TL_COUNT; k++) {
-        const tl_log_t *l = &m->dev.tl[k];
+        const tl_log_t *l = &m->mt.dev.tl[k];
         app_nv_tl_seen_t *s = &m->tl_seen[k];
         s->total = l->total;
         s->count = l->count;
@@ -194,9 +194,9 @@ static void mark_seen(meter_t *m)
 
 /* Take back the one record a write added to log k (a purge and its entry, or a
  * log-disabled entry): false when more than that happened since the last sync. */
-static bool unlog(meter_t *m, unsigned k)
+static bool unlog(app_meter_t *m, unsigned k)
 {
-    tl_log_t *l = &m->dev.tl[k];
+    tl_log_t *l = &m->mt.dev.tl[k];
     const app_nv_tl_seen_t *s = &m->tl_seen[k];
     uint32_t one = s->total == UINT32_MAX ? 1 : s->total + 1;
     if (l->total != one)
@@ -212,9 +212,9 @@ static bool unlog(meter_t *m, unsigned k)
 /* A trend log the undone write changed, when more happened to it than unlog can take
  * back: read it back as the medium has it, then placeholders up to what clients may
  * have seen, so that no sequence number is given twice. */
-static void reload_log(meter_t *m, unsigned k)
+static void reload_log(app_meter_t *m, unsigned k)
 {
-    tl_log_t *l = &m->dev.tl[k], *t = &m->nv_scratch;
+    tl_log_t *l = &m->mt.dev.tl[k], *t = &m->nv_scratch;
     *t = *l;
     uint32_t synced = m->tl_total[k];
     if (nv_tl_restore(&m->nv, k, t, &m->nvd.tls[k], &synced, NULL) != NV_OK) {
@@ -231,9 +231,9 @@ static void reload_log(meter_t *m, unsigned k)
  * keeps counting. AV writes still pending then stay pending (unless a cycle has put them
  * into effect since), and whatever differs from the running configuration is committed
  * at the next cycle, as a write would be. */
-static void undo(meter_t *m)
+static void undo(app_meter_t *m)
 {
-    obj_device_t *d = &m->dev;
+    obj_device_t *d = &m->mt.dev;
     const app_nv_durable_t *D = &m->nvd;
     d->pending_cfg = D->cfg;
     uint16_t avs = d->mtr.cycles == D->cycles ? D->avs : 0;
@@ -258,7 +258,7 @@ static void undo(meter_t *m)
 
 /* ---- saving ------------------------------------------------------------------------- */
 
-static int checkpoint(meter_t *m)
+static int checkpoint(app_meter_t *m)
 {
     nv_image_t img = image(m);
     m->nvf.err = 0;
@@ -284,23 +284,23 @@ static int checkpoint(meter_t *m)
                 m->nvs.save_failed);
     m->nvs.failing = false;
     m->nv_saves++;
-    m->nv_writes = m->dev.writes;
+    m->nv_writes = m->mt.dev.writes;
     m->nv_last_save = now;
     snapshot(m);
     return 0;
 }
 
-int app_nv_checkpoint(meter_t *m)
+int app_nv_checkpoint(app_meter_t *m)
 {
     return checkpoint(m);
 }
 
 /* New trend records and purges into the rings. A failure leaves the records waiting in
  * RAM: the next call goes on from where this one stopped. */
-static void sync_logs(meter_t *m)
+static void sync_logs(app_meter_t *m)
 {
     for (unsigned k = 0; k < TL_COUNT; k++) {
-        const tl_log_t *l = &m->dev.tl[k];
+        const tl_log_t *l = &m->mt.dev.tl[k];
         if (l->total == m->tl_total[k])
             continue;
         m->nvf.err = 0;
@@ -323,17 +323,17 @@ static void sync_logs(meter_t *m)
     }
 }
 
-void app_nv_sync(meter_t *m, bool force)
+void app_nv_sync(app_meter_t *m, bool force)
 {
     sync_logs(m);
     double now = lx_now_s();
-    bool due = force || m->dev.writes != m->nv_writes || now - m->nv_last_save >= 1.0;
+    bool due = force || m->mt.dev.writes != m->nv_writes || now - m->nv_last_save >= 1.0;
     if (due && (force || !m->nvs.failing || now >= m->nv_retry_at))
         checkpoint(m);
     mark_seen(m);
 }
 
-int app_nv_commit_write(meter_t *m, bac_error_t *err)
+int app_nv_commit_write(app_meter_t *m, bac_error_t *err)
 {
     int rc = checkpoint(m); /* always tried: the medium may be back */
     if (rc < 0) {
@@ -354,7 +354,7 @@ int app_nv_commit_write(meter_t *m, bac_error_t *err)
 
 /* ---- start, power cycles, stop --------------------------------------------------------- */
 
-int app_nv_attach(meter_t *m, const nv_port_t *port, const app_settings_t *st, long device_id)
+int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *st, long device_id)
 {
     const char *path = path_of(m);
     nv_layout_t layout = NV_S4100_LAYOUT;
@@ -369,17 +369,17 @@ int app_nv_attach(meter_t *m, const nv_port_t *port, const app_settings_t *st, l
     bool any = device_id > 0;
     for (int k = 0; st && k < APP_N_SETTINGS; k++)
         any |= st->given[k];
-    if (any && app_settings_apply(st, &m->dev.pending_cfg, "run") < 0)
+    if (any && app_settings_apply(st, &m->mt.dev.pending_cfg, "run") < 0)
         return -1;
     if (device_id > 0)
-        m->dev.id.instance = (uint32_t)device_id;
-    obj_restart(&m->dev, true); /* a power-up: counted, RTC reset, engine from NV */
+        m->mt.dev.id.instance = (uint32_t)device_id;
+    obj_restart(&m->mt.dev, true); /* a power-up: counted, RTC reset, engine from NV */
     mark_seen(m);
     if (m->opts && !m->opts->quiet)
         printf("s4100 run: NV %s: %s, power-up %u, %.3f kWh imported\n", path,
                lrc == 1 ? "new store (factory state)" : m->nvs.older ? "loaded an OLDER state"
                                                                      : "loaded",
-               m->dev.mtr.nv.power_ups, mtr_energy_kwh(&m->dev.mtr.nv.e[MTR_E_KWH_IMP]));
+               m->mt.dev.mtr.nv.power_ups, mtr_energy_kwh(&m->mt.dev.mtr.nv.e[MTR_E_KWH_IMP]));
     if (checkpoint(m) < 0) {
         fprintf(stderr, "s4100 run: %s: the store cannot be written: not started\n", path);
         return -1;
@@ -388,7 +388,7 @@ int app_nv_attach(meter_t *m, const nv_port_t *port, const app_settings_t *st, l
     return 0;
 }
 
-int app_nv_start(meter_t *m, const app_settings_t *st, long device_id)
+int app_nv_start(app_meter_t *m, const app_settings_t *st, long device_id)
 {
     const char *path = m->opts->nv_path;
     nv_layout_t layout = NV_S4100_LAYOUT;
@@ -410,19 +410,19 @@ int app_nv_start(meter_t *m, const app_settings_t *st, long device_id)
     return 0;
 }
 
-int app_nv_reload(meter_t *m)
+int app_nv_reload(app_meter_t *m)
 {
     int rc = load(m);
     if (rc < 0)
         return -1;
-    obj_restart(&m->dev, true);
+    obj_restart(&m->mt.dev, true);
     mark_seen(m);
     checkpoint(m);
     sync_logs(m);
     return 0;
 }
 
-void app_nv_close(meter_t *m)
+void app_nv_close(app_meter_t *m)
 {
     app_nv_sync(m, true);
     if (m->nvf.fd >= 0)
@@ -431,7 +431,7 @@ void app_nv_close(meter_t *m)
 
 /* ---- reporting ----------------------------------------------------------------------- */
 
-static const char *verdict_str(const meter_t *m)
+static const char *verdict_str(const app_meter_t *m)
 {
     if (m->nvs.verdict == NV_EMPTY)
         return "new";
@@ -452,7 +452,7 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-void app_nv_status_json(const meter_t *m, FILE *f)
+void app_nv_status_json(const app_meter_t *m, FILE *f)
 {
     const app_nv_stat_t *s = &m->nvs;
     char why[160] = "";
@@ -474,7 +474,7 @@ void app_nv_status_json(const meter_t *m, FILE *f)
             s->failing ? "false" : "true", m->nv_saves, s->save_failed, s->save_full, s->refused,
             s->undo_failed);
     for (unsigned k = 0; k < TL_COUNT; k++) {
-        const tl_log_t *l = &m->dev.tl[k];
+        const tl_log_t *l = &m->mt.dev.tl[k];
         uint32_t waiting = l->total - m->tl_total[k];
         fprintf(f, "%s{\"ok\":%s,\"stored\":%u,\"waiting\":%u,\"failed\":%u}", k ? "," : "",
                 s->log_failing[k] ? "false" : "true", m->tl_total[k], waiting,
@@ -499,7 +499,7 @@ static size_t add(char *buf, size_t cap, size_t n, const char *text)
     return n + (size_t)k >= cap ? cap - 1 : n + (size_t)k;
 }
 
-size_t app_nv_status_short(const meter_t *m, char *buf, size_t cap)
+size_t app_nv_status_short(const app_meter_t *m, char *buf, size_t cap)
 {
     const app_nv_stat_t *s = &m->nvs;
     char w[96];
@@ -516,7 +516,7 @@ size_t app_nv_status_short(const meter_t *m, char *buf, size_t cap)
         n = add(buf, cap, n, w);
     }
     for (unsigned k = 0; k < TL_COUNT; k++) {
-        uint32_t waiting = m->dev.tl[k].total - m->tl_total[k];
+        uint32_t waiting = m->mt.dev.tl[k].total - m->tl_total[k];
         if (s->log_failing[k]) {
             snprintf(w, sizeof w, "TL%u not stored (%u waiting)", k + 1, waiting);
             n = add(buf, cap, n, w);

@@ -286,59 +286,47 @@ static const char *alert_list(uint32_t alarms, char *buf, size_t cap)
     return buf;
 }
 
-static void status_line(const meter_t *m)
+static void status_line(const app_meter_t *m)
 {
-    const float *ai = m->dev.mtr.ai;
+    const float *ai = m->mt.dev.mtr.ai;
     char alerts[128], nv[128];
     if (app_nv_status_short(m, nv, sizeof nv) == 0)
         nv[0] = '\0';
     printf("[%6u s] P %9.3f kW  Q %9.3f kVAR  PF %6.3f  VLN %7.2f V  I %8.2f A  f %6.2f Hz"
            "  kWh +%.3f -%.3f  alerts %s  %s rx %u tx %u%s%s\n",
-           m->dev.mtr.cycles, (double)ai[MTR_AI_KW], (double)ai[MTR_AI_KVAR],
+           m->mt.dev.mtr.cycles, (double)ai[MTR_AI_KW], (double)ai[MTR_AI_KVAR],
            (double)ai[MTR_AI_PF], (double)ai[MTR_AI_VLN_AVG], (double)ai[MTR_AI_I_AVG],
            (double)ai[MTR_AI_FREQ], (double)ai[MTR_AI_KWH_IMP], (double)ai[MTR_AI_KWH_EXP],
-           alert_list(m->dev.mtr.alarms, alerts, sizeof alerts), m->mstp_on ? "mstp" : "bip",
+           alert_list(m->mt.dev.mtr.alarms, alerts, sizeof alerts), m->mstp_on ? "mstp" : "bip",
            m->mstp_on ? m->mstp.rx.c.frames : m->bip.rx, m->mstp_on ? m->mstp.c.tx_frames : m->bip.tx,
            nv[0] ? "  NV " : "", nv);
     fflush(stdout);
 }
 
-static void announce(meter_t *m)
+/* The meter's own NPDUs (I-Am) down its link. */
+static int bip_link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
-    if (m->mstp_on) {
-        mstp_announce(&m->mstp); /* sent when the node next holds the token */
-        return;
-    }
-    uint8_t npdu[64];
-    size_t n = bac_server_i_am(&m->srv, npdu, sizeof npdu);
-    if (n)
-        bip_send(&m->bip, NULL, npdu, n);
+    app_meter_t *m = ctx;
+    bip_addr_t to;
+    if (dst && dst->len == sizeof to.octets)
+        memcpy(to.octets, dst->mac, sizeof to.octets);
+    int rc = bip_send(&m->bip, dst && dst->len ? &to : NULL, npdu, len);
     lx_udp_batch_flush(&m->udp);
+    return rc;
 }
 
-/* ReinitializeDevice: the application restarts; NV, identity, settings and the running
- * clock survive (it is not a power loss, DECISIONS M16). */
-static void restart(meter_t *m)
+static int mstp_link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
-    obj_restart(&m->dev, false);
-    announce(m);
+    app_meter_t *m = ctx; /* sent when the node next holds the token */
+    return mstp_queue(&m->mstp, MSTP_DATA_NOT_EXPECTING_REPLY,
+                      dst && dst->len == 1 ? dst->mac[0] : MSTP_BROADCAST, npdu, len);
 }
 
-/* Control power off: the meter stops measuring and answering; what NV holds is what
- * survives (the engine's registers, settings, identity and logs stay in place). */
-static void power_off(meter_t *m)
-{
-    app_nv_sync(m, true); /* the ride-through: everything is saved before the lights go */
-    m->powered = false;
-}
-
-static void power_on(meter_t *m)
+static void power_on(app_meter_t *m)
 {
     if (app_nv_reload(m) < 0)
-        obj_restart(&m->dev, true); /* the store went bad meanwhile: keep what RAM had */
-    ui_init(&m->ui, &m->dev); /* the panel starts on its home screen */
-    m->powered = true;
-    announce(m);
+        obj_restart(&m->mt.dev, true); /* the store went bad meanwhile: keep what RAM had */
+    meter_power_on(&m->mt);
 }
 
 /* The sample clock: how many sample sets the engine owes by now. In real time that
@@ -374,7 +362,7 @@ static double pace_achieved(const pace_t *p, double now)
 
 /* One running meter with its clock and its control socket. */
 typedef struct {
-    meter_t *m;
+    app_meter_t *m;
     const run_opts_t *o;
     pace_t pace;
     app_ctl_server_t *ctl; /* NULL without --control */
@@ -383,10 +371,10 @@ typedef struct {
 
 static void status_json(run_t *r, FILE *f)
 {
-    meter_t *m = r->m;
+    app_meter_t *m = r->m;
     obj_datetime_t dt;
-    obj_clock_get(&m->dev, &dt);
-    const mtr_t *e = &m->dev.mtr;
+    obj_clock_get(&m->mt.dev, &dt);
+    const mtr_t *e = &m->mt.dev.mtr;
     static const char *const dcc[] = {"enable", "disable", "disable-initiation"};
     char alerts[128];
     double now = lx_now_s();
@@ -394,11 +382,11 @@ static void status_json(run_t *r, FILE *f)
     fprintf(f, "{\"powered\":%s,\"device_id\":%u,\"cycles\":%u,\"sim_time\":%.3f,"
                "\"clock\":\"%04d-%02d-%02dT%02d:%02d:%02d\",\"alarms\":%u,\"alerts\":\"%s\","
                "\"alarm_output\":\"%s\",\"dcc\":\"%s\",\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},",
-            m->powered ? "true" : "false", m->dev.id.instance, e->cycles, sim_time(m->src),
+            m->mt.powered ? "true" : "false", m->mt.dev.id.instance, e->cycles, sim_time(m->src),
             1900 + dt.date.year, dt.date.month, dt.date.day, dt.time.hour, dt.time.min, dt.time.sec,
             e->alarms, alert_list(e->alarms, alerts, sizeof alerts),
-            (!m->powered || (e->alarms & MTR_ALARM_OUTPUT_MASK)) ? "open" : "closed",
-            dcc[m->srv.dcc % 3], m->bip.rx, m->bip.tx, m->bip.dropped);
+            (!m->mt.powered || (e->alarms & MTR_ALARM_OUTPUT_MASK)) ? "open" : "closed",
+            dcc[m->mt.srv.dcc % 3], m->bip.rx, m->bip.tx, m->bip.dropped);
     /* Lag is wall time behind the schedule, so it means the same at any scale. */
     if (r->pace.virtual_time)
         fprintf(f, "\"time\":{\"virtual\":true,\"advancing\":%s,\"owed_s\":%.3f},",
@@ -420,27 +408,27 @@ static void status_json(run_t *r, FILE *f)
     fputs("\"settings\":{", f);
     for (unsigned av = MTR_SET_SYSTEM_TYPE; av <= MTR_SET_SUBINTERVAL_LEN; av++)
         fprintf(f, "%s\"%s\":%.9g", av > MTR_SET_SYSTEM_TYPE ? "," : "", obj_find(OBJ_AV, av)->name,
-                mtr_setting_get(&m->dev.pending_cfg, (mtr_setting_t)av));
+                mtr_setting_get(&m->mt.dev.pending_cfg, (mtr_setting_t)av));
     fputs("},\"readings\":{", f);
     app_json_readings(f, e);
     fputs("}}\n", f);
 }
 
-static void cmd_panel(meter_t *m, const app_ctl_cmd_t *c, FILE *f)
+static void cmd_panel(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f)
 {
-    if (!m->powered) {
+    if (!m->mt.powered) {
         fputs("error: the meter is powered off: its display is dark\n", f);
         return;
     }
     if (c->verb == APP_CTL_KEY)
-        ui_key(&m->ui, c->key);
+        meter_key(&m->mt, c->key);
     m->panel_dirty = true;
     ui_display_t d;
-    ui_render(&m->ui, &d);
+    meter_display(&m->mt, &d);
     fprintf(f, "%s\n%s\n", d.text[0], d.text[1]);
 }
 
-static void cmd_set(meter_t *m, const app_ctl_cmd_t *c, FILE *f)
+static void cmd_set(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f)
 {
     sim_err_t err = {{0}};
     int rc = c->ramp ? sim_set_ramp(m->src, c->name, c->value, c->seconds, &err)
@@ -473,7 +461,7 @@ static bool cmd_advance(run_t *r, const app_ctl_cmd_t *c, unsigned conn, FILE *f
 static void on_command(void *ctx, app_ctl_server_t *srv, unsigned conn, const char *line)
 {
     run_t *r = ctx;
-    meter_t *m = r->m;
+    app_meter_t *m = r->m;
     char *ans = NULL, err[256];
     size_t len = 0;
     FILE *f = open_memstream(&ans, &len);
@@ -492,10 +480,10 @@ static void on_command(void *ctx, app_ctl_server_t *srv, unsigned conn, const ch
         case APP_CTL_DISPLAY:
         case APP_CTL_KEY: cmd_panel(m, &c, f); break;
         case APP_CTL_POWER:
-            if (c.on && !m->powered)
+            if (c.on && !m->mt.powered)
                 power_on(m);
-            else if (!c.on && m->powered)
-                power_off(m);
+            else if (!c.on && m->mt.powered)
+                meter_power_off(&m->mt);
             fprintf(f, "ok: power %s\n", c.on ? "on" : "off");
             break;
         case APP_CTL_SET: cmd_set(m, &c, f); break;
@@ -514,73 +502,36 @@ static void ctl_advanced(run_t *r)
 {
     char ans[128];
     snprintf(ans, sizeof ans, "ok: advanced %g s (cycle %u)\n", r->pace.advance_s,
-             r->m->dev.mtr.cycles);
+             r->m->mt.dev.mtr.cycles);
     app_nv_sync(r->m, false);
     if (r->ctl)
         app_ctl_server_reply(r->ctl, r->advance_conn, ans);
     r->advance_conn = 0;
 }
 
-/* Feed n frames, switching the pulse input where the scenario's contact changes. */
-static void feed(meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, bool quiet,
-                 unsigned *cycles_left)
-{
-    size_t off = 0;
-    while (off < n) {
-        size_t run = 1;
-        while (off + run < n && pulse[off + run] == pulse[off])
-            run++;
-        mtr_pulse_input(&m->dev.mtr, pulse[off] != 0);
-        size_t done = 0;
-        while (done < run) {
-            bool cycle = false;
-            done += mtr_feed(&m->dev.mtr, x + off + done, run - done, &cycle);
-            if (cycle) {
-                obj_cycle(&m->dev);
-                app_nv_sync(m, false);
-                /* At most a line per wall second, whatever the time scale. */
-                m->panel_dirty = true;
-                if (!quiet && !m->panel && lx_now_s() - m->last_status >= 0.9) {
-                    status_line(m);
-                    m->last_status = lx_now_s();
-                }
-                if (*cycles_left && --*cycles_left == 0)
-                    return;
-            }
-        }
-        off += run;
-    }
-}
+static void mstp_follow_identity(app_meter_t *m);
 
-static void mstp_follow_identity(meter_t *m);
-
-static void draw_state(meter_t *m, char *state, size_t cap)
+static void draw_state(app_meter_t *m, char *state, size_t cap)
 {
     static const char *const dcc[] = {"enabled", "disabled", "initiation disabled"};
     char link[80];
     if (m->mstp_on)
-        snprintf(link, sizeof link, "MS/TP MAC %u %u baud rx %u tx %u", m->dev.id.mac,
+        snprintf(link, sizeof link, "MS/TP MAC %u %u baud rx %u tx %u", m->mt.dev.id.mac,
                  m->mstp.cfg.baud, m->mstp.rx.c.frames, m->mstp.c.tx_frames);
     else
         snprintf(link, sizeof link, "BACnet/IP :%u rx %u tx %u", m->opts->port, m->bip.rx,
                  m->bip.tx);
     snprintf(state, cap, "%s | %s, communication %s | alerts 0x%04x | %u s",
-             m->powered ? "powered" : "POWER OFF", link, dcc[m->srv.dcc % 3], m->dev.mtr.alarms,
-             m->dev.mtr.cycles);
+             m->mt.powered ? "powered" : "POWER OFF", link, dcc[m->mt.srv.dcc % 3], m->mt.dev.mtr.alarms,
+             m->mt.dev.mtr.cycles);
 }
 
-static void draw_panel(meter_t *m)
+static void draw_panel(app_meter_t *m)
 {
     ui_display_t d;
     char title[160], state[200];
-    if (m->powered) {
-        ui_render(&m->ui, &d);
-    } else {
-        memset(&d, 0, sizeof d);
-        for (int r = 0; r < UI_ROWS; r++)
-            memset(d.text[r], ' ', UI_COLS);
-    }
-    snprintf(title, sizeof title, "s4100 - %s - device %u", m->dev.id.name, m->dev.id.instance);
+    meter_display(&m->mt, &d);
+    snprintf(title, sizeof title, "s4100 - %s - device %u", m->mt.dev.id.name, m->mt.dev.id.instance);
     draw_state(m, state, sizeof state);
     lx_term_draw(&d, title, state);
     m->panel_dirty = false;
@@ -588,7 +539,7 @@ static void draw_panel(meter_t *m)
 
 /* Produce and feed what is owed, for at most a few milliseconds of wall time so that
  * BACnet and the panel are served between slices. 1: stop (rc in *rc). */
-static int produce(meter_t *m, pace_t *p, const run_opts_t *o, unsigned *cycles_left, int *rc)
+static int produce(app_meter_t *m, pace_t *p, const run_opts_t *o, unsigned *cycles_left, int *rc)
 {
     mtr_frame_t buf[CHUNK];
     uint8_t pulse[CHUNK];
@@ -604,10 +555,19 @@ static int produce(meter_t *m, pace_t *p, const run_opts_t *o, unsigned *cycles_
             return 1;
         }
         p->produced += (uint64_t)got;
-        if (m->powered) { /* unpowered, time passes and the meter sees nothing */
-            sim_afe(&m->dev.mtr.cfg, buf, (size_t)got);
-            feed(m, buf, pulse, (size_t)got, o->quiet, cycles_left);
-            if (o->seconds && *cycles_left == 0)
+        if (m->mt.powered) { /* unpowered, time passes and the meter sees nothing */
+            unsigned cycles = 0;
+            sim_afe(&m->mt.dev.mtr.cfg, buf, (size_t)got);
+            meter_feed(&m->mt, buf, pulse, (size_t)got, *cycles_left, &cycles);
+            if (cycles) {
+                m->panel_dirty = true;
+                /* At most a line per wall second, whatever the time scale. */
+                if (!o->quiet && !m->panel && lx_now_s() - m->last_status >= 0.9) {
+                    status_line(m);
+                    m->last_status = lx_now_s();
+                }
+            }
+            if (o->seconds && (*cycles_left -= cycles) == 0)
                 return 1;
         }
         if (lx_now_s() - start > 0.002)
@@ -616,7 +576,7 @@ static int produce(meter_t *m, pace_t *p, const run_opts_t *o, unsigned *cycles_
     return 0;
 }
 
-static void serve_panel_keys(meter_t *m, bool *quit)
+static void serve_panel_keys(app_meter_t *m, bool *quit)
 {
     ui_key_t key;
     int k;
@@ -625,17 +585,16 @@ static void serve_panel_keys(meter_t *m, bool *quit)
             *quit = true; /* q */
             return;
         }
-        if (k == 1 && m->powered)
-            ui_key(&m->ui, key);
+        if (k == 1)
+            meter_key(&m->mt, key);
         m->panel_dirty = true;
     }
-    app_nv_sync(m, false);
 }
 
-static void serve_mstp(meter_t *m, short revents, double *hangup_until)
+static void serve_mstp(app_meter_t *m, short revents, double *hangup_until)
 {
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (!m->powered) {
+        if (!m->mt.powered) {
             uint8_t sink[512]; /* an unpowered meter hears nothing */
             if (read(m->ml.fd, sink, sizeof sink) <= 0)
                 *hangup_until = lx_now_s() + 0.1;
@@ -643,27 +602,27 @@ static void serve_mstp(meter_t *m, short revents, double *hangup_until)
             *hangup_until = lx_now_s() + 0.1; /* a pty with nobody on the other end */
         }
     }
-    if (m->powered)
+    if (m->mt.powered)
         mstp_tick(&m->mstp, lx_now_us());
-    if (bac_server_reinit_requested(&m->srv, NULL))
-        restart(m);
+    if (meter_reinit_due(&m->mt))
+        meter_restart(&m->mt);
 }
 
-static void serve_bip(meter_t *m)
+static void serve_bip(app_meter_t *m)
 {
     /* Everything queued in one recvmmsg, the answers in one sendmmsg; a few rounds at
      * most, then back to the samples. */
     for (int round = 0; round < 4; round++) {
         int n = lx_udp_batch_recv(&m->udp);
-        if (!m->powered)
+        if (!m->mt.powered)
             continue; /* an unpowered meter hears nothing */
         uint32_t now = lx_now_ms();
         for (int k = 0; k < n; k++) {
             bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
-            if (bac_server_reinit_requested(&m->srv, NULL)) {
+            if (meter_reinit_due(&m->mt)) {
                 app_nv_sync(m, false);
                 lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
-                restart(m);
+                meter_restart(&m->mt);
             }
         }
         app_nv_sync(m, false); /* an acknowledged write is durable before its ACK */
@@ -675,7 +634,7 @@ static void serve_bip(meter_t *m)
 
 static int loop(run_t *r)
 {
-    meter_t *m = r->m;
+    app_meter_t *m = r->m;
     const run_opts_t *o = r->o;
     int sfd = lx_signals_open();
     if (sfd < 0) {
@@ -685,11 +644,11 @@ static int loop(run_t *r)
     unsigned cycles_left = o->seconds;
     pace_t *pace = &r->pace;
     double last_tick = lx_now_s(), last_draw = 0, hangup_until = 0;
-    uint32_t link_writes = m->dev.writes; /* MS/TP settings the link has followed */
+    uint32_t link_writes = m->mt.dev.writes; /* MS/TP settings the link has followed */
     int rc = 0;
     bool quit = false;
     if (!m->mstp_on)
-        announce(m); /* an MS/TP node queued its own when it started */
+        meter_announce(&m->mt); /* an MS/TP node queued its own when it started */
     while (!quit) {
         if (produce(m, pace, o, &cycles_left, &rc))
             break;
@@ -717,7 +676,10 @@ static int loop(run_t *r)
         if (poll(pf, (nfds_t)npf, wait_ms) < 0)
             continue;
         double now_s = lx_now_s();
-        ui_tick(&m->ui, (uint32_t)((now_s - last_tick) * 1000.0));
+        if (m->mstp_on) /* the node runs the server's clock (mstp_tick) */
+            ui_tick(&m->mt.ui, (uint32_t)((now_s - last_tick) * 1000.0));
+        else
+            meter_tick(&m->mt, lx_now_ms());
         last_tick = now_s;
         if (m->panel && (pf[2].revents & POLLIN))
             serve_panel_keys(m, &quit);
@@ -732,16 +694,14 @@ static int loop(run_t *r)
             }
         }
         /* MAC, baud and Max_Master follow whichever way they were set (panel, BACnet). */
-        if (m->mstp_on && m->dev.writes != link_writes) {
-            link_writes = m->dev.writes;
+        if (m->mstp_on && m->mt.dev.writes != link_writes) {
+            link_writes = m->mt.dev.writes;
             mstp_follow_identity(m);
         }
         if (m->mstp_on)
             serve_mstp(m, pf[0].revents, &hangup_until);
         else if (pf[0].revents & POLLIN)
             serve_bip(m);
-        if (!m->mstp_on)
-            bac_server_tick(&m->srv, lx_now_ms()); /* MS/TP ticks it on its own clock */
         if (m->panel && (m->panel_dirty || now_s - last_draw > 0.1)) {
             draw_panel(m);
             last_draw = now_s;
@@ -754,12 +714,12 @@ static int loop(run_t *r)
     if (!o->quiet || o->seconds) {
         if (o->virtual_time)
             printf("s4100 run: %u cycles, %llu sample sets, virtual time, bip rx %u tx %u "
-                   "dropped %u\n", m->dev.mtr.cycles, (unsigned long long)m->dev.mtr.n,
+                   "dropped %u\n", m->mt.dev.mtr.cycles, (unsigned long long)m->mt.dev.mtr.n,
                    m->bip.rx, m->bip.tx, m->bip.dropped);
         else
             printf("s4100 run: %u cycles, %llu sample sets, engine max lag %.1f ms (wall), ran "
                    "at %.4gx real time (asked %gx), bip rx %u tx %u dropped %u\n",
-                   m->dev.mtr.cycles, (unsigned long long)m->dev.mtr.n, pace->max_lag_s * 1000.0,
+                   m->mt.dev.mtr.cycles, (unsigned long long)m->mt.dev.mtr.n, pace->max_lag_s * 1000.0,
                    pace_achieved(pace, lx_now_s()), o->time_scale, m->bip.rx, m->bip.tx,
                    m->bip.dropped);
     }
@@ -774,10 +734,15 @@ static int durable(void *ctx, bac_error_t *err)
     return app_nv_commit_write(ctx, err);
 }
 
-/* --mac, --baud, --max-master: set like the panel sets them, checked, kept in NV. */
-static int mstp_settings(meter_t *m, const run_opts_t *o)
+static void nv_sync(void *ctx, bool force)
 {
-    obj_identity_t *id = &m->dev.id;
+    app_nv_sync(ctx, force);
+}
+
+/* --mac, --baud, --max-master: set like the panel sets them, checked, kept in NV. */
+static int mstp_settings(app_meter_t *m, const run_opts_t *o)
+{
+    obj_identity_t *id = &m->mt.dev.id;
     long mac = o->mac >= 0 ? o->mac : id->mac, mm = o->max_master >= 0 ? o->max_master : id->max_master;
     if (mac > mm) {
         fprintf(stderr, "s4100 run: MAC %ld is above Max_Master %ld: poll-for-master would never "
@@ -796,12 +761,12 @@ static int mstp_settings(meter_t *m, const run_opts_t *o)
     id->max_master = (uint8_t)mm;
     if (o->baud >= 0)
         id->baud = (uint32_t)o->baud;
-    m->dev.writes++;
+    m->mt.dev.writes++;
     app_nv_sync(m, false);
     return 0;
 }
 
-static int mstp_start(meter_t *m, const run_opts_t *o)
+static int mstp_start(app_meter_t *m, const run_opts_t *o)
 {
     char err[300];
     mstp_port_t port;
@@ -809,16 +774,16 @@ static int mstp_start(meter_t *m, const run_opts_t *o)
         fprintf(stderr, "s4100 run: %s\n", err);
         return -1;
     }
-    if (lx_mstp_open(&m->ml, o->mstp, m->dev.id.baud, m->pcap, &port, err, sizeof err) < 0) {
+    if (lx_mstp_open(&m->ml, o->mstp, m->mt.dev.id.baud, m->pcap, &port, err, sizeof err) < 0) {
         fprintf(stderr, "s4100 run: %s\n", err);
         lx_pcap_close(m->pcap);
         return -1;
     }
     mstp_config_t cfg;
-    mstp_config_default(&cfg, &m->dev.id);
-    if (!mstp_init(&m->mstp, &port, &cfg, &m->srv, lx_now_us())) {
+    mstp_config_default(&cfg, &m->mt.dev.id);
+    if (!mstp_init(&m->mstp, &port, &cfg, &m->mt.srv, lx_now_us())) {
         fprintf(stderr, "s4100 run: MS/TP settings out of range (MAC %u, Max_Master %u, %u baud)\n",
-                m->dev.id.mac, m->dev.id.max_master, m->dev.id.baud);
+                m->mt.dev.id.mac, m->mt.dev.id.max_master, m->mt.dev.id.baud);
         lx_mstp_close(&m->ml);
         lx_pcap_close(m->pcap);
         return -1;
@@ -828,10 +793,10 @@ static int mstp_start(meter_t *m, const run_opts_t *o)
 }
 
 /* Settings changed on the panel or over BACnet take effect on the link. */
-static void mstp_follow_identity(meter_t *m)
+static void mstp_follow_identity(app_meter_t *m)
 {
     uint32_t baud = m->mstp.cfg.baud;
-    mstp_apply_identity(&m->mstp, &m->dev.id, lx_now_us());
+    mstp_apply_identity(&m->mstp, &m->mt.dev.id, lx_now_us());
     if (m->mstp.cfg.baud != baud)
         lx_mstp_set_baud(&m->ml, m->mstp.cfg.baud);
 }
@@ -863,7 +828,7 @@ static void default_nv_path(const char *serial, char *out, size_t cap)
 
 /* One meter from its options to its stop: open the scenario, NV, the link and the
  * control socket, run, close. */
-static int run_meter(meter_t *m, run_opts_t *o, app_settings_t *st, bool scenario_named)
+static int run_meter(app_meter_t *m, run_opts_t *o, app_settings_t *st, bool scenario_named)
 {
     int rc;
     sim_err_t err = {{0}};
@@ -918,20 +883,21 @@ static int run_meter(meter_t *m, run_opts_t *o, app_settings_t *st, bool scenari
     }
     obj_identity_t id;
     obj_identity_default(&id, o->serial);
-    obj_init(&m->dev, &id, &m->cfg, NULL); /* the factory state, unless NV holds more */
+    meter_init(&m->mt, &id, &m->cfg, o->password); /* the factory state, unless NV holds more */
+    meter_set_nv(&m->mt, &(meter_nv_t){.ctx = m, .commit = durable, .sync = nv_sync});
     m->opts = o;
     /* Without explicit settings NV wins; options and the scenario's [meter] keys are a
      * commissioning act, applied over what NV holds as the panel would apply them. */
     app_settings_t none = {{0}, {0}};
     int nrc = app_nv_start(m, &none, o->device_id) < 0 ? 1 : 0;
-    if (!nrc && app_settings_commission(&m->dev, st, &m->cfg,
+    if (!nrc && app_settings_commission(&m->mt.dev, st, &m->cfg,
                                         scenario_named ? sim_scenario_meter_given(m->src) : 0,
                                         stdout) < 0) {
         app_nv_close(m);
         nrc = 2;
     }
     if (!nrc)
-        obj_commit_settings(&m->dev); /* measured from the first sample with them */
+        obj_commit_settings(&m->mt.dev); /* measured from the first sample with them */
     if (nrc) {
         if (ctl)
             app_ctl_server_close(ctl), free(ctl);
@@ -940,10 +906,6 @@ static int run_meter(meter_t *m, run_opts_t *o, app_settings_t *st, bool scenari
         return nrc;
     }
     app_nv_sync(m, false);
-    bac_server_init(&m->srv, &m->dev, o->password);
-    m->srv.on_write = durable;
-    m->srv.on_write_ctx = m;
-    m->powered = true;
     if (mstp_settings(m, o) < 0 || (o->mstp && mstp_start(m, o) < 0)) {
         app_nv_close(m);
         if (ctl)
@@ -951,7 +913,6 @@ static int run_meter(meter_t *m, run_opts_t *o, app_settings_t *st, bool scenari
         sim_close(m->src);
         return o->mstp ? 1 : 2;
     }
-    ui_init(&m->ui, &m->dev);
     /* In a terminal's background (say, under timeout(1)) drawing would stop the process
      * with SIGTTOU: run headless instead. */
     bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
@@ -960,15 +921,17 @@ static int run_meter(meter_t *m, run_opts_t *o, app_settings_t *st, bool scenari
         printf("s4100 run: not in the terminal's foreground: no panel, headless\n");
     m->panel = !o->no_panel && fg && lx_term_open();
     bip_port_t port = {.ctx = &m->udp, .send = lx_udp_batch_send};
-    bip_init(&m->bip, &port, &self, &bcast, &m->srv);
+    bip_init(&m->bip, &port, &self, &bcast, &m->mt.srv);
+    meter_set_link(&m->mt, &(net_link_t){.ctx = m, .send = m->mstp_on ? mstp_link_send : bip_link_send,
+                                         .max_npdu = m->mstp_on ? MSTP_MAX_NPDU : BIP_MAX_NPDU});
     if (!o->quiet && !m->panel) {
         if (m->mstp_on)
             printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
-                   "scenario %s\n", m->dev.id.instance, m->dev.id.name, o->mstp, m->dev.id.mac,
-                   m->dev.id.baud, m->dev.id.max_master, o->scenario);
+                   "scenario %s\n", m->mt.dev.id.instance, m->mt.dev.id.name, o->mstp, m->mt.dev.id.mac,
+                   m->mt.dev.id.baud, m->mt.dev.id.max_master, o->scenario);
         else
             printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
-                   m->dev.id.instance, m->dev.id.name, o->bind, o->port, o->scenario);
+                   m->mt.dev.id.instance, m->mt.dev.id.name, o->bind, o->port, o->scenario);
         fflush(stdout);
     }
     run_t r = {.m = m, .o = o, .ctl = ctl,
@@ -1011,7 +974,7 @@ int app_run(int argc, char **argv)
     /* A reader gone from a pipe or socket is an error to handle where it happens, never
      * a reason to die without saving NV. */
     signal(SIGPIPE, SIG_IGN);
-    meter_t *m = calloc(1, sizeof *m); /* large, and one of many in a later host */
+    app_meter_t *m = calloc(1, sizeof *m); /* large, and one of many in a later host */
     if (!m) {
         fputs("s4100 run: out of memory\n", stderr);
         return 1;
