@@ -283,5 +283,45 @@ EOF
         bad "MS/TP panel MAC: last source $(mac_src), $(cat "$tmp/mstp.out")"
 fi
 
+# Several meters in one process: each on its own port with its own identity and NV,
+# driven one by one through 'ctl meter K'; what happens to one leaves the others alone.
+fsock=$tmp/fleet.sock
+fport=$(freeport)
+while [ "$fport" -gt 65000 ]; do fport=$(freeport); done
+"$bin" run --meters 3 --bind 127.0.0.1 --bip-port "$fport" --nv "$tmp/fleet.nv" --no-panel --quiet \
+    --virtual-time --control "$fsock" >"$tmp/fleet.out" 2>&1 &
+fp=$!
+pids+=("$fp")
+for i in $(seq 100); do [ -S "$fsock" ] && break; sleep 0.05; done
+"$bin" ctl --control "$fsock" advance 5 >/dev/null
+"$bin" ctl --control "$fsock" meter 2 power off >/dev/null
+"$bin" ctl --control "$fsock" meter 3 set current 10 >/dev/null
+"$bin" ctl --control "$fsock" advance 5 >/dev/null
+ids=""
+for k in 1 2 3; do
+    p=$((fport + k - 1))
+    # Device Object_Identifier by ReadProperty on the meter's own port (wildcard instance).
+    r=$(python3 "$tmp/bac.py" "$p" "0003010C0C023FFFFF194B")
+    ids="$ids ${r:26:8}"
+    "$bin" ctl --control "$fsock" meter $k status >"$tmp/f$k.json"
+done
+python3 - "$tmp" <<'EOF' && ok "3 meters: own ports and instances;$ids; meter 2 off alone, meter 3's load alone" || bad "fleet:$ids $(cat "$tmp/fleet.out")"
+import json, sys
+t = sys.argv[1]
+d = [json.load(open(f"{t}/f{k}.json")) for k in (1, 2, 3)]
+assert [x["meter"] for x in d] == [1, 2, 3]
+assert len({x["device_id"] for x in d}) == 3
+assert [x["powered"] for x in d] == [True, False, True]
+assert d[0]["cycles"] == 10 and d[2]["cycles"] == 10 and d[1]["cycles"] == 5
+i1, i3 = d[0]["readings"]["Current_A"], d[2]["readings"]["Current_A"]
+assert abs(i3 - 10) < 0.05, i3          # meter 3's new load
+assert abs(i1 - 10) > 1, i1             # meter 1 kept the scenario's
+EOF
+[ -z "$(echo "$ids" | tr ' ' '\n' | grep -v '^$' | grep -v '^c402' )" ] && [ "$(echo $ids | wc -w)" = 2 ] &&
+    ok "BACnet: meters 1 and 3 answer, meter 2 (off) is silent" || bad "fleet BACnet answers:$ids"
+kill -TERM $fp; wait $fp || true
+[ -f "$tmp/fleet-1.nv" ] && [ -f "$tmp/fleet-2.nv" ] && [ -f "$tmp/fleet-3.nv" ] &&
+    ok "one NV file per meter: fleet-1.nv .. fleet-3.nv" || bad "fleet NV files: $(ls "$tmp")"
+
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

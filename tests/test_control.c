@@ -73,6 +73,30 @@ static void test_parse_commands(void **state)
     assert_string_equal(parse_ok("set nosuchkey -1").value, "-1");
 }
 
+/* "meter K COMMAND" names one meter of a process; process-wide commands take none. */
+static void test_parse_meter(void **state)
+{
+    (void)state;
+    app_ctl_cmd_t c = parse_ok("meter 3 status");
+    assert_int_equal(c.verb, APP_CTL_STATUS);
+    assert_int_equal(c.meter, 3);
+    c = parse_ok("meter 12 set current 5 over 2");
+    assert_int_equal(c.verb, APP_CTL_SET);
+    assert_int_equal(c.meter, 12);
+    assert_string_equal(c.name, "current");
+    assert_true(c.ramp && c.seconds == 2);
+    assert_int_equal(parse_ok("status").meter, 0);
+    assert_int_equal(parse_ok("meters").verb, APP_CTL_METERS);
+    expect_error("meter", "meter: which one? (meter K COMMAND, K from 1)");
+    expect_error("meter 0 status", "meter: '0' is not a meter number");
+    expect_error("meter x status", "meter: 'x' is not a meter number");
+    expect_error("meter 100001 status", "meter: '100001' is not a meter number");
+    expect_error("meter 2", "meter K: and then what? (status, power, set, key, display)");
+    expect_error("meter 2 advance 5", "meter K: 'advance' is not a command for one meter");
+    expect_error("meter 2 meter 3 status", "meter K: 'meter' is not a command for one meter");
+    expect_error("meter 2 frobnicate", "unknown command 'frobnicate'");
+}
+
 static void test_parse_errors(void **state)
 {
     (void)state;
@@ -622,6 +646,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_commands),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_meter),
         cmocka_unit_test(test_help_lists_every_command),
         cmocka_unit_test_setup_teardown(test_answers_a_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dribbler_does_not_delay_others, setup, teardown),

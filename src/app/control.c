@@ -33,7 +33,11 @@ const char app_ctl_help[] =
     "  display                      the front panel's two lines\n"
     "  advance SECONDS              with 's4100 run --virtual-time': run SECONDS of meter\n"
     "                               time (every sample) as fast as the machine can, then\n"
-    "                               answer (0 < SECONDS <= 1e7, fractions allowed)\n";
+    "                               answer (0 < SECONDS <= 1e7, fractions allowed)\n"
+    "  meters                       every meter of the process (s4100 run --meters N):\n"
+    "                               number, device instance, address, power\n"
+    "  meter K COMMAND              COMMAND (status, power, set, key, display) for meter\n"
+    "                               K, 1..N; without it a command is for meter 1\n";
 
 #define MAX_TOKENS 8
 
@@ -176,12 +180,38 @@ static int parse_word(const tok_t *t, int n, app_ctl_cmd_t *cmd, char *err, size
     return fail(err, cap, "unknown command '%.*s'", t[0]);
 }
 
+/* "meter K COMMAND": the command for meter K; not nested, and nothing process-wide. */
+static int parse_meter(const tok_t *t, int n, app_ctl_cmd_t *cmd, char *err, size_t cap)
+{
+    char num[16];
+    char *end;
+    if (n < 2)
+        return say_err(err, cap, "meter: which one? (meter K COMMAND, K from 1)");
+    if (t[1].n >= sizeof num)
+        return fail(err, cap, "meter: '%.*s' is not a meter number", t[1]);
+    memcpy(num, t[1].s, t[1].n);
+    num[t[1].n] = '\0';
+    unsigned long k = strtoul(num, &end, 10);
+    if (*end || num[0] < '1' || num[0] > '9' || k > APP_CTL_MAX_METER)
+        return fail(err, cap, "meter: '%.*s' is not a meter number", t[1]);
+    if (n < 3)
+        return say_err(err, cap, "meter K: and then what? (status, power, set, key, display)");
+    if (app_ctl_parse(t[2].s, cmd, err, cap) < 0)
+        return -1;
+    if (cmd->meter || cmd->verb == APP_CTL_ADVANCE || cmd->verb == APP_CTL_METERS ||
+        cmd->verb == APP_CTL_HELP)
+        return fail(err, cap, "meter K: '%.*s' is not a command for one meter", t[2]);
+    cmd->meter = (unsigned)k;
+    return 0;
+}
+
 int app_ctl_parse(const char *line, app_ctl_cmd_t *cmd, char *err, size_t cap)
 {
     static const struct {
         const char *word;
         app_ctl_verb_t verb;
-    } bare[] = {{"status", APP_CTL_STATUS}, {"help", APP_CTL_HELP}, {"display", APP_CTL_DISPLAY}};
+    } bare[] = {{"status", APP_CTL_STATUS}, {"help", APP_CTL_HELP}, {"display", APP_CTL_DISPLAY},
+                {"meters", APP_CTL_METERS}};
     memset(cmd, 0, sizeof *cmd);
     for (const unsigned char *p = (const unsigned char *)line; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
@@ -192,6 +222,8 @@ int app_ctl_parse(const char *line, app_ctl_cmd_t *cmd, char *err, size_t cap)
         return say_err(err, cap, "empty command");
     if (n > MAX_TOKENS)
         return say_err(err, cap, "too many words in the command");
+    if (is(t[0], "meter"))
+        return parse_meter(t, n, cmd, err, cap);
     for (size_t k = 0; k < sizeof bare / sizeof bare[0]; k++) {
         if (is(t[0], bare[k].word)) {
             cmd->verb = bare[k].verb;

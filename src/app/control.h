@@ -36,6 +36,7 @@ typedef enum {
     APP_CTL_KEY,     /* key up|down|select|back: .key */
     APP_CTL_SET,     /* set KEY VALUE [over SECONDS]: .name .value, .ramp .seconds */
     APP_CTL_ADVANCE, /* advance SECONDS: .seconds, 0 < seconds <= APP_CTL_MAX_SECONDS */
+    APP_CTL_METERS,  /* meters: one line per meter of the process */
 } app_ctl_verb_t;
 
 typedef struct {
@@ -45,7 +46,10 @@ typedef struct {
     char name[APP_CTL_LINE], value[APP_CTL_LINE]; /* copies: the line may go */
     bool ramp;
     double seconds;
+    unsigned meter; /* "meter K CMD": 1..APP_CTL_MAX_METER; 0: none named (the first) */
 } app_ctl_cmd_t;
+
+#define APP_CTL_MAX_METER 100000u
 
 /* Parse one command line (no newline). 0 and *cmd filled, or -1 and a message in err
  * that says what is wrong, without an "error: " prefix (e.g. "set: 'over' needs a

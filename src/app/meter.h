@@ -22,6 +22,7 @@ typedef struct {
                              older state: persist.c says so loudly) */
     double time_scale;
     bool virtual_time; /* the clock moves only on 'ctl advance' */
+    unsigned meters;   /* --meters N: meters in this process */
     bool no_panel;
     uint16_t port;
     long device_id; /* -1: the factory value */

@@ -21,7 +21,7 @@
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
        OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP,
-       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER };
+       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER, OPT_METERS };
 
 #define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
 
@@ -48,6 +48,10 @@ static void usage(FILE *f)
           "                         SECONDS' runs that much meter time (every sample) as fast as\n"
           "                         the CPU allows, still answering BACnet (needs --control)\n"
           "  --control PATH         a Unix socket for 's4100 ctl' (status, power, load changes)\n"
+          "  --meters N             N meters in this process, 1..10000: meter K (from 1) on\n"
+          "                         --bip-port + K-1, serial + K-1, --device-id + K-1 (else\n"
+          "                         distinct factory instances), NV file F-K.nv of --nv F.nv;\n"
+          "                         'ctl meter K ...' drives one, 'ctl meters' lists them\n"
           "  --mstp DEVICE          BACnet MS/TP on a serial port or pty instead of BACnet/IP:\n"
           "    --mac N              MS/TP MAC, 0..127 (default 1, then as kept in NV)\n"
           "    --baud N             9600, 19200, 38400, 76800 (default), 115200\n"
@@ -175,6 +179,11 @@ static int parse_own(int c, run_opts_t *o)
         break;
     case OPT_NV_RESET: o->nv_factory_reset = true; break;
     case OPT_NV_ACCEPT_OLDER: o->nv_accept_older = true; break;
+    case OPT_METERS:
+        if (!num_opt("meters", optarg, 1, 10000, true, "how many meters, 1..10000", &v))
+            return 2;
+        o->meters = (unsigned)v;
+        break;
     case OPT_VIRTUAL_TIME: o->virtual_time = true; break;
     case OPT_TIME_SCALE:
         if (!num_opt("time-scale", optarg, 0.1, 10000, false, "a factor, 0.1..10000", &v))
@@ -206,6 +215,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"nv", required_argument, NULL, OPT_NV},
         {"nv-factory-reset", no_argument, NULL, OPT_NV_RESET},
         {"nv-accept-older", no_argument, NULL, OPT_NV_ACCEPT_OLDER},
+        {"meters", required_argument, NULL, OPT_METERS},
         {"mstp", required_argument, NULL, OPT_MSTP},
         {"mac", required_argument, NULL, OPT_MAC},
         {"baud", required_argument, NULL, OPT_BAUD},
@@ -235,6 +245,10 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
     }
     if (optind < argc) {
         fprintf(stderr, "s4100 run: unexpected argument '%s' (try 's4100 run --help')\n", argv[optind]);
+        return 2;
+    }
+    if (o->meters > 1 && o->mstp) {
+        fprintf(stderr, "s4100 run: --meters with --mstp: one meter per serial port\n");
         return 2;
     }
     if (o->virtual_time && !o->control) {
@@ -360,18 +374,20 @@ static double pace_achieved(const pace_t *p, double now)
     return now > p->t0 ? (double)p->produced / MTR_FS / (now - p->t0) : 0.0;
 }
 
-/* One running meter with its clock and its control socket. */
+/* The meters of the process, their common clock and the control socket. */
 typedef struct {
-    app_meter_t *m;
+    app_meter_t **ms;
+    unsigned n;
     const run_opts_t *o;
     pace_t pace;
     app_ctl_server_t *ctl; /* NULL without --control */
     unsigned advance_conn;  /* the connection an 'advance' answers, 0: none */
+    unsigned cycles_left;   /* --seconds: cycles still to run (0: no limit) */
 } run_t;
 
-static void status_json(run_t *r, FILE *f)
+static void status_json(run_t *r, unsigned k, FILE *f)
 {
-    app_meter_t *m = r->m;
+    app_meter_t *m = r->ms[k];
     obj_datetime_t dt;
     obj_clock_get(&m->mt.dev, &dt);
     const mtr_t *e = &m->mt.dev.mtr;
@@ -379,7 +395,8 @@ static void status_json(run_t *r, FILE *f)
     char alerts[128];
     double now = lx_now_s();
     uint64_t due = pace_due(&r->pace, now);
-    fprintf(f, "{\"powered\":%s,\"device_id\":%u,\"cycles\":%u,\"sim_time\":%.3f,"
+    fprintf(f, "{\"meter\":%u,\"port\":%u,", k + 1, m->opts->port);
+    fprintf(f, "\"powered\":%s,\"device_id\":%u,\"cycles\":%u,\"sim_time\":%.3f,"
                "\"clock\":\"%04d-%02d-%02dT%02d:%02d:%02d\",\"alarms\":%u,\"alerts\":\"%s\","
                "\"alarm_output\":\"%s\",\"dcc\":\"%s\",\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},",
             m->mt.powered ? "true" : "false", m->mt.dev.id.instance, e->cycles, sim_time(m->src),
@@ -458,10 +475,22 @@ static bool cmd_advance(run_t *r, const app_ctl_cmd_t *c, unsigned conn, FILE *f
     return true;
 }
 
+/* meters: one line each. */
+static void cmd_meters(const run_t *r, FILE *f)
+{
+    fprintf(f, "ok: %u meter%s\n", r->n, r->n == 1 ? "" : "s");
+    for (unsigned k = 0; k < r->n; k++) {
+        const app_meter_t *m = r->ms[k];
+        fprintf(f, "%u device %u serial %s %s:%u %s %.3f kW\n", k + 1, m->mt.dev.id.instance,
+                m->mt.dev.id.serial, m->opts->bind, m->opts->port,
+                m->mt.powered ? "powered" : "off", (double)m->mt.dev.mtr.ai[MTR_AI_KW]);
+    }
+}
+
 static void on_command(void *ctx, app_ctl_server_t *srv, unsigned conn, const char *line)
 {
     run_t *r = ctx;
-    app_meter_t *m = r->m;
+    app_meter_t *m = r->ms[0];
     char *ans = NULL, err[256];
     size_t len = 0;
     FILE *f = open_memstream(&ans, &len);
@@ -473,9 +502,15 @@ static void on_command(void *ctx, app_ctl_server_t *srv, unsigned conn, const ch
     }
     if (app_ctl_parse(line, &c, err, sizeof err) < 0) {
         fprintf(f, "error: %s\n", err);
+    } else if (c.meter > r->n) {
+        fprintf(f, "error: meter %u: this process runs %u meter%s (1..%u)\n", c.meter, r->n,
+                r->n == 1 ? "" : "s", r->n);
     } else {
+        unsigned k = c.meter ? c.meter - 1 : 0;
+        m = r->ms[k];
         switch (c.verb) {
-        case APP_CTL_STATUS: status_json(r, f); break;
+        case APP_CTL_STATUS: status_json(r, k, f); break;
+        case APP_CTL_METERS: cmd_meters(r, f); break;
         case APP_CTL_HELP: fprintf(f, "ok: commands:\n%s", app_ctl_help); break;
         case APP_CTL_DISPLAY:
         case APP_CTL_KEY: cmd_panel(m, &c, f); break;
@@ -502,8 +537,9 @@ static void ctl_advanced(run_t *r)
 {
     char ans[128];
     snprintf(ans, sizeof ans, "ok: advanced %g s (cycle %u)\n", r->pace.advance_s,
-             r->m->mt.dev.mtr.cycles);
-    app_nv_sync(r->m, false);
+             r->ms[0]->mt.dev.mtr.cycles);
+    for (unsigned k = 0; k < r->n; k++)
+        app_nv_sync(r->ms[k], false);
     if (r->ctl)
         app_ctl_server_reply(r->ctl, r->advance_conn, ans);
     r->advance_conn = 0;
@@ -537,39 +573,73 @@ static void draw_panel(app_meter_t *m)
     m->panel_dirty = false;
 }
 
-/* Produce and feed what is owed, for at most a few milliseconds of wall time so that
- * BACnet and the panel are served between slices. 1: stop (rc in *rc). */
-static int produce(app_meter_t *m, pace_t *p, const run_opts_t *o, unsigned *cycles_left, int *rc)
+/* A line a wall second for a fleet: how many meters, the sum of their power. */
+static void fleet_line(const run_t *r)
+{
+    double kw = 0;
+    unsigned on = 0, rx = 0, tx = 0;
+    for (unsigned k = 0; k < r->n; k++) {
+        const app_meter_t *m = r->ms[k];
+        on += m->mt.powered;
+        if (m->mt.powered && !isnan(m->mt.dev.mtr.ai[MTR_AI_KW]))
+            kw += (double)m->mt.dev.mtr.ai[MTR_AI_KW];
+        rx += m->bip.rx, tx += m->bip.tx;
+    }
+    printf("[%6u s] %u meters, %u powered, P %.3f kW in all, bip rx %u tx %u\n",
+           r->ms[0]->mt.dev.mtr.cycles, r->n, on, kw, rx, tx);
+    fflush(stdout);
+}
+
+/* One chunk of samples for one meter. 1: its source ended or failed (rc in *rc). */
+static int feed_one(app_meter_t *m, size_t n, unsigned max_cycles, unsigned *cycles, int *rc)
 {
     mtr_frame_t buf[CHUNK];
     uint8_t pulse[CHUNK];
     sim_err_t err = {{0}};
+    long got = sim_read(m->src, buf, pulse, n, &err);
+    *cycles = 0;
+    if (got <= 0) {
+        fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
+        *rc = got < 0 ? 1 : 0;
+        return 1;
+    }
+    if (m->mt.powered) { /* unpowered, time passes and the meter sees nothing */
+        sim_afe(&m->mt.dev.mtr.cfg, buf, (size_t)got);
+        meter_feed(&m->mt, buf, pulse, (size_t)got, max_cycles, cycles);
+        if (*cycles)
+            m->panel_dirty = true;
+    }
+    return 0;
+}
+
+/* Produce and feed what is owed to every meter, for at most a few milliseconds of wall
+ * time so that BACnet and the panel are served between slices. 1: stop (rc in *rc). */
+static int produce(run_t *r, int *rc)
+{
+    pace_t *p = &r->pace;
+    const run_opts_t *o = r->o;
     double start = lx_now_s();
     uint64_t due = pace_due(p, start);
     while (p->produced < due) {
         size_t n = due - p->produced > CHUNK ? CHUNK : (size_t)(due - p->produced);
-        long got = sim_read(m->src, buf, pulse, n, &err);
-        if (got <= 0) {
-            fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
-            *rc = got < 0 ? 1 : 0;
-            return 1;
-        }
-        p->produced += (uint64_t)got;
-        if (m->mt.powered) { /* unpowered, time passes and the meter sees nothing */
-            unsigned cycles = 0;
-            sim_afe(&m->mt.dev.mtr.cfg, buf, (size_t)got);
-            meter_feed(&m->mt, buf, pulse, (size_t)got, *cycles_left, &cycles);
-            if (cycles) {
-                m->panel_dirty = true;
-                /* At most a line per wall second, whatever the time scale. */
-                if (!o->quiet && !m->panel && lx_now_s() - m->last_status >= 0.9) {
-                    status_line(m);
-                    m->last_status = lx_now_s();
-                }
-            }
-            if (o->seconds && (*cycles_left -= cycles) == 0)
+        unsigned cycles = 0, c;
+        for (unsigned k = 0; k < r->n; k++) {
+            if (feed_one(r->ms[k], n, r->cycles_left, &c, rc))
                 return 1;
+            cycles = c > cycles ? c : cycles;
         }
+        p->produced += n;
+        /* At most a line per wall second, whatever the time scale. */
+        app_meter_t *m0 = r->ms[0];
+        if (cycles && !o->quiet && !m0->panel && lx_now_s() - m0->last_status >= 0.9) {
+            if (r->n == 1)
+                status_line(m0);
+            else
+                fleet_line(r);
+            m0->last_status = lx_now_s();
+        }
+        if (o->seconds && (r->cycles_left -= cycles) == 0)
+            return 1;
         if (lx_now_s() - start > 0.002)
             break;
     }
@@ -632,60 +702,106 @@ static void serve_bip(app_meter_t *m)
     }
 }
 
+/* How long poll may sleep: until the next sample is owed, shorter for a panel, MS/TP
+ * timers and the control socket's expiry. */
+static int wait_ms_for(const run_t *r, uint64_t due)
+{
+    const pace_t *p = &r->pace;
+    const app_meter_t *m0 = r->ms[0];
+    int wait_ms = 0;
+    if (p->produced >= due) {
+        double next = p->virtual_time ? 1e9 : p->t0 + (double)(p->produced + 1) / (MTR_FS * p->scale);
+        double w = ceil((next - lx_now_s()) * 1000.0);
+        wait_ms = w < 0 ? 0 : w > 500 ? 500 : (int)w;
+    }
+    if (m0->panel && wait_ms > 50)
+        wait_ms = 50; /* the display blinks and its clock runs */
+    if (m0->mstp_on && wait_ms > 1)
+        wait_ms = 1; /* MS/TP timers want a tick every millisecond */
+    return wait_ms;
+}
+
+static void print_summary(const run_t *r)
+{
+    const run_opts_t *o = r->o;
+    const app_meter_t *m = r->ms[0];
+    unsigned rx = 0, tx = 0, dropped = 0;
+    for (unsigned k = 0; k < r->n; k++)
+        rx += r->ms[k]->bip.rx, tx += r->ms[k]->bip.tx, dropped += r->ms[k]->bip.dropped;
+    /* How far the engine fell behind its schedule, in wall time (samples are never
+     * dropped: a late engine catches up), the speed it reached, and what the link saw. */
+    if (o->virtual_time)
+        printf("s4100 run: %u cycles, %llu sample sets%s, virtual time, bip rx %u tx %u "
+               "dropped %u\n", m->mt.dev.mtr.cycles, (unsigned long long)m->mt.dev.mtr.n,
+               r->n > 1 ? " a meter" : "", rx, tx, dropped);
+    else
+        printf("s4100 run: %u cycles, %llu sample sets%s, engine max lag %.1f ms (wall), ran "
+               "at %.4gx real time (asked %gx), bip rx %u tx %u dropped %u\n",
+               m->mt.dev.mtr.cycles, (unsigned long long)m->mt.dev.mtr.n,
+               r->n > 1 ? " a meter" : "", r->pace.max_lag_s * 1000.0,
+               pace_achieved(&r->pace, lx_now_s()), o->time_scale, rx, tx, dropped);
+    fflush(stdout);
+}
+
 static int loop(run_t *r)
 {
-    app_meter_t *m = r->m;
     const run_opts_t *o = r->o;
+    app_meter_t *m0 = r->ms[0];
     int sfd = lx_signals_open();
     if (sfd < 0) {
         perror("s4100 run: signalfd");
         return 1;
     }
-    unsigned cycles_left = o->seconds;
     pace_t *pace = &r->pace;
     double last_tick = lx_now_s(), last_draw = 0, hangup_until = 0;
-    uint32_t link_writes = m->mt.dev.writes; /* MS/TP settings the link has followed */
+    uint32_t link_writes = m0->mt.dev.writes; /* MS/TP settings the link has followed */
     int rc = 0;
     bool quit = false;
-    if (!m->mstp_on)
-        meter_announce(&m->mt); /* an MS/TP node queued its own when it started */
+    enum { PF_SIG, PF_STDIN, PF_MSTP, PF_CTL };
+    size_t npf_max = PF_CTL + APP_CTL_POLLFDS + r->n;
+    struct pollfd *pf = calloc(npf_max, sizeof *pf);
+    if (!pf) {
+        close(sfd);
+        return 1;
+    }
+    for (unsigned k = 0; k < r->n; k++)
+        if (!r->ms[k]->mstp_on)
+            meter_announce(&r->ms[k]->mt); /* an MS/TP node queued its own when it started */
+    r->cycles_left = o->seconds;
     while (!quit) {
-        if (produce(m, pace, o, &cycles_left, &rc))
+        if (produce(r, &rc))
             break;
         uint64_t due = pace_due(pace, lx_now_s());
         if (r->advance_conn && pace->produced >= pace->target)
             ctl_advanced(r);
-        int wait_ms = 0;
-        if (pace->produced >= due) {
-            double next = pace->virtual_time ? 1e9
-                                             : pace->t0 + (double)(pace->produced + 1) / (MTR_FS * pace->scale);
-            double w = ceil((next - lx_now_s()) * 1000.0);
-            wait_ms = w < 0 ? 0 : w > 500 ? 500 : (int)w;
-        }
-        if (m->panel && wait_ms > 50)
-            wait_ms = 50; /* the display blinks and its clock runs */
-        if (m->mstp_on && wait_ms > 1)
-            wait_ms = 1; /* MS/TP timers want a tick every millisecond */
+        pf[PF_SIG] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        pf[PF_STDIN] = (struct pollfd){.fd = m0->panel ? STDIN_FILENO : -1, .events = POLLIN};
+        pf[PF_MSTP] = (struct pollfd){.fd = m0->mstp_on && lx_now_s() >= hangup_until ? m0->ml.fd : -1,
+                                      .events = POLLIN};
+        int nctl = r->ctl ? app_ctl_server_pollfds(r->ctl, pf + PF_CTL, APP_CTL_POLLFDS) : 0;
+        struct pollfd *udp = pf + PF_CTL + nctl;
+        for (unsigned k = 0; k < r->n; k++)
+            udp[k] = (struct pollfd){.fd = r->ms[k]->mstp_on ? -1 : r->ms[k]->udp.fd, .events = POLLIN};
+        int wait_ms = wait_ms_for(r, due);
         if (r->ctl && wait_ms > 1000)
             wait_ms = 1000; /* idle control connections expire */
-        int link_fd = m->mstp_on ? (lx_now_s() < hangup_until ? -1 : m->ml.fd) : m->udp.fd;
-        struct pollfd pf[3 + APP_CTL_POLLFDS] = {
-            {.fd = link_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN},
-            {.fd = m->panel ? STDIN_FILENO : -1, .events = POLLIN}};
-        int npf = 3 + (r->ctl ? app_ctl_server_pollfds(r->ctl, pf + 3, APP_CTL_POLLFDS) : 0);
-        if (poll(pf, (nfds_t)npf, wait_ms) < 0)
+        if (poll(pf, (nfds_t)(PF_CTL + nctl + r->n), wait_ms) < 0)
             continue;
         double now_s = lx_now_s();
-        if (m->mstp_on) /* the node runs the server's clock (mstp_tick) */
-            ui_tick(&m->mt.ui, (uint32_t)((now_s - last_tick) * 1000.0));
-        else
-            meter_tick(&m->mt, lx_now_ms());
+        uint32_t now_ms = lx_now_ms();
+        for (unsigned k = 0; k < r->n; k++) {
+            app_meter_t *m = r->ms[k];
+            if (m->mstp_on) /* the node runs the server's clock (mstp_tick) */
+                ui_tick(&m->mt.ui, (uint32_t)((now_s - last_tick) * 1000.0));
+            else
+                meter_tick(&m->mt, now_ms);
+        }
         last_tick = now_s;
-        if (m->panel && (pf[2].revents & POLLIN))
-            serve_panel_keys(m, &quit);
+        if (m0->panel && (pf[PF_STDIN].revents & POLLIN))
+            serve_panel_keys(m0, &quit);
         if (r->ctl)
-            app_ctl_server_service(r->ctl, pf + 3, npf - 3, now_s, on_command, r);
-        if (pf[1].revents) {
+            app_ctl_server_service(r->ctl, pf + PF_CTL, nctl, now_s, on_command, r);
+        if (pf[PF_SIG].revents) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) > 0) {
                 if (!o->quiet)
@@ -693,37 +809,27 @@ static int loop(run_t *r)
                 break;
             }
         }
-        /* MAC, baud and Max_Master follow whichever way they were set (panel, BACnet). */
-        if (m->mstp_on && m->mt.dev.writes != link_writes) {
-            link_writes = m->mt.dev.writes;
-            mstp_follow_identity(m);
+        if (m0->mstp_on) {
+            /* MAC, baud and Max_Master follow whichever way they were set (panel, BACnet). */
+            if (m0->mt.dev.writes != link_writes) {
+                link_writes = m0->mt.dev.writes;
+                mstp_follow_identity(m0);
+            }
+            serve_mstp(m0, pf[PF_MSTP].revents, &hangup_until);
         }
-        if (m->mstp_on)
-            serve_mstp(m, pf[0].revents, &hangup_until);
-        else if (pf[0].revents & POLLIN)
-            serve_bip(m);
-        if (m->panel && (m->panel_dirty || now_s - last_draw > 0.1)) {
-            draw_panel(m);
+        for (unsigned k = 0; k < r->n; k++)
+            if (udp[k].revents & POLLIN)
+                serve_bip(r->ms[k]);
+        if (m0->panel && (m0->panel_dirty || now_s - last_draw > 0.1)) {
+            draw_panel(m0);
             last_draw = now_s;
         }
     }
-    if (m->panel)
+    free(pf);
+    if (m0->panel)
         lx_term_close();
-    /* How far the engine fell behind its schedule, in wall time (samples are never
-     * dropped: a late engine catches up), the speed it reached, and what the link saw. */
-    if (!o->quiet || o->seconds) {
-        if (o->virtual_time)
-            printf("s4100 run: %u cycles, %llu sample sets, virtual time, bip rx %u tx %u "
-                   "dropped %u\n", m->mt.dev.mtr.cycles, (unsigned long long)m->mt.dev.mtr.n,
-                   m->bip.rx, m->bip.tx, m->bip.dropped);
-        else
-            printf("s4100 run: %u cycles, %llu sample sets, engine max lag %.1f ms (wall), ran "
-                   "at %.4gx real time (asked %gx), bip rx %u tx %u dropped %u\n",
-                   m->mt.dev.mtr.cycles, (unsigned long long)m->mt.dev.mtr.n, pace->max_lag_s * 1000.0,
-                   pace_achieved(pace, lx_now_s()), o->time_scale, m->bip.rx, m->bip.tx,
-                   m->bip.dropped);
-    }
-    fflush(stdout);
+    if (!o->quiet || o->seconds)
+        print_summary(r);
     close(sfd);
     return rc;
 }
@@ -826,117 +932,76 @@ static void default_nv_path(const char *serial, char *out, size_t cap)
     }
 }
 
-/* One meter from its options to its stop: open the scenario, NV, the link and the
- * control socket, run, close. */
-static int run_meter(app_meter_t *m, run_opts_t *o, app_settings_t *st, bool scenario_named)
-{
-    int rc;
-    sim_err_t err = {{0}};
-    if (sim_open_scenario(&m->src, o->scenario, &err) < 0) {
-        fprintf(stderr, "s4100 run: %s\n", err.msg);
-        return 1;
-    }
-    mtr_config_default(&m->cfg);
-    sim_scenario_meter(m->src, &m->cfg);
-    if (mtr_config_check(&m->cfg) != MTR_OK) {
-        fprintf(stderr, "s4100 run: %s: the [meter] settings are out of range\n", o->scenario);
-        sim_close(m->src);
-        return 1;
-    }
-    mtr_config_t check = m->cfg; /* options are checked now, applied over what NV holds */
-    if (app_settings_apply(st, &check, "run") < 0) {
-        sim_close(m->src);
-        return 2;
-    }
-    bip_addr_t self, bcast;
-    if (!bip_addr_parse(o->bind, o->port, &self)) {
-        fprintf(stderr, "s4100 run: --bind %s: not an IPv4 address\n", o->bind);
-        sim_close(m->src);
-        return 2;
-    }
-    if (!parse_broadcast(o, &bcast)) {
-        fprintf(stderr, "s4100 run: --broadcast %s: expected ADDR or ADDR:PORT\n", o->broadcast);
-        sim_close(m->src);
-        return 2;
-    }
-    char msg[300];
-    m->udp.fd = -1;
-    if (!o->mstp && (m->udp.fd = lx_udp_open(o->bind, o->port, msg, sizeof msg)) < 0) {
-        fprintf(stderr, "s4100 run: %s\n", msg);
-        sim_close(m->src);
-        return 1;
-    }
-
-    app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meter's */
-    if (o->control && (!(ctl = malloc(sizeof *ctl)) ||
-                      app_ctl_server_open(ctl, o->control, msg, sizeof msg) < 0)) {
-        fprintf(stderr, "s4100 run: --control %s: %s\n", o->control, ctl ? msg : "out of memory");
-        free(ctl);
-        close(m->udp.fd);
-        sim_close(m->src);
-        return 1;
-    }
+/* One meter's own options in a process of many: its port, serial, device instance and
+ * NV file follow from the process's (meter k: port + k, serial + k, ...). */
+typedef struct {
+    run_opts_t o;
+    char serial[OBJ_SERIAL_MAX + 1];
     char nv_path[512];
-    if (!o->nv_path) {
-        default_nv_path(o->serial, nv_path, sizeof nv_path);
-        o->nv_path = nv_path;
+} meter_opts_t;
+
+static int derive_opts(const run_opts_t *o, unsigned k, unsigned n, meter_opts_t *mo)
+{
+    mo->o = *o;
+    if (n == 1)
+        return 0;
+    if ((unsigned)o->port + k > 65535) {
+        fprintf(stderr, "s4100 run: --meters %u from --bip-port %u runs past port 65535\n", n, o->port);
+        return -1;
     }
-    obj_identity_t id;
-    obj_identity_default(&id, o->serial);
-    meter_init(&m->mt, &id, &m->cfg, o->password); /* the factory state, unless NV holds more */
-    meter_set_nv(&m->mt, &(meter_nv_t){.ctx = m, .commit = durable, .sync = nv_sync});
-    m->opts = o;
-    /* Without explicit settings NV wins; options and the scenario's [meter] keys are a
-     * commissioning act, applied over what NV holds as the panel would apply them. */
-    app_settings_t none = {{0}, {0}};
-    int nrc = app_nv_start(m, &none, o->device_id) < 0 ? 1 : 0;
-    if (!nrc && app_settings_commission(&m->mt.dev, st, &m->cfg,
-                                        scenario_named ? sim_scenario_meter_given(m->src) : 0,
-                                        stdout) < 0) {
-        app_nv_close(m);
-        nrc = 2;
+    mo->o.port = (uint16_t)(o->port + k);
+    /* A numeric serial counts up; any other gets a suffix. */
+    char *end;
+    unsigned long long sn = strtoull(o->serial, &end, 10);
+    if (!*end && o->serial[0] >= '0' && o->serial[0] <= '9' && sn + k >= sn)
+        snprintf(mo->serial, sizeof mo->serial, "%llu", sn + k);
+    else
+        snprintf(mo->serial, sizeof mo->serial, "%.*s-%hu", OBJ_SERIAL_MAX - 7, o->serial,
+                 (unsigned short)(k + 1)); /* k < 10000 */
+    mo->o.serial = mo->serial;
+    if (o->device_id > 0 && (mo->o.device_id = o->device_id + (long)k) > (long)OBJ_INSTANCE_MAX) {
+        fprintf(stderr, "s4100 run: --meters %u from --device-id %ld runs past %u\n", n,
+                o->device_id, OBJ_INSTANCE_MAX);
+        return -1;
     }
-    if (!nrc)
-        obj_commit_settings(&m->mt.dev); /* measured from the first sample with them */
-    if (nrc) {
-        if (ctl)
-            app_ctl_server_close(ctl), free(ctl);
-        close(m->udp.fd);
-        sim_close(m->src);
-        return nrc;
+    if (o->nv_path) { /* F.nv -> F-3.nv */
+        const char *dot = strrchr(o->nv_path, '.');
+        const char *slash = strrchr(o->nv_path, '/');
+        int stem = dot && (!slash || dot > slash) ? (int)(dot - o->nv_path) : (int)strlen(o->nv_path);
+        snprintf(mo->nv_path, sizeof mo->nv_path, "%.*s-%u%s", stem, o->nv_path, k + 1,
+                 o->nv_path + stem);
+        mo->o.nv_path = mo->nv_path;
     }
-    app_nv_sync(m, false);
-    if (mstp_settings(m, o) < 0 || (o->mstp && mstp_start(m, o) < 0)) {
-        app_nv_close(m);
-        if (ctl)
-            app_ctl_server_close(ctl), free(ctl);
-        sim_close(m->src);
-        return o->mstp ? 1 : 2;
+    return 0;
+}
+
+/* Factory instances are pseudo-random from the serial: in a process of many, two may
+ * meet. The later one takes the next free number, as an integrator would set it. */
+static void distinct_instances(meter_opts_t *mo, unsigned n)
+{
+    for (unsigned k = 1; k < n; k++) {
+        if (mo[k].o.device_id > 0)
+            continue;
+        obj_identity_t id;
+        obj_identity_default(&id, mo[k].o.serial);
+        uint32_t want = id.instance;
+        for (bool clash = true; clash;) {
+            clash = false;
+            for (unsigned j = 0; j < k; j++) {
+                obj_identity_t other;
+                obj_identity_default(&other, mo[j].o.serial);
+                uint32_t theirs = mo[j].o.device_id > 0 ? (uint32_t)mo[j].o.device_id : other.instance;
+                if (theirs == want)
+                    clash = true, want = want >= OBJ_INSTANCE_MAX ? OBJ_INSTANCE_MIN : want + 1;
+            }
+        }
+        if (want != id.instance)
+            mo[k].o.device_id = want;
     }
-    /* In a terminal's background (say, under timeout(1)) drawing would stop the process
-     * with SIGTTOU: run headless instead. */
-    bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
-    bool fg = tty && tcgetpgrp(STDIN_FILENO) == getpgrp();
-    if (!o->no_panel && tty && !fg && !o->quiet)
-        printf("s4100 run: not in the terminal's foreground: no panel, headless\n");
-    m->panel = !o->no_panel && fg && lx_term_open();
-    bip_port_t port = {.ctx = &m->udp, .send = lx_udp_batch_send};
-    bip_init(&m->bip, &port, &self, &bcast, &m->mt.srv);
-    meter_set_link(&m->mt, &(net_link_t){.ctx = m, .send = m->mstp_on ? mstp_link_send : bip_link_send,
-                                         .max_npdu = m->mstp_on ? MSTP_MAX_NPDU : BIP_MAX_NPDU});
-    if (!o->quiet && !m->panel) {
-        if (m->mstp_on)
-            printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
-                   "scenario %s\n", m->mt.dev.id.instance, m->mt.dev.id.name, o->mstp, m->mt.dev.id.mac,
-                   m->mt.dev.id.baud, m->mt.dev.id.max_master, o->scenario);
-        else
-            printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
-                   m->mt.dev.id.instance, m->mt.dev.id.name, o->bind, o->port, o->scenario);
-        fflush(stdout);
-    }
-    run_t r = {.m = m, .o = o, .ctl = ctl,
-               .pace = {.t0 = lx_now_s(), .scale = o->time_scale, .virtual_time = o->virtual_time}};
-    rc = loop(&r);
+}
+
+static void close_meter(app_meter_t *m)
+{
     app_nv_close(m);
     if (m->mstp_on) {
         printf("s4100 run: mstp: %u frames in, %u out, %u tokens, %u lost, %u invalid, "
@@ -949,18 +1014,173 @@ static int run_meter(app_meter_t *m, run_opts_t *o, app_settings_t *st, bool sce
     }
     if (m->udp.fd >= 0)
         close(m->udp.fd);
+    sim_close(m->src);
+}
+
+/* One meter from its options to running: the scenario, NV, commissioning, the link.
+ * 0, or the exit status with the reason printed (nothing left open). */
+static int open_meter(app_meter_t *m, run_opts_t *o, const app_settings_t *st, bool scenario_named)
+{
+    sim_err_t err = {{0}};
+    m->udp.fd = -1;
+    if (sim_open_scenario(&m->src, o->scenario, &err) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", err.msg);
+        return 1;
+    }
+    mtr_config_default(&m->cfg);
+    sim_scenario_meter(m->src, &m->cfg);
+    mtr_config_t check = m->cfg; /* options are checked now, applied over what NV holds */
+    bip_addr_t self, bcast;
+    int rc = 0;
+    if (mtr_config_check(&m->cfg) != MTR_OK) {
+        fprintf(stderr, "s4100 run: %s: the [meter] settings are out of range\n", o->scenario);
+        rc = 1;
+    } else if (app_settings_apply(st, &check, "run") < 0) {
+        rc = 2;
+    } else if (!bip_addr_parse(o->bind, o->port, &self)) {
+        fprintf(stderr, "s4100 run: --bind %s: not an IPv4 address\n", o->bind);
+        rc = 2;
+    } else if (!parse_broadcast(o, &bcast)) {
+        fprintf(stderr, "s4100 run: --broadcast %s: expected ADDR or ADDR:PORT\n", o->broadcast);
+        rc = 2;
+    }
+    char msg[300];
+    if (!rc && !o->mstp && (m->udp.fd = lx_udp_open(o->bind, o->port, msg, sizeof msg)) < 0) {
+        fprintf(stderr, "s4100 run: %s\n", msg);
+        rc = 1;
+    }
+    if (rc) {
+        sim_close(m->src);
+        return rc;
+    }
+    obj_identity_t id;
+    obj_identity_default(&id, o->serial);
+    meter_init(&m->mt, &id, &m->cfg, o->password); /* the factory state, unless NV holds more */
+    meter_set_nv(&m->mt, &(meter_nv_t){.ctx = m, .commit = durable, .sync = nv_sync});
+    m->opts = o;
+    /* Without explicit settings NV wins; options and the scenario's [meter] keys are a
+     * commissioning act, applied over what NV holds as the panel would apply them. */
+    app_settings_t none = {{0}, {0}};
+    if (app_nv_start(m, &none, o->device_id) < 0) {
+        rc = 1;
+    } else if (app_settings_commission(&m->mt.dev, st, &m->cfg,
+                                       scenario_named ? sim_scenario_meter_given(m->src) : 0,
+                                       stdout) < 0 ||
+               mstp_settings(m, o) < 0) {
+        app_nv_close(m);
+        rc = 2;
+    } else if (o->mstp && mstp_start(m, o) < 0) {
+        app_nv_close(m);
+        rc = 1;
+    }
+    if (rc) {
+        if (m->udp.fd >= 0)
+            close(m->udp.fd);
+        sim_close(m->src);
+        return rc;
+    }
+    obj_commit_settings(&m->mt.dev); /* measured from the first sample with them */
+    app_nv_sync(m, false);
+    bip_port_t port = {.ctx = &m->udp, .send = lx_udp_batch_send};
+    bip_init(&m->bip, &port, &self, &bcast, &m->mt.srv);
+    meter_set_link(&m->mt, &(net_link_t){.ctx = m, .send = m->mstp_on ? mstp_link_send : bip_link_send,
+                                         .max_npdu = m->mstp_on ? MSTP_MAX_NPDU : BIP_MAX_NPDU});
+    return 0;
+}
+
+static void say_started(const app_meter_t *m, const run_opts_t *o)
+{
+    if (m->mstp_on)
+        printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
+               "scenario %s\n", m->mt.dev.id.instance, m->mt.dev.id.name, o->mstp, m->mt.dev.id.mac,
+               m->mt.dev.id.baud, m->mt.dev.id.max_master, o->scenario);
+    else
+        printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
+               m->mt.dev.id.instance, m->mt.dev.id.name, o->bind, o->port, o->scenario);
+    fflush(stdout);
+}
+
+/* The front panel, for a single meter on a terminal of which it is in the foreground:
+ * in the background (say, under timeout(1)) drawing would stop the process with
+ * SIGTTOU, so it runs headless instead. */
+static bool open_panel(const run_opts_t *o, unsigned n)
+{
+    bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
+    bool fg = tty && tcgetpgrp(STDIN_FILENO) == getpgrp();
+    if (o->no_panel || n > 1 || !tty)
+        return false;
+    if (!fg) {
+        if (!o->quiet)
+            printf("s4100 run: not in the terminal's foreground: no panel, headless\n");
+        return false;
+    }
+    return lx_term_open();
+}
+
+/* N meters in one process: open each, serve them all from one loop, close each. */
+static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_named, unsigned n)
+{
+    app_meter_t **ms = calloc(n, sizeof *ms);
+    meter_opts_t *mo = calloc(n, sizeof *mo);
+    app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meters' */
+    char nv_path[512], msg[300];
+    int rc = ms && mo ? 0 : 1;
+    unsigned opened = 0;
+    if (!o->nv_path && n == 1) {
+        default_nv_path(o->serial, nv_path, sizeof nv_path);
+        o->nv_path = nv_path;
+    }
+    for (unsigned k = 0; !rc && k < n; k++)
+        rc = derive_opts(o, k, n, &mo[k]) < 0 ? 2 : 0;
+    if (!rc)
+        distinct_instances(mo, n);
+    for (unsigned k = 0; !rc && k < n; k++) {
+        if (!mo[k].o.nv_path) {
+            default_nv_path(mo[k].o.serial, mo[k].nv_path, sizeof mo[k].nv_path);
+            mo[k].o.nv_path = mo[k].nv_path;
+        }
+        if (!(ms[k] = calloc(1, sizeof *ms[k])))
+            rc = 1;
+        else if (!(rc = open_meter(ms[k], &mo[k].o, st, scenario_named)))
+            opened++;
+    }
+    if (!rc && o->control && (!(ctl = malloc(sizeof *ctl)) ||
+                              app_ctl_server_open(ctl, o->control, msg, sizeof msg) < 0)) {
+        fprintf(stderr, "s4100 run: --control %s: %s\n", o->control, ctl ? msg : "out of memory");
+        free(ctl);
+        ctl = NULL;
+        rc = 1;
+    }
+    if (!rc) {
+        ms[0]->panel = open_panel(o, n);
+        if (!o->quiet && !ms[0]->panel) {
+            for (unsigned k = 0; k < n && k < 4; k++)
+                say_started(ms[k], &mo[k].o);
+            if (n > 4)
+                printf("s4100 run: ... %u meters in all, ports %u..%u\n", n, mo[0].o.port,
+                       mo[n - 1].o.port);
+        }
+        run_t r = {.ms = ms, .n = n, .o = o, .ctl = ctl,
+                   .pace = {.t0 = lx_now_s(), .scale = o->time_scale, .virtual_time = o->virtual_time}};
+        rc = loop(&r);
+    }
+    for (unsigned k = 0; k < opened; k++)
+        close_meter(ms[k]);
     if (ctl) {
         app_ctl_server_close(ctl);
         free(ctl);
     }
-    sim_close(m->src);
+    for (unsigned k = 0; ms && k < n; k++)
+        free(ms[k]);
+    free(ms);
+    free(mo);
     return rc;
 }
 
 int app_run(int argc, char **argv)
 {
     run_opts_t o = {.bind = "0.0.0.0", .serial = "4100000001", .port = 47808, .device_id = -1,
-                    .time_scale = 1.0, .mac = -1, .baud = -1, .max_master = -1};
+                    .time_scale = 1.0, .mac = -1, .baud = -1, .max_master = -1, .meters = 1};
     app_settings_t st = {{0}, {0}};
     int rc = parse_opts(argc, argv, &o, &st);
     if (rc)
@@ -970,16 +1190,8 @@ int app_run(int argc, char **argv)
     bool scenario_named = o.scenario != NULL;
     if (!o.scenario)
         o.scenario = app_default_scenario();
-
     /* A reader gone from a pipe or socket is an error to handle where it happens, never
      * a reason to die without saving NV. */
     signal(SIGPIPE, SIG_IGN);
-    app_meter_t *m = calloc(1, sizeof *m); /* large, and one of many in a later host */
-    if (!m) {
-        fputs("s4100 run: out of memory\n", stderr);
-        return 1;
-    }
-    rc = run_meter(m, &o, &st, scenario_named);
-    free(m);
-    return rc;
+    return run_meters(&o, &st, scenario_named, o.meters);
 }
