@@ -284,6 +284,15 @@ export class Rig {
       apduTimeout: APDU_TIMEOUT_MS,
     });
     this.client.on('error', (e) => this.output.push(`client error: ${e.message}`));
+    // The client's transport keeps each broadcast for 10 s (to drop its own echo) with a
+    // timer that would keep the test process alive that long after its last test.
+    const transport = this.client._transport;
+    const send = transport.send.bind(transport);
+    transport.send = (...a) => {
+      const set = globalThis.setTimeout;
+      globalThis.setTimeout = (...t) => set(...t).unref();
+      try { return send(...a); } finally { globalThis.setTimeout = set; }
+    };
     this.client.on('iAm', (m) => this.iAms.push({ t: Date.now(), ...m.payload, from: m.header?.sender?.address }));
     this.client.on('iHave', (m) => this.iHaves.push({ t: Date.now(), ...m.payload, from: m.header?.sender?.address }));
     // Raw tap: the client's transport emits every datagram; keep the headers.
@@ -315,7 +324,9 @@ export class Rig {
   async stop(timeout = 5000, signal = 'SIGTERM') {
     if (!this.child || this.exit) return this.exit;
     try { process.kill(this.child.pid, signal); } catch { /* gone */ }
-    const res = await Promise.race([this.exited, sleep(timeout).then(() => null)]);
+    let timer;
+    const res = await Promise.race([this.exited, new Promise((r) => { timer = setTimeout(r, timeout, null); })]);
+    clearTimeout(timer); // (a pending timer would keep the test process alive)
     if (!res) {
       try { process.kill(-this.child.pid, 'SIGKILL'); } catch { /* gone */ }
       await this.exited;
