@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { Rig, PDU, expectSilence, ports, sleep } from './lib/harness.mjs';
+import { Rig, PDU, expectSilence, ports, sleep, waitFor } from './lib/harness.mjs';
 import { DEVICE, OT, PROP, object } from './lib/spec.mjs';
 
 const T = { timeout: 20000 };
@@ -125,10 +125,12 @@ describe('discovery', { timeout: 120000 }, () => {
       const got = [];
       sock.on('message', (m) => got.push(m));
       try {
+        // Each answer waited for (bounded), then a moment for anything more.
         sock.send(Buffer.from([0x81, 0x02, 0x00, 0x04]), rig.opts.meterPort, '127.0.0.1');
-        await sleep(300);
+        await waitFor(() => got.length >= 1, { timeout: 3000, interval: 20, what: 'the answer to Read-BDT' });
         sock.send(Buffer.from([0x81, 0x05, 0x00, 0x06, 0x00, 0x3c]), rig.opts.meterPort, '127.0.0.1');
-        await sleep(700);
+        await waitFor(() => got.length >= 2, { timeout: 3000, interval: 20, what: 'the answer to Register-Foreign-Device' });
+        await sleep(300);
       } finally {
         sock.close();
       }
