@@ -121,6 +121,7 @@ typedef struct {
 
     uint64_t ph;     /* phase of the fundamental at frame n, cycles x 2^64 */
     double f_cur;    /* effective frequency at frame n */
+    uint64_t i_cur;  /* ... as a phase step per frame */
     uint64_t wob_ph; /* wobble phase, cycles x 2^64 */
     int drift_dir, drift_last;
 

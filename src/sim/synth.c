@@ -308,10 +308,13 @@ static uint64_t sim_inc(double f)
     return ((m / MTR_FS) << s) + (((m % MTR_FS) << s) + MTR_FS / 2) / MTR_FS;
 }
 
-/* The trapezoid step between two frames' frequencies. */
-static uint64_t sim_step_of(double f0, double f1)
+/* The trapezoid step to a frame of frequency f (exact for a linear ramp). */
+static void sim_phase_step(sim_synth_t *y, double f)
 {
-    return (sim_inc(f0) + sim_inc(f1) + 1) >> 1;
+    uint64_t i = sim_inc(f);
+    y->ph += (y->i_cur + i + 1) >> 1;
+    y->f_cur = f;
+    y->i_cur = i;
 }
 
 /* cos and sin of 2 pi ph / 2^64: the nearest of 256 table angles, rotated by the rest
@@ -560,6 +563,7 @@ void sim_synth_start(sim_synth_t *y, uint64_t seed)
     y->dirty = true;
     sim_settle(y, false);
     y->f_cur = sim_eff_freq(y);
+    y->i_cur = sim_inc(y->f_cur);
     y->ph = 0;
 }
 
@@ -568,9 +572,7 @@ static void sim_advance(sim_synth_t *y)
 {
     y->n++;
     sim_settle(y, true);
-    double f = sim_eff_freq(y);
-    y->ph += sim_step_of(y->f_cur, f); /* trapezoid: exact for a linear frequency ramp */
-    y->f_cur = f;
+    sim_phase_step(y, sim_eff_freq(y));
 }
 
 /* One frame on inside a span, where no event, loop or ramp end falls: only the
@@ -585,9 +587,7 @@ static inline void sim_step(sim_synth_t *y)
             y->wob_ph += y->wob_inc;
         if (y->fr)
             sim_ramp_eval(y, y->fr);
-        double f = sim_eff_freq(y);
-        y->ph += sim_step_of(y->f_cur, f);
-        y->f_cur = f;
+        sim_phase_step(y, sim_eff_freq(y));
     } else {
         y->ph += y->inc;
     }
@@ -709,7 +709,7 @@ static uint64_t sim_span_setup(sim_synth_t *y)
             y->fr = &y->ramp[k];
     }
     y->vary = y->fr || y->cur.drift != SIM_DRIFT_NONE;
-    y->inc = sim_step_of(y->f_cur, y->f_cur);
+    y->inc = y->i_cur;
     y->wob_inc = sim_fix(1.0 / (y->cur.wob_period * MTR_FS));
     y->pnext_n = (uint64_t)ceil(y->pulse_next);
     y->pw_n = (uint64_t)ceil(y->cur.pulse_width * MTR_FS / 1000.0);
