@@ -16,7 +16,8 @@ static void sim_afe_run(float *restrict x, const double *restrict k, const doubl
     }
 }
 
-SIM_HOT static void sim_afe_pair(float *restrict x, const double *restrict k, const double *restrict lim)
+SIM_HOT
+static void sim_afe_pair(float *restrict x, const double *restrict k, const double *restrict lim)
 {
     for (int c = 0; c < 2 * MTR_NCH; c++) {
         double v = x[c] * k[c];

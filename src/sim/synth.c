@@ -756,13 +756,13 @@ static void sim_block_state(sim_synth_t *y, uint8_t *pulse, size_t len, bool ful
             if (j < steps)
                 sim_step(y);
         }
+    } else if (y->cur.pulse_rate > 0 || y->pulse_closed) {
+        sim_pulse_runs(y, pulse, len, steps);
+        y->ph += steps * y->inc;
     } else {
-        if (y->cur.pulse_rate > 0 || y->pulse_closed)
-            sim_pulse_runs(y, pulse, len, steps);
-        else if (pulse)
+        if (pulse)
             memset(pulse, 0, len);
-        if (!(y->cur.pulse_rate > 0 || y->pulse_closed))
-            y->n += steps;
+        y->n += steps;
         y->ph += steps * y->inc;
     }
     if (full_last)
@@ -822,7 +822,8 @@ static void sim_block_noise(sim_synth_t *y, uint64_t n)
  * compiler turns into vector code; frames past the block's end are computed unused. */
 
 /* acc(j) (+)= Im((cr + i ci) tab(j)), times rel0 + j drel if ramp. */
-SIM_HOT static void sim_acc(double *restrict acc, const double *restrict tc, const double *restrict ts,
+SIM_HOT
+static void sim_acc(double *restrict acc, const double *restrict tc, const double *restrict ts,
                     double cr, double ci, bool first)
 {
     if (first)
@@ -833,7 +834,8 @@ SIM_HOT static void sim_acc(double *restrict acc, const double *restrict tc, con
             acc[j] += cr * ts[j] + ci * tc[j];
 }
 
-SIM_HOT static void sim_acc_ramp(double *restrict acc, const double *restrict tc,
+SIM_HOT
+static void sim_acc_ramp(double *restrict acc, const double *restrict tc,
                          const double *restrict ts, const double *restrict jd, double cr,
                          double ci, double r0, double dr)
 {
@@ -842,7 +844,8 @@ SIM_HOT static void sim_acc_ramp(double *restrict acc, const double *restrict tc
 }
 
 /* x(j) = base(j) acc(j) + dc(j) [+ sig(j) g(j), sig never below 0]. */
-SIM_HOT static void sim_out(float *restrict x, const double *restrict acc, const double *restrict jd,
+SIM_HOT
+static void sim_out(float *restrict x, const double *restrict acc, const double *restrict jd,
                     const double *restrict g, const double lin[6])
 {
     const double b = lin[0], db = lin[1], d = lin[2], dd = lin[3], s = lin[4], ds = lin[5];
@@ -858,7 +861,8 @@ SIM_HOT static void sim_out(float *restrict x, const double *restrict acc, const
 }
 
 /* The same where nothing ramps: the base is in acc already. */
-SIM_HOT static void sim_out_const(float *restrict x, const double *restrict acc,
+SIM_HOT
+static void sim_out_const(float *restrict x, const double *restrict acc,
                           const double *restrict g, double d, double s)
 {
     if (g)
