@@ -714,8 +714,10 @@ static uint64_t sim_span_setup(sim_synth_t *y)
     y->pnext_n = (uint64_t)ceil(y->pulse_next);
     y->pw_n = (uint64_t)ceil(y->cur.pulse_width * MTR_FS / 1000.0);
     /* A live change between two reads: the first step of a new frequency is a
-     * trapezoid; a new pulse rate starts or retimes the train. sim_advance does both. */
-    if ((!y->vary && sim_eff_freq(y) != y->f_cur) || y->cur.pulse_rate != y->pulse_rate_last)
+     * trapezoid; a new drift mode starts at the next frame; a new pulse rate starts or
+     * retimes the train. sim_advance does all three. */
+    if ((!y->vary && sim_eff_freq(y) != y->f_cur) || y->cur.drift != y->drift_last ||
+        y->cur.pulse_rate != y->pulse_rate_last)
         return 1;
     return end - y->n;
 }
