@@ -849,6 +849,49 @@ static void test_live_set(void **state)
     sim_close(s);
 }
 
+/* Live drift-mode changes start at the next frame: a wobble from its zero, a ramp
+ * upwards from the frequency; the phase follows the documented trapezoid exactly. */
+static void test_live_drift(void **state)
+{
+    (void)state;
+    sim_source_t *s = scen("[signal]\nfrequency = 50\nvoltage = 100\nwobble_amplitude = 3\n"
+                           "wobble_period = 0.5\ndrift_rate = 40\ndrift_min = 48\ndrift_max = 50.5\n");
+    const size_t n = 8000, on1 = 1000, on2 = 5000;
+    mtr_frame_t *x = malloc(n * sizeof *x);
+    sim_err_t err;
+    read_n(s, x, NULL, on1);
+    assert_int_equal(sim_set(s, "drift", "wobble", &err), SIM_OK);
+    read_n(s, x + on1, NULL, on2 - on1);
+    assert_int_equal(sim_set(s, "drift", "ramp", &err), SIM_OK);
+    read_n(s, x + on2, NULL, n - on2);
+    double ph = 0, f = 50, fr = 50;
+    int dir = 1;
+    for (size_t k = 0; k < n; k++) {
+        double e = 100 * SQ2 * sin(2 * PI * ph);
+        if (fabs(x[k][MTR_VA] - e) > 1e-3)
+            fail_msg("frame %zu: %.9g, expected %.9g", k, x[k][MTR_VA], e);
+        /* f at frame k + 1 */
+        double g = 50;
+        if (k + 1 > on1 && k + 1 <= on2)
+            g = 50 + 3 * sin(2 * PI * (double)(k + 1 - (on1 + 1)) / (0.5 * FS));
+        if (k + 1 > on2 + 1) {
+            if (dir > 0 && fr >= 50.5)
+                dir = -1;
+            else if (dir < 0 && fr <= 48)
+                dir = 1;
+            fr += dir * 40 / FS;
+            fr = fr < 48 ? 48 : fr > 50.5 ? 50.5 : fr;
+        }
+        if (k + 1 > on2)
+            g = fr;
+        ph += 0.5 * (f + g) / FS;
+        ph -= floor(ph);
+        f = g;
+    }
+    free(x);
+    sim_close(s);
+}
+
 /* ---- replay ---- */
 
 static void test_csv(void **state)
@@ -1105,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_noise_distribution),
         cmocka_unit_test(test_read_split),
         cmocka_unit_test(test_live_set),
+        cmocka_unit_test(test_live_drift),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_wav),
         cmocka_unit_test(test_resample),
