@@ -18,6 +18,13 @@
 #else
 #define SIM_HOT
 #endif
+/* Rare paths kept out of the hot loops that call them. */
+#if defined(__GNUC__)
+#define SIM_COLD __attribute__((noinline, cold))
+#else
+#define SIM_COLD
+#endif
+
 #define SIM_PI 3.14159265358979323846
 
 /* The live parameters of the synthesizer: what a scenario's keys set. Angles in
@@ -125,7 +132,7 @@ typedef struct {
     uint64_t wob_ph; /* wobble phase, cycles x 2^64 */
     int drift_dir, drift_last;
 
-    sim_rng_t rng, rng_slow; /* the noise; the ziggurat's rare extra draws */
+    sim_rng_t rng, rng_slow; /* the noise; the rare draws of its tails */
 
     double pulse_rate_last, pulse_next;
     uint64_t pulse_last;

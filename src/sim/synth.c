@@ -401,7 +401,7 @@ static void sim_noise_init(sim_synth_t *y)
 }
 
 /* Beyond the outer boundary c (Marsaglia 1964); its draws have a stream of their own. */
-__attribute__((noinline)) static double sim_noise_tail(sim_synth_t *y, unsigned cell)
+SIM_COLD static double sim_noise_tail(sim_synth_t *y, unsigned cell)
 {
     const double c = y->qtail;
     double t, e;
