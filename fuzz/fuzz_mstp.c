@@ -14,6 +14,9 @@
  *   ctl 0xFA        a well-formed frame follows: arg = data length, then type, dst, src
  *                   and the data, sent with correct CRCs (so the fuzzer gets past them)
  *   ctl 0xFB        the panel changes the MAC to arg & 0x7F (refused if above Max_Master)
+ *   ctl 0xFC        the panel sets the baud (arg % 8: the five rates and three it
+ *                   refuses) and the host applies the identity to the node
+ *   ctl 0xFD        the port's sends fail (arg odd) or work again (arg even)
  *   other           the octet arg arrives at once
  * Every frame the node sends must be well formed and one a master may send. Each input
  * starts from the same meter (meter_fixture.h: a copy back, not an init).
@@ -33,6 +36,20 @@ static bac_server_t srv;
 static mstp_t node;
 static uint32_t now;
 
+static int send_fails;
+
+/* What the node hands up to a host (frames for us or for everyone, whole). */
+static void check_receive(void *ctx, uint8_t src, uint8_t dst, uint8_t type, const uint8_t *data,
+                          size_t len)
+{
+    (void)ctx;
+    (void)src;
+    (void)type;
+    if ((dst != node.cfg.mac && dst != MSTP_BROADCAST) || len > MSTP_MAX_NPDU ||
+        (len && !data))
+        abort();
+}
+
 static int check_send(void *ctx, const uint8_t *frame, size_t n)
 {
     (void)ctx;
@@ -48,7 +65,7 @@ static int check_send(void *ctx, const uint8_t *frame, size_t n)
         abort();
     if (f.type == MSTP_TOKEN && f.dst > MSTP_MAX_MASTER)
         abort();
-    return 0;
+    return send_fails ? -1 : 0;
 }
 
 static void wait_us(uint32_t us)
@@ -90,7 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bac_server_init(&srv, &dev, NULL);
     mstp_config_t mc;
     mstp_config_default(&mc, id);
-    mstp_port_t port = {NULL, check_send, NULL};
+    mstp_port_t port = {NULL, check_send, check_receive};
+    send_fails = 0;
     now = 0xFFFFF000u - (uint32_t)(data[1] << 12); /* sometimes straddle the wrap */
     if (!mstp_init(&node, &port, &mc, &srv, now))
         abort();
@@ -135,6 +153,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         } else if (ctl == 0xFB) {
             mstp_set_mac(&node, arg & 0x7F, now);
+        } else if (ctl == 0xFC) {
+            static const uint32_t bauds[8] = {9600, 19200, 38400, 76800, 115200, 0, 57600, 1u << 31};
+            obj_set_baud(&dev, bauds[arg % 8]);
+            mstp_apply_identity(&node, &dev.id, now);
+            octet = mstp_octets_us(&node, 1);
+        } else if (ctl == 0xFD) {
+            send_fails = arg & 1;
         } else {
             mstp_rx(&node, arg, now);
         }

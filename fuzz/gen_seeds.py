@@ -402,6 +402,10 @@ def main():
                  "wp_tl1_start", "dcc_initiation", "who_has_name", "routed_rp", "segmented",
                  "time_sync", "wp_reserved_tag", "wp_dev_maxmaster_big"):
         write("fuzz_bac_codec", "g_" + name, s[name])
+    token = b"\xfa\x00\x00\x05\x03"
+    write("fuzz_mstp", "g_baud_9600", b"\x05\x7f\xfc\x00" + mstp_frame(s["rp_dev_75"]) + token)
+    write("fuzz_mstp", "g_send_fails", b"\x05\x7f\xfd\x01" + mstp_frame(s["rp_dev_75"]) + token +
+          b"\xfd\x00" + token)
     write("fuzz_mstp", "g_time_sync_broadcast",
           b"\x05\x7f" + mstp_frame(s["time_sync"], expecting=False) + b"\xfa\x00\x00\x05\x03")
 
@@ -490,7 +494,8 @@ def dictionaries():
                     ("der", b"\xfa\x10\x05\x05\x03"), ("dner_bcast", b"\xfa\x08\x06\xff\x03"),
                     ("test_request", b"\xfa\x04\x03\x05\x03"), ("reply_postponed", b"\xfa\x00\x07\x03\x05"),
                     ("preamble", b"\x55\xff"), ("wait_480ms", b"\xf7\x05"), ("wait_10ms", b"\xf0\x00"),
-                    ("rx_error", b"\xf8\x00"), ("queue", b"\xf9\x04"), ("set_mac", b"\xfb\x09")):
+                    ("rx_error", b"\xf8\x00"), ("queue", b"\xf9\x04"), ("set_mac", b"\xfb\x09"),
+                    ("baud_9600", b"\xfc\x00"), ("sends_fail", b"\xfd\x01")):
         mstp[name] = b
     write_dict("fuzz_mstp", mstp)
 
