@@ -17,11 +17,20 @@
 #include <string.h>
 
 #define PI 3.14159265358979323846
+
+enum { LP_X1, LP_X2, LP_Y1, LP_Y2 }; /* the low-pass delays, mtr_t.lp */
 #define SQRT3 1.7320508075688772
 
-/* Accumulator layout: 6 sums per phase, then the three line-to-line squares. */
-enum { A_VV, A_II, A_VI, A_WI, A_W, A_I, A_PER_PHASE };
-#define A_LL (3 * A_PER_PHASE)
+/* The sums: six quantities per phase and the line-to-line squares (AB, BC, CA). Phases
+ * B and C sit side by side, a row of two per quantity, so that they are summed as
+ * two-lane vectors; phase A (whose voltage may be A-B) is summed with the reference. */
+enum { A_VV, A_II, A_VI, A_WI, A_W, A_I, A_LL };
+enum { S_BC = 0, S_LL = 12, S_A = 16 }; /* where each group starts in mtr_acc_t.s */
+
+static inline int acc_idx(int q, int p)
+{
+    return q == A_LL ? S_LL + p : p == 0 ? S_A + q : S_BC + 2 * q + (p - 1);
+}
 
 /* Zero-crossing detector: arm below -ZC_HYST volts, ignore crossings closer than
  * ZC_HOLDOFF samples (faster than 84 Hz), measure frequency only above ZC_VMIN. */
@@ -310,10 +319,10 @@ void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv)
     /* 2nd-order Butterworth low-pass at 100 Hz (bilinear): passes 45..65 Hz, takes
      * the 5th harmonic down to 16 % and most noise off the crossings. */
     double k = tan(PI * 100.0 / MTR_FS), norm = 1.0 / (1.0 + sqrt(2.0) * k + k * k);
-    m->lp_b[0] = k * k * norm;
-    m->lp_b[1] = 2.0 * m->lp_b[0];
-    m->lp_a[0] = 2.0 * (k * k - 1.0) * norm;
-    m->lp_a[1] = (1.0 - sqrt(2.0) * k + k * k) * norm;
+    m->lp[LP_X2].c = k * k * norm;
+    m->lp[LP_X1].c = 2.0 * m->lp[LP_X2].c;
+    m->lp[LP_Y1].c = 2.0 * (k * k - 1.0) * norm;
+    m->lp[LP_Y2].c = (1.0 - sqrt(2.0) * k + k * k) * norm;
     set_nan_outputs(m);
     publish_registers(m); /* accumulated values are valid before the first cycle */
     /* Measured values do not exist until the first cycle ends: QNAN, and Reliability
@@ -414,8 +423,8 @@ static void compute(const mtr_t *m, const mtr_acc_t *a, double d, double f, phas
     double qgain = 2.0 * tan(w / 2.0); /* undoes the trapezoid integrator's gain */
     double i_start = START_FRACTION * m->cfg.ct_primary;
     for (int p = 0; p < 3; p++) {
-        const double *s = &a->s[p * A_PER_PHASE];
-        double vt = sqrt(s[A_VV] / d), it = sqrt(s[A_II] / d);
+        double vv = a->s[acc_idx(A_VV, p)], ii = a->s[acc_idx(A_II, p)];
+        double vt = sqrt(vv / d), it = sqrt(ii / d);
         double v = m->kv * vt, i = m->ki * it;
         out->vt[p] = vt;
         out->it[p] = it;
@@ -423,8 +432,9 @@ static void compute(const mtr_t *m, const mtr_acc_t *a, double d, double f, phas
         out->i[p] = i;
         out->loaded[p] = i >= i_start;
         if (out->loaded[p]) {
-            double cov = s[A_WI] - s[A_W] * s[A_I] / d;
-            out->p[p] = m->kv * m->ki * s[A_VI] / d;
+            double sw = a->s[acc_idx(A_W, p)], si = a->s[acc_idx(A_I, p)];
+            double cov = a->s[acc_idx(A_WI, p)] - sw * si / d;
+            out->p[p] = m->kv * m->ki * a->s[acc_idx(A_VI, p)] / d;
             out->q[p] = m->kv * m->ki * cov / d * qgain;
             out->s[p] = v * i;
             out->pf[p] = out->s[p] > 0 ? out->p[p] / out->s[p] : 1.0;
@@ -432,7 +442,7 @@ static void compute(const mtr_t *m, const mtr_acc_t *a, double d, double f, phas
             out->p[p] = out->q[p] = out->s[p] = 0.0;
             out->pf[p] = 1.0;
         }
-        out->vllt[p] = sqrt(a->s[A_LL + p] / d);
+        out->vllt[p] = sqrt(a->s[acc_idx(A_LL, p)] / d);
         out->vll[p] = m->kv * out->vllt[p];
     }
 }
@@ -526,7 +536,7 @@ static void publish(mtr_t *m, const phase_vals_t *pv, const double e_scale_d, co
     for (int p = 0; p < 3; p++) {
         if (!(act >> p & 1) || !pv->loaded[p])
             continue;
-        double ep = m->kv * m->ki * eacc->s[p * A_PER_PHASE + A_VI] / MTR_FS;
+        double ep = m->kv * m->ki * eacc->s[acc_idx(A_VI, p)] / MTR_FS;
         double eq = pv->q[p] * e_scale_d / MTR_FS;
         double es = pv->s[p] * e_scale_d / MTR_FS;
         accumulate(m, &m->nv.e[MTR_E_PER_PHASE * (1 + p)], ep, eq, es);
@@ -700,8 +710,8 @@ static void rebase_integrators(mtr_t *m, double now)
     double weight = now - m->cyc_start;
     for (int p = 0; p < 3; p++) {
         double c = m->w[p];
-        m->cyc.s[p * A_PER_PHASE + A_WI] -= c * m->cyc.s[p * A_PER_PHASE + A_I];
-        m->cyc.s[p * A_PER_PHASE + A_W] -= c * weight;
+        m->cyc.s[acc_idx(A_WI, p)] -= c * m->cyc.s[acc_idx(A_I, p)];
+        m->cyc.s[acc_idx(A_W, p)] -= c * weight;
         m->w[p] = 0.0;
     }
 }
@@ -713,7 +723,7 @@ static void end_of_second(mtr_t *m)
     mtr_acc_t eacc;
     double d, dall, f;
     bool synced;
-    int ref_idx = ref_is_ab(m->cfg.system_type) ? A_LL + 0 : A_VV;
+    int ref_idx = acc_idx(ref_is_ab(m->cfg.system_type) ? A_LL : A_VV, 0);
 
     if (m->win_cycles > 0) {
         /* Whole cycles from win_start to the last crossing; pre holds energy before them. */
@@ -754,76 +764,155 @@ static void end_of_second(mtr_t *m)
 
 /* A positive-going crossing at time t, inside the current sample whose products are c
  * (alpha of it lies before the crossing). cyc already holds everything before it. */
-static void zero_crossing(mtr_t *m, mtr_acc_t *cyc, const double *c, double alpha, double t)
+static void split_sums(double *restrict dst, double *restrict cyc, const double *restrict c,
+                       double alpha)
 {
-    for (int k = 0; k < MTR_NACC; k++)
-        cyc->s[k] += alpha * c[k];
+    for (int k = 0; k < MTR_NACC; k++) {
+        dst[k] += cyc[k] + alpha * c[k];
+        cyc[k] = (1.0 - alpha) * c[k];
+    }
+}
+
+static void zero_crossing(mtr_t *m, const double *c, double alpha, double t)
+{
     if (m->synced) {
-        acc_add(&m->win, cyc);
+        split_sums(m->win.s, m->cyc.s, c, alpha);
         m->win_cycles++;
     } else {
         /* First crossing after an unsynchronized stretch: energy only. */
-        acc_add(&m->pre, cyc);
+        split_sums(m->pre.s, m->cyc.s, c, alpha);
         m->win_start = t;
         m->synced = true;
     }
-    for (int k = 0; k < MTR_NACC; k++)
-        cyc->s[k] = (1.0 - alpha) * c[k];
     m->cyc_start = t;
     m->last_zc_t = t;
+}
+
+/* The reference low-pass (Butterworth, b2 == b0) for clean crossings. */
+static inline double lowpass(const mtr_t *m, double r, double x1, double x2, double y1, double y2)
+{
+    const double b0 = m->lp[LP_X2].c, b1 = m->lp[LP_X1].c, a1 = m->lp[LP_Y1].c, a2 = m->lp[LP_Y2].c;
+    return b0 * (r + x2) + b1 * x1 - a1 * y1 - a2 * y2;
+}
+
+/* Phase A's voltage: to neutral, or A-B for type 11 (the load sees A-B). */
+static inline double phase_a_volts(double va, double vb, double kb)
+{
+    return va - kb * vb;
+}
+
+/* The per-sample work runs in stretches between accepted zero crossings, in two passes
+ * over the same samples, each small enough for its sums to stay in registers; neither
+ * has a branch per sample but the first pass's exit. Each sum still takes its samples
+ * one at a time in order, so the results are those of a plain loop to the last bit. */
+
+/* Pass one: the reference filter and phase A, up to the first sample that holds an
+ * accepted crossing, which it leaves unconsumed; returns the count consumed. */
+static size_t run_ref_a(mtr_t *m, const mtr_frame_t *x, size_t n, bool ref_ab)
+{
+    const double kb = m->cfg.system_type == 11 ? 1.0 : 0.0;
+    double *a = &m->cyc.s[S_A];
+    double sq[2] = {a[A_VV], a[A_II]}, xw[2] = {a[A_VI], a[A_WI]}, su[2] = {a[A_W], a[A_I]};
+    double w = m->w[0], pv = m->vprev[0];
+    double x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
+    bool armed = m->armed;
+    uint64_t since = m->n - m->last_zc_n;
+    size_t hold = since >= ZC_HOLDOFF ? 0 : (size_t)(ZC_HOLDOFF - since);
+    size_t k;
+    for (k = 0; k < n; k++) {
+        const float *s = x[k];
+        double va = s[MTR_VA], vb = s[MTR_VB], i = s[MTR_IA];
+        double r = ref_ab ? va - vb : va;
+        double y = lowpass(m, r, x1, x2, y1, y2);
+        if ((y >= 0) & (y1 < 0) && armed && k >= hold)
+            break;
+        x2 = x1, x1 = r, y2 = y1, y1 = y;
+        armed |= y < -ZC_HYST;
+        double v = phase_a_volts(va, vb, kb);
+        w += 0.5 * (v + pv), pv = v;
+        double p[2] = {v, i}, q[2] = {v, w}, u[2] = {w, i};
+        for (int l = 0; l < 2; l++)
+            sq[l] += p[l] * p[l], xw[l] += q[l] * i, su[l] += u[l];
+    }
+    a[A_VV] = sq[0], a[A_II] = sq[1], a[A_VI] = xw[0], a[A_WI] = xw[1], a[A_W] = su[0], a[A_I] = su[1];
+    m->w[0] = w, m->vprev[0] = pv;
+    m->lp[LP_X1].z = x1, m->lp[LP_X2].z = x2, m->lp[LP_Y1].z = y1, m->lp[LP_Y2].z = y2;
+    m->armed = armed;
+    return k;
+}
+
+/* Pass two: phases B and C as the two lanes of each row, and the line-to-line squares. */
+static void run_bc_ll(mtr_t *m, const mtr_frame_t *x, size_t n)
+{
+    double *b = &m->cyc.s[S_BC];
+    double vv[2], ii[2], vi[2], wi[2], sw[2], si[2], ll[2], w[2], pv[2];
+    for (int l = 0; l < 2; l++) {
+        vv[l] = b[2 * A_VV + l], ii[l] = b[2 * A_II + l], vi[l] = b[2 * A_VI + l];
+        wi[l] = b[2 * A_WI + l], sw[l] = b[2 * A_W + l], si[l] = b[2 * A_I + l];
+        ll[l] = m->cyc.s[S_LL + l], w[l] = m->w[1 + l], pv[l] = m->vprev[1 + l];
+    }
+    double ca = m->cyc.s[S_LL + 2];
+    for (size_t k = 0; k < n; k++) {
+        const float *s = x[k];
+        double v[2] = {s[MTR_VB], s[MTR_VC]}, i[2] = {s[MTR_IB], s[MTR_IC]};
+        double d[2] = {(double)s[MTR_VA] - s[MTR_VB], (double)s[MTR_VB] - s[MTR_VC]};
+        double dca = (double)s[MTR_VC] - s[MTR_VA];
+        for (int l = 0; l < 2; l++) {
+            w[l] += 0.5 * (v[l] + pv[l]), pv[l] = v[l];
+            vv[l] += v[l] * v[l], ii[l] += i[l] * i[l], vi[l] += v[l] * i[l];
+            wi[l] += w[l] * i[l], sw[l] += w[l], si[l] += i[l];
+            ll[l] += d[l] * d[l];
+        }
+        ca += dca * dca;
+    }
+    for (int l = 0; l < 2; l++) {
+        b[2 * A_VV + l] = vv[l], b[2 * A_II + l] = ii[l], b[2 * A_VI + l] = vi[l];
+        b[2 * A_WI + l] = wi[l], b[2 * A_W + l] = sw[l], b[2 * A_I + l] = si[l];
+        m->cyc.s[S_LL + l] = ll[l], m->w[1 + l] = w[l], m->vprev[1 + l] = pv[l];
+    }
+    m->cyc.s[S_LL + 2] = ca;
+}
+
+/* The sample that holds an accepted crossing: its products split at the crossing. */
+static void crossing_sample(mtr_t *m, const float *s)
+{
+    double va = s[MTR_VA], vb = s[MTR_VB], vc = s[MTR_VC];
+    double vp[3] = {phase_a_volts(va, vb, m->cfg.system_type == 11 ? 1.0 : 0.0), vb, vc};
+    double ll[3] = {va - vb, vb - vc, vc - va};
+    double c[MTR_NACC] = {0};
+    for (int p = 0; p < 3; p++) {
+        double v = vp[p], i = s[MTR_IA + p], *w = &m->w[p];
+        *w += 0.5 * (v + m->vprev[p]), m->vprev[p] = v;
+        c[acc_idx(A_VV, p)] = v * v, c[acc_idx(A_II, p)] = i * i, c[acc_idx(A_VI, p)] = v * i;
+        c[acc_idx(A_WI, p)] = *w * i, c[acc_idx(A_W, p)] = *w, c[acc_idx(A_I, p)] = i;
+        c[acc_idx(A_LL, p)] = ll[p] * ll[p];
+    }
+    double r = ref_is_ab(m->cfg.system_type) ? ll[0] : va;
+    double x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
+    double y = lowpass(m, r, x1, x2, y1, y2);
+    double alpha = -y1 / (y - y1);
+    zero_crossing(m, c, alpha, (double)m->n + alpha);
+    m->armed = false;
+    m->last_zc_n = m->n;
+    m->lp[LP_X1].z = r, m->lp[LP_X2].z = x1, m->lp[LP_Y1].z = y, m->lp[LP_Y2].z = y1;
+    m->n++;
 }
 
 size_t mtr_feed(mtr_t *m, mtr_frame_t *x, size_t n, bool *cycle)
 {
     size_t todo = n < m->tick_left ? n : m->tick_left;
-    const double kb = m->cfg.system_type == 11 ? 1.0 : 0.0; /* type 11: the load sees A-B */
-    const bool ref_ab = ref_is_ab(m->cfg.system_type);
-    const double b0 = m->lp_b[0], b1 = m->lp_b[1], a1 = m->lp_a[0], a2 = m->lp_a[1];
-    mtr_acc_t cyc = m->cyc;
-    double pv0 = m->vprev[0], pv1 = m->vprev[1], pv2 = m->vprev[2];
-    double w0 = m->w[0], w1 = m->w[1], w2 = m->w[2];
-    double x1 = m->lp_x1, x2 = m->lp_x2, y1 = m->lp_y1, y2 = m->lp_y2;
-
+    const mtr_frame_t *in = (const mtr_frame_t *)x;
+    bool ref_ab = ref_is_ab(m->cfg.system_type);
     if (cycle)
         *cycle = false;
-    for (size_t k = 0; k < todo; k++) {
-        const float *s = x[k];
-        double va = s[MTR_VA], vb = s[MTR_VB], vc = s[MTR_VC];
-        double ia = s[MTR_IA], ib = s[MTR_IB], ic = s[MTR_IC];
-        double pa = va - kb * vb;
-        w0 += 0.5 * (pa + pv0), pv0 = pa;
-        w1 += 0.5 * (vb + pv1), pv1 = vb;
-        w2 += 0.5 * (vc + pv2), pv2 = vc;
-        double vab = va - vb, vbc = vb - vc, vca = vc - va;
-        double c[MTR_NACC] = {
-            pa * pa, ia * ia, pa * ia, w0 * ia, w0, ia,
-            vb * vb, ib * ib, vb * ib, w1 * ib, w1, ib,
-            vc * vc, ic * ic, vc * ic, w2 * ic, w2, ic,
-            vab * vab, vbc * vbc, vca * vca,
-        };
-        /* Butterworth low-pass (b2 == b0) on the reference for clean crossings. */
-        double r = ref_ab ? vab : va;
-        double y = b0 * (r + x2) + b1 * x1 - a1 * y1 - a2 * y2;
-        x2 = x1, x1 = r;
-        uint64_t now = m->n + k;
-        if (y >= 0 && y1 < 0 && m->armed && now - m->last_zc_n >= ZC_HOLDOFF) {
-            double alpha = -y1 / (y - y1);
-            zero_crossing(m, &cyc, c, alpha, (double)now + alpha);
-            m->armed = false;
-            m->last_zc_n = now;
-        } else {
-            for (int j = 0; j < MTR_NACC; j++)
-                cyc.s[j] += c[j];
-            if (y < -ZC_HYST)
-                m->armed = true;
-        }
-        y2 = y1, y1 = y;
+    for (size_t k = 0; k < todo;) {
+        size_t run = run_ref_a(m, in + k, todo - k, ref_ab);
+        run_bc_ll(m, in + k, run);
+        m->n += run;
+        k += run;
+        if (k < todo)
+            crossing_sample(m, in[k++]);
     }
-    m->cyc = cyc;
-    m->vprev[0] = pv0, m->vprev[1] = pv1, m->vprev[2] = pv2;
-    m->w[0] = w0, m->w[1] = w1, m->w[2] = w2;
-    m->lp_x1 = x1, m->lp_x2 = x2, m->lp_y1 = y1, m->lp_y2 = y2;
-    m->n += todo;
     m->tick_left -= (uint32_t)todo;
     pulse_check(m);
     if (m->tick_left == 0) {

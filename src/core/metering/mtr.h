@@ -147,8 +147,8 @@ typedef struct {
     uint32_t power_ups;
 } mtr_nv_t;
 
-/* Per-window sums (one per "phase" quantity set, see mtr.c). */
-#define MTR_NACC 21
+/* Per-window sums (the quantities of mtr.c, and one slot of padding to an even count). */
+#define MTR_NACC 22
 typedef struct {
     double s[MTR_NACC];
 } mtr_acc_t;
@@ -166,8 +166,12 @@ typedef struct {
 
     /* per-sample state */
     double vprev[3], w[3]; /* quadrature integrators (trapezoid) */
-    double lp_b[2], lp_a[2];           /* zero-crossing low-pass coefficients */
-    double lp_x1, lp_x2, lp_y1, lp_y2; /* and its state */
+    /* Zero-crossing low-pass: each delay (x[n-1], x[n-2], y[n-1], y[n-2]) with its
+     * coefficient (b1, b2 == b0, a1, a2); no two delays side by side, which keeps
+     * compilers from packing them into vectors that cost a shuffle per sample. */
+    struct {
+        double z, c;
+    } lp[4];
     bool armed;
     uint64_t last_zc_n;
 
