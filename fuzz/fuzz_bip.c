@@ -3,8 +3,8 @@
  * -> object reads and writes -> the reply. Any datagram must be answered within the
  * limits (never more than 480 octets of APDU) or dropped, never crash or overrun.
  * The first octet picks how the datagram arrived (bit 0: from our own address), whether
- * a password is set (bit 7), the meter in sync-to-comms mode (bit 6) and a durability
- * hook that fails every other write (bit 5). Each input starts from the same meter
+ * a password is set (bit 7), the meter in sync-to-comms mode (bit 6), a durability
+ * hook that fails every other write (bit 5) and a port whose sends fail (bit 1). Each input starts from the same meter
  * (meter_fixture.h) and delivers the datagram twice, with a 1 s cycle between, so a
  * write is committed and logged before the second delivery reads it back.
  */
@@ -21,6 +21,8 @@ static obj_device_t dev;
 static bac_server_t srv;
 static bip_t bip;
 
+static int send_fails;
+
 static int check_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size_t len)
 {
     (void)ctx;
@@ -28,7 +30,7 @@ static int check_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size
     /* A reply is a well-formed BVLL of at most BVLC + NPDU header + 480 octets. */
     if (len < 4 || len > BIP_MAX_DATAGRAM || data[0] != 0x81 || (size_t)(data[2] << 8 | data[3]) != len)
         abort();
-    return 0;
+    return send_fails ? -1 : 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,12 +52,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         srv.on_write = fix_flaky_hook;
     bip_port_t port = {NULL, check_send};
     bip_init(&bip, &port, &self, &bcast, &srv);
+    send_fails = data[0] & 2;
     /* An exact-size copy, so that any read past the datagram is caught. */
     uint8_t *copy = malloc(size - 1 ? size - 1 : 1);
     memcpy(copy, data + 1, size - 1);
     bip_receive(&bip, 0, &peer[data[0] & 1], copy, size - 1);
-    if (bac_server_reinit_requested(&srv, NULL))
-        obj_restart(&dev, false); /* as the host does once the ACK is out */
+    if (bac_server_reinit_requested(&srv, NULL)) {
+        /* As the host does once the ACK is out: restart, then announce. */
+        uint8_t i_am[64];
+        obj_restart(&dev, false);
+        size_t n = bac_server_i_am(&srv, i_am, sizeof i_am);
+        if (n)
+            bip_send(&bip, NULL, i_am, n);
+    }
     fix_cycle_variant(&dev, variant);
     bip_receive(&bip, 60000, &peer[data[0] & 1], copy, size - 1);
     free(copy);

@@ -382,6 +382,11 @@ def main():
         for ctl, npdu in recs:
             data += bytes([ctl, len(npdu)]) + npdu
         write("fuzz_server", "g_" + name, data)
+    # Flags of fuzz_bip: sends fail (bit 1), a failing durability hook (bit 5), the
+    # sync-to-comms meter (bit 6).
+    write("fuzz_bip", "g_sends_fail", b"\x02" + bvlc(s["rp_dev_75"]))
+    write("fuzz_bip", "g_hook_wp_av3", b"\x20" + bvlc(s["wp_av3"]))
+    write("fuzz_bip", "g_sync_av1", b"\x40" + bvlc(s["wp_av1"]))
     # The four BACnet/IP seeds whose BVLC length did not match their datagram.
     fixed = {
         "dcc": b"\x80" + bvlc(NPDU_REPLY + bytes([0x00, 0x03, 0x04, 0x11]) + c_uint(0, 1) +
