@@ -75,6 +75,12 @@ typedef struct {
     meter_t mt;          /* the meter itself: device, server, panel, power */
     bip_t bip;
     sim_source_t *src;
+    /* A variant of the scenario for meter 2.. of a fleet: the load level, and the load
+     * angle as the currents delayed by whole samples (--meters). */
+    float vary_scale;   /* 0: as the scenario has it */
+    unsigned vary_delay; /* samples, 0..3: 8.6 degrees each at 60 Hz */
+    unsigned vary_pos;
+    float vary_hist[4][3];
     mtr_config_t cfg;
     lx_udp_batch_t udp;
     double last_status; /* wall time of the last status line */

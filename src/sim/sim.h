@@ -53,6 +53,9 @@ void sim_close(sim_source_t *s); /* NULL is fine */
 bool sim_scenario_meter(const sim_source_t *s, mtr_config_t *cfg);
 /* The [meter] keys the scenario gave: a bit per mtr_setting_t (0 for recordings). */
 unsigned sim_scenario_meter_given(const sim_source_t *s);
+/* The scenario's noise from another seed; only before the first read. 0, or -1 for a
+ * recording or a source already read from. */
+int sim_reseed(sim_source_t *s, uint64_t seed);
 
 /* Change a live scenario parameter, with the keys and values of the [signal] section
  * (e.g. "current_b", "40"; "frequency", "50.5"; "direction", "export"). sim_set_ramp
