@@ -32,7 +32,11 @@ static void check_parse(const char *line)
         CHECK(memchr(err, '\0', sizeof err) && err[0]);
         return;
     }
-    CHECK(cmd.verb <= APP_CTL_ADVANCE);
+    CHECK(cmd.verb <= APP_CTL_METERS);
+    /* A meter is named with a command for one meter, never with a process-wide one. */
+    CHECK(cmd.meter <= APP_CTL_MAX_METER);
+    CHECK(!cmd.meter || (cmd.verb != APP_CTL_ADVANCE && cmd.verb != APP_CTL_METERS &&
+                         cmd.verb != APP_CTL_HELP));
     if (cmd.verb == APP_CTL_SET) {
         CHECK(cmd.name[0] && cmd.value[0] && !strpbrk(cmd.name, " \t") && !strpbrk(cmd.value, " \t"));
         CHECK(!cmd.ramp || (cmd.seconds >= 0 && cmd.seconds <= APP_CTL_MAX_SECONDS));
