@@ -17,15 +17,15 @@
 #include <string.h>
 
 #define PI 3.14159265358979323846
+#define SQRT3 1.7320508075688772
 
 enum { LP_X1, LP_X2, LP_Y1, LP_Y2 }; /* the low-pass delays, mtr_t.lp */
-#define SQRT3 1.7320508075688772
 
 /* The sums: six quantities per phase and the line-to-line squares (AB, BC, CA). Phases
  * B and C sit side by side, a row of two per quantity, so that they are summed as
  * two-lane vectors; phase A (whose voltage may be A-B) is summed with the reference. */
 enum { A_VV, A_II, A_VI, A_WI, A_W, A_I, A_LL };
-enum { S_BC = 0, S_LL = 12, S_A = 16 }; /* where each group starts in mtr_acc_t.s */
+enum { S_BC = 0, S_LL = 12, S_A = 16 }; /* group starts in mtr_acc_t.s; 15 is padding */
 
 static inline int acc_idx(int q, int p)
 {
@@ -762,8 +762,7 @@ static void end_of_second(mtr_t *m)
     m->cycles++;
 }
 
-/* A positive-going crossing at time t, inside the current sample whose products are c
- * (alpha of it lies before the crossing). cyc already holds everything before it. */
+/* dst takes cyc and the part alpha of a sample's products c; cyc restarts with the rest. */
 static void split_sums(double *restrict dst, double *restrict cyc, const double *restrict c,
                        double alpha)
 {
@@ -773,6 +772,8 @@ static void split_sums(double *restrict dst, double *restrict cyc, const double 
     }
 }
 
+/* A positive-going crossing at time t, inside the current sample whose products are c
+ * (alpha of it lies before the crossing). cyc already holds everything before it. */
 static void zero_crossing(mtr_t *m, const double *c, double alpha, double t)
 {
     if (m->synced) {
@@ -830,11 +831,13 @@ static size_t run_ref_a(mtr_t *m, const mtr_frame_t *x, size_t n, bool ref_ab)
         armed |= y < -ZC_HYST;
         double v = phase_a_volts(va, vb, kb);
         w += 0.5 * (v + pv), pv = v;
+        /* Phase A's six sums as three rows of two: half the registers. */
         double p[2] = {v, i}, q[2] = {v, w}, u[2] = {w, i};
         for (int l = 0; l < 2; l++)
             sq[l] += p[l] * p[l], xw[l] += q[l] * i, su[l] += u[l];
     }
-    a[A_VV] = sq[0], a[A_II] = sq[1], a[A_VI] = xw[0], a[A_WI] = xw[1], a[A_W] = su[0], a[A_I] = su[1];
+    a[A_VV] = sq[0], a[A_II] = sq[1], a[A_VI] = xw[0], a[A_WI] = xw[1];
+    a[A_W] = su[0], a[A_I] = su[1];
     m->w[0] = w, m->vprev[0] = pv;
     m->lp[LP_X1].z = x1, m->lp[LP_X2].z = x2, m->lp[LP_Y1].z = y1, m->lp[LP_Y2].z = y2;
     m->armed = armed;
