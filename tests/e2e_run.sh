@@ -104,7 +104,9 @@ for c in "frobnicate" "set current -1" "set nosuchkey 3" "set current 5 over x" 
     if "$bin" ctl --control "$sock" $c >"$tmp/o" 2>"$tmp/e"; then
         bad "ctl '$c' accepted"
     else
-        grep -q "error" "$tmp/e" && ok "ctl '$c' refused: $(head -1 "$tmp/e")" || bad "ctl '$c': $(cat "$tmp/e")"
+        # Refused with a reason in the user's words: no internal function names.
+        grep -q "error" "$tmp/e" && ! grep -q "sim_\|app_\|bac_" "$tmp/e" &&
+            ok "ctl '$c' refused: $(head -1 "$tmp/e")" || bad "ctl '$c': $(cat "$tmp/e")"
     fi
 done
 "$bin" ctl --control "$tmp/nope.sock" status 2>"$tmp/e" && bad "ctl to a missing socket" ||

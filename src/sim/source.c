@@ -143,15 +143,15 @@ int sim_set_ramp(sim_source_t *s, const char *key, const char *value, double sec
                  sim_err_t *err)
 {
     if (!s || !key || !value) {
-        sim_errf(err, "sim_set: bad arguments");
+        sim_errf(err, "bad arguments");
         return SIM_EARG;
     }
     if (s->kind != SIM_SRC_SCENARIO) {
-        sim_errf(err, "sim_set: %s: a recording has no parameters to set", key);
+        sim_errf(err, "%s: a recording has no parameters to set", key);
         return SIM_EARG;
     }
     if (!(seconds >= 0 && seconds <= 1e9)) {
-        sim_errf(err, "sim_set: %s: ramp %g s outside 0..1e9 s", key, seconds);
+        sim_errf(err, "%s: ramp %g s outside 0..1e9 s", key, seconds);
         return SIM_ERANGE;
     }
     sim_synth_t *y = s->syn;
@@ -159,13 +159,13 @@ int sim_set_ramp(sim_source_t *s, const char *key, const char *value, double sec
     char msg[160];
     int rc = sim_key_parse(key, value, y->mask, &a, msg, sizeof msg);
     if (rc != SIM_OK) {
-        sim_errf(err, "sim_set: %s", msg);
+        sim_errf(err, "%s", msg);
         return rc;
     }
     /* Check the end state on a copy first: a rejected change leaves the source as it was. */
     sim_params_t *trial = malloc(sizeof *trial);
     if (!trial) {
-        sim_errf(err, "sim_set: out of memory");
+        sim_errf(err, "out of memory");
         return SIM_ENOMEM;
     }
     *trial = y->cur;
@@ -173,7 +173,7 @@ int sim_set_ramp(sim_source_t *s, const char *key, const char *value, double sec
     rc = sim_params_check(trial, msg, sizeof msg);
     free(trial);
     if (rc != SIM_OK) {
-        sim_errf(err, "sim_set: %s", msg);
+        sim_errf(err, "%s", msg);
         return rc;
     }
     sim_action_apply(&y->cur, &a, y, (uint64_t)llround(seconds * MTR_FS));
