@@ -157,21 +157,21 @@ static int cmp_double(const void *a, const void *b)
 
 static void latency(const char *what, const uint8_t *npdu, size_t len)
 {
-    static obj_device_t dev;
-    static bac_server_t srv;
+    static meter_t mt;
     static mstp_t m;
     obj_identity_t id;
     mtr_config_t cfg;
     obj_identity_default(&id, "BENCH");
     id.instance = 1234;
     mtr_config_default(&cfg);
-    obj_init(&dev, &id, &cfg, NULL);
-    bac_server_init(&srv, &dev, NULL);
+    meter_init(&mt, &id, &cfg, NULL);
     mstp_config_t mc;
-    mstp_config_default(&mc, &id);
-    mstp_port_t port = {NULL, stamp_send, NULL};
+    mstp_config_default(&mc);
+    mc.mac = id.mac;
+    mstp_port_t port = {.send = stamp_send};
+    net_upper_t up = meter_upper(&mt); /* the meter answers through the node's upcall */
     uint32_t now = 1000000;
-    mstp_init(&m, &port, &mc, &srv, now);
+    mstp_init(&m, &port, &mc, &up, now);
     uint8_t f[MSTP_MAX_FRAME];
     size_t n = mstp_encode(f, sizeof f, MSTP_DATA_EXPECTING_REPLY, id.mac, 3, npdu, len);
     enum { RUNS = 20000 };

@@ -26,15 +26,28 @@ static size_t reply_len;
 static int reply_type = -1;
 static int passed, failed;
 
-static void on_receive(void *ctx, uint8_t src, uint8_t dst, uint8_t type, const uint8_t *data,
-                       size_t len)
+static void keep(int type, const uint8_t *data, size_t len)
 {
-    (void)ctx, (void)src, (void)dst;
     if (len > sizeof reply)
         return;
     memcpy(reply, data, len);
     reply_len = len;
     reply_type = type;
+}
+
+/* The layer above the master's node: it keeps what arrives and answers nothing. */
+static size_t on_npdu(void *ctx, const net_addr_t *src, bool bcast, const uint8_t *npdu,
+                      size_t len, uint8_t *out, size_t cap, bool *reply_bcast)
+{
+    (void)ctx, (void)src, (void)bcast, (void)out, (void)cap, (void)reply_bcast;
+    keep(MSTP_DATA_NOT_EXPECTING_REPLY, npdu, len);
+    return 0;
+}
+
+static void on_test_response(void *ctx, uint8_t src, const uint8_t *data, size_t len)
+{
+    (void)ctx, (void)src;
+    keep(MSTP_TEST_RESPONSE, data, len);
 }
 
 static lx_mstp_t mlink;
@@ -131,13 +144,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "mstp_master: %s\n", err);
         return 2;
     }
-    port.receive = on_receive;
-    obj_identity_t id;
-    obj_identity_default(&id, "MASTER");
-    id.mac = mac, id.max_master = (uint8_t)(meter + 2), id.baud = baud;
+    port.test_response = on_test_response;
     mstp_config_t cfg;
-    mstp_config_default(&cfg, &id);
-    if (!mstp_init(&node, &port, &cfg, NULL, lx_now_us())) {
+    mstp_config_default(&cfg);
+    cfg.mac = mac, cfg.max_master = (uint8_t)(meter + 2), cfg.baud = baud;
+    if (!mstp_init(&node, &port, &cfg, &(net_upper_t){NULL, on_npdu}, lx_now_us())) {
         fprintf(stderr, "mstp_master: bad settings\n");
         return 2;
     }

@@ -540,6 +540,14 @@ static int fake_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size_
     return 0;
 }
 
+/* The server as the layer above the link (what meter_upper does for a meter). */
+static size_t srv_receive(void *ctx, const net_addr_t *src, bool bcast, const uint8_t *npdu,
+                          size_t len, uint8_t *o, size_t cap, bool *reply_bcast)
+{
+    (void)src;
+    return bac_server_handle(ctx, 0, npdu, len, bcast, o, cap, reply_bcast);
+}
+
 static void test_bip(void **state)
 {
     (void)state;
@@ -549,14 +557,14 @@ static void test_bip(void **state)
     bip_addr_parse("10.0.0.255", 47808, &bcast);
     bip_addr_parse("10.0.0.9", 47809, &peer);
     bip_port_t port = {NULL, fake_send};
-    bip_init(&b, &port, &self, &bcast, &srv);
+    bip_init(&b, &port, &self, &bcast, &(net_upper_t){.ctx = &srv, .receive = srv_receive});
     static uint8_t pkt[HEX_MAX];
     size_t n;
 
     /* Original-Unicast RP -> Original-Unicast Complex-ACK back to the sender. */
     n = hex("81 0A 00 13 01 04 00 03 01 0C 0C 02 00 04 D2 19 4C 29 00", pkt);
     sends = 0;
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     assert_int_equal(sends, 1);
     assert_memory_equal(&sent_to, &peer, sizeof peer);
     static uint8_t want[HEX_MAX];
@@ -565,19 +573,19 @@ static void test_bip(void **state)
     assert_memory_equal(sent, want, wn);
     /* Original-Broadcast Who-Is -> I-Am as Original-Broadcast to the broadcast address. */
     n = hex("81 0B 00 08 01 00 10 08", pkt);
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     assert_int_equal(sends, 2);
     assert_int_equal(sent[1], 0x0B);
     assert_memory_equal(&sent_to, &bcast, sizeof bcast);
     /* Our own broadcast coming back: dropped. */
-    bip_receive(&b, 0, &self, pkt, n);
+    bip_receive(&b, &self, pkt, n);
     assert_int_equal(sends, 2);
     /* Forwarded-NPDU of a unicast-answerable request: reply to the originator. */
     n = hex("81 04 00 19 0A 00 00 07 BA C1 01 04 00 03 01 0C 0C 02 00 04 D2 19 4C 29 00", pkt);
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     assert_int_equal(sends, 2); /* a confirmed request forwarded as broadcast: discarded */
     n = hex("81 04 00 0E 0A 00 00 07 BA C1 01 00 10 08", pkt);
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     assert_int_equal(sends, 3);
     assert_int_equal(sent[1], 0x0B);
     /* BBMD functions: BVLC-Result NAK with the function's code. */
@@ -590,7 +598,7 @@ static void test_bip(void **state)
     for (int k = 0; k < 6; k++) {
         n = hex(bbmd[k][0], pkt);
         wn = hex(bbmd[k][1], want);
-        bip_receive(&b, 0, &peer, pkt, n);
+        bip_receive(&b, &peer, pkt, n);
         assert_int_equal(sent_len, wn);
         assert_memory_equal(sent, want, wn);
         assert_memory_equal(&sent_to, &peer, sizeof peer);
@@ -598,13 +606,13 @@ static void test_bip(void **state)
     /* Wrong type, lying length, too short: dropped silently. */
     int before = sends;
     n = hex("82 0A 00 08 01 00 10 08", pkt);
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     n = hex("81 0A 00 09 01 00 10 08", pkt);
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     n = hex("81 0A 00", pkt);
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     n = hex("81 00 00 06 00 00", pkt); /* a result is not answered */
-    bip_receive(&b, 0, &peer, pkt, n);
+    bip_receive(&b, &peer, pkt, n);
     assert_int_equal(sends, before);
     /* Address parsing. */
     bip_addr_t a;

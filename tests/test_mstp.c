@@ -1,7 +1,9 @@
 /*
  * MS/TP (Clause 9): the codec and CRCs against the Annex G / BACNET-NOTES vectors, the
  * Receive Frame state machine octet by octet (every error path, Tframe_abort), and
- * the Master Node state machine event by event with a hand-driven clock.
+ * the Master Node state machine event by event with a hand-driven clock. A meter sits
+ * on the node as a host puts it there (meter_upper up, mstp_link down, the settings
+ * followed after each event); a plain node hands up to a recorder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "meter/meter.h"
 #include "mstp/mstp.h"
 #include "objects/obj.h"
 
@@ -58,33 +61,68 @@ static int cap_send(void *ctx, const uint8_t *frame, size_t n)
     return 0;
 }
 
-/* Frames handed up through port.receive. */
+/* NPDUs handed up (a test master's layer above: it records and answers nothing), and
+ * Test_Responses handed to the port. */
 static int up_count;
-static uint8_t up_src, up_type;
+static uint8_t up_src;
 static uint8_t up_data[MSTP_MAX_DATA];
 static size_t up_len;
+static int test_responses;
+static uint8_t tr_data[MSTP_MAX_DATA];
+static size_t tr_len;
 
-static void cap_receive(void *ctx, uint8_t src, uint8_t dst, uint8_t type, const uint8_t *data,
-                        size_t len)
+static size_t rec_receive(void *ctx, const net_addr_t *src, bool bcast, const uint8_t *npdu,
+                          size_t len, uint8_t *out, size_t cap, bool *reply_bcast)
 {
-    (void)ctx;
-    (void)dst;
+    (void)ctx, (void)bcast, (void)out, (void)cap, (void)reply_bcast;
+    assert_int_equal(src->len, 1);
     up_count++;
-    up_src = src;
-    up_type = type;
-    memcpy(up_data, data, len);
+    up_src = src->mac[0];
+    memcpy(up_data, npdu, len);
     up_len = len;
+    return 0;
 }
 
-static const mstp_port_t port = {NULL, cap_send, cap_receive};
+static const net_upper_t recorder = {NULL, rec_receive};
+
+static void cap_test_response(void *ctx, uint8_t src, const uint8_t *data, size_t len)
+{
+    (void)ctx, (void)src;
+    test_responses++;
+    memcpy(tr_data, data, len);
+    tr_len = len;
+}
+
+static const mstp_port_t port = {NULL, cap_send, {cap_test_response}};
 
 static mstp_t node;
-static obj_device_t dev;
-static bac_server_t srv;
+static meter_t mt;       /* the meter on the node, with start_meter */
+static bool hosting;     /* the node carries mt */
+static uint32_t host_writes;
 
 static uint32_t octet_us(void)
 {
     return mstp_octets_us(&node, 1);
+}
+
+/* The host's part after each event (run.c, the virtual bus): the meter's clock, and
+ * settings written over BACnet or the panel applied to the node at once. */
+static void host(void)
+{
+    if (!hosting)
+        return;
+    meter_tick(&mt, T / 1000u);
+    if (mt.dev.writes == host_writes)
+        return;
+    host_writes = mt.dev.writes;
+    mstp_config_t want;
+    mstp_config_default(&want);
+    want.mac = mt.dev.id.mac;
+    want.max_master = mt.dev.id.max_master;
+    want.max_info_frames = mt.dev.id.max_info_frames;
+    want.baud = mt.dev.id.baud;
+    if (mstp_reconfigure(&node, &want, T) & MSTP_NEW_MAC)
+        meter_announce(&mt);
 }
 
 /* Octets arriving back to back, each timestamped when complete. */
@@ -93,6 +131,7 @@ static void feed(const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++) {
         T += octet_us();
         mstp_rx(&node, p[i], T);
+        host();
     }
 }
 
@@ -112,9 +151,11 @@ static void advance(uint32_t us)
     while ((int32_t)(end - T) > 1000) {
         T += 1000;
         mstp_tick(&node, T);
+        host();
     }
     T = end;
     mstp_tick(&node, T);
+    host();
 }
 
 static const mstp_frame_t *last(void)
@@ -135,19 +176,27 @@ static void expect_sent(uint8_t type, uint8_t dst)
 
 static uint32_t T0 = 1000000; /* when nodes start */
 
-static void start_node(uint8_t mac, uint8_t max_master, bac_server_t *s)
+static void start_node_up(uint8_t mac, uint8_t max_master, const net_upper_t *up)
 {
     mstp_config_t c;
-    mstp_config_default(&c, NULL);
+    mstp_config_default(&c);
     c.mac = mac;
     c.max_master = max_master;
     memset(&sent, 0, sizeof sent);
-    up_count = 0;
+    up_count = test_responses = 0;
+    hosting = false;
     T = T0;
-    assert_true(mstp_init(&node, &port, &c, s, T));
+    assert_true(mstp_init(&node, &port, &c, up, T));
     assert_int_equal(node.state, MSTP_ST_IDLE);
 }
 
+static void start_node(uint8_t mac, uint8_t max_master)
+{
+    start_node_up(mac, max_master, &recorder);
+}
+
+/* A meter on the node, as a host starts one: its settings make the link's, its upper
+ * layer goes on the node, its I-Am down the node's link (it waits for the token). */
 static void start_meter(uint8_t mac, uint8_t max_master)
 {
     obj_identity_t id;
@@ -157,9 +206,15 @@ static void start_meter(uint8_t mac, uint8_t max_master)
     id.mac = mac;
     id.max_master = max_master;
     mtr_config_default(&cfg);
-    obj_init(&dev, &id, &cfg, NULL);
-    bac_server_init(&srv, &dev, NULL);
-    start_node(mac, max_master, &srv);
+    meter_init(&mt, &id, &cfg, NULL);
+    net_upper_t up = meter_upper(&mt);
+    start_node_up(mac, max_master, &up);
+    net_link_t link = mstp_link(&node);
+    meter_set_link(&mt, &link);
+    hosting = true;
+    host_writes = mt.dev.writes;
+    meter_tick(&mt, T / 1000u);
+    meter_announce(&mt);
 }
 
 /* ---- the codec -------------------------------------------------------------------- */
@@ -450,24 +505,19 @@ static void test_init_and_config(void **state)
 {
     (void)state;
     mstp_config_t c;
-    mstp_config_default(&c, NULL);
+    mstp_config_default(&c);
     assert_int_equal(c.mac, 1);
     assert_int_equal(c.max_master, 127);
     assert_int_equal(c.max_info_frames, 1);
     assert_int_equal(c.baud, 76800);
-    obj_identity_t id;
-    obj_identity_default(&id, "X");
-    id.mac = 9;
-    id.max_master = 20;
-    id.baud = 9600;
-    mstp_config_default(&c, &id);
-    assert_int_equal(c.mac, 9);
-    assert_int_equal(c.max_master, 20);
-    assert_int_equal(c.baud, 9600);
+    c.mac = 9;
+    c.max_master = 20;
+    c.baud = 9600;
     assert_true(mstp_init(&node, &port, &c, NULL, 0));
     assert_int_equal(node.rx.abort_us, 6250); /* 60 bit times at 9600 */
-    /* Refused: Max_Master below the MAC, MAC above 127, a baud rate the meter lacks,
-     * timers outside Clause 9's ranges. */
+    /* Refused: Max_Master below the MAC, MAC above 127, a baud rate Clause 9 lacks,
+     * timers outside Clause 9's ranges. (57600 is a Clause 9 rate: the meter lacks it,
+     * and its settings refuse it before they reach the link.) */
     mstp_config_t bad = c;
     bad.max_master = 8;
     assert_false(mstp_init(&node, &port, &bad, NULL, 0));
@@ -476,8 +526,10 @@ static void test_init_and_config(void **state)
     bad.max_master = 127;
     assert_false(mstp_init(&node, &port, &bad, NULL, 0));
     bad = c;
-    bad.baud = 57600;
+    bad.baud = 4800;
     assert_false(mstp_init(&node, &port, &bad, NULL, 0));
+    bad.baud = 57600;
+    assert_true(mstp_init(&node, &port, &bad, NULL, 0));
     bad = c;
     bad.usage_timeout_us = 19999;
     assert_false(mstp_init(&node, &port, &bad, NULL, 0));
@@ -491,7 +543,8 @@ static void test_init_and_config(void **state)
     bad.max_info_frames = 0;
     assert_false(mstp_init(&node, &port, &bad, NULL, 0));
 
-    /* INITIALIZE -> IDLE: NS = PS = TS, TokenCount = Npoll; a meter queues its I-Am. */
+    /* INITIALIZE -> IDLE: NS = PS = TS, TokenCount = Npoll; a meter's I-Am, sent down
+     * the link, is queued. */
     start_meter(5, 127);
     assert_int_equal(node.ns, 5);
     assert_int_equal(node.ps, 5);
@@ -505,7 +558,7 @@ static void test_init_and_config(void **state)
 static void test_reply_to_pfm(void **state)
 {
     (void)state;
-    start_node(5, 127, NULL);
+    start_node(5, 127);
     feed_frame(MSTP_POLL_FOR_MASTER, 5, 3, NULL, 0);
     assert_int_equal(sent.n, 1);
     expect_sent(MSTP_REPLY_TO_PFM, 3);
@@ -541,7 +594,7 @@ static void successor_uses_token(void)
 static void test_token_pass_and_pfm_walk(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     /* First token: no successor known -> Poll For Master from TS+1 (NextStationUnknown). */
     give_token(3);
     expect_sent(MSTP_POLL_FOR_MASTER, 6);
@@ -566,7 +619,7 @@ static void test_token_pass_and_pfm_walk(void **state)
     assert_int_equal(node.state, MSTP_ST_IDLE);
     /* An unanswered PFM that the reply of another station garbles: an invalid frame
      * ends the wait at once. */
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     give_token(3);
     expect_sent(MSTP_POLL_FOR_MASTER, 6);
     T += 600;
@@ -582,7 +635,7 @@ static void test_token_pass_and_pfm_walk(void **state)
 static void test_pass_token_retry_and_new_successor(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     give_token(3);
     feed_frame(MSTP_REPLY_TO_PFM, 5, 6, NULL, 0);
     expect_sent(MSTP_TOKEN, 6);
@@ -621,7 +674,7 @@ static void test_pass_token_retry_and_new_successor(void **state)
 static void test_npoll_maintenance(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     give_token(3);
     expect_sent(MSTP_POLL_FOR_MASTER, 6);
     advance(22000);
@@ -671,7 +724,7 @@ static void test_npoll_maintenance(void **state)
 static void test_lost_token(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     /* Tno_token of silence -> NO_TOKEN; our slot starts Tslot * TS later. */
     advance(499000);
     assert_int_equal(node.state, MSTP_ST_IDLE);
@@ -685,7 +738,7 @@ static void test_lost_token(void **state)
     assert_int_equal(node.c.tokens_generated, 1);
 
     /* A lower station generates first (its PFM seen within our wait): back to IDLE. */
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     advance(520000);
     assert_int_equal(node.state, MSTP_ST_NO_TOKEN);
     feed_frame(MSTP_POLL_FOR_MASTER, 3, 2, NULL, 0);
@@ -693,7 +746,7 @@ static void test_lost_token(void **state)
     assert_int_equal(sent.n, 0);
 
     /* A host that stalled past its slot: no token from us in a higher slot... */
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     T += 565000; /* 10 ms past the end of our slot, without a tick */
     mstp_tick(&node, T);
     assert_int_equal(node.state, MSTP_ST_NO_TOKEN);
@@ -708,7 +761,7 @@ static void test_lost_token(void **state)
 static void test_duplicate_token(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     give_token(3);
     feed_frame(MSTP_REPLY_TO_PFM, 5, 6, NULL, 0);
     successor_uses_token();
@@ -724,7 +777,7 @@ static void test_duplicate_token(void **state)
     assert_int_equal(node.c.unexpected, 1);
     assert_int_equal(sent.n, n); /* that token was not used */
     /* Same in POLL_FOR_MASTER: a frame that is not the Reply-To-PFM. */
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     give_token(3);
     expect_sent(MSTP_POLL_FOR_MASTER, 6);
     feed_frame(MSTP_DATA_NOT_EXPECTING_REPLY, 255, 2, (const uint8_t *)"\x01\x00", 2);
@@ -739,7 +792,7 @@ static void test_duplicate_token(void **state)
 static void test_max_info_frames(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     assert_true(mstp_set_max_info_frames(&node, 2));
     assert_false(mstp_set_max_info_frames(&node, 0));
     give_token(3);
@@ -766,7 +819,7 @@ static void test_max_info_frames(void **state)
         assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 1, NULL, 0), 0);
     assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 1, NULL, 0), -1);
     assert_int_equal(node.c.queue_full, 1);
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     assert_int_equal(mstp_queue(&node, MSTP_DATA_EXPECTING_REPLY, 255, NULL, 0), -1);
     assert_int_equal(mstp_queue(&node, MSTP_TEST_REQUEST, 255, NULL, 0), -1);
     assert_int_equal(mstp_queue(&node, MSTP_TOKEN, 3, NULL, 0), -1);
@@ -799,11 +852,11 @@ static void test_answer_within_treply_delay(void **state)
     assert_int_equal(sent.n, 1);
     /* A request the server drops (a confirmed service under DCC DISABLE) gets Reply
      * Postponed at once rather than a Treply_timeout wait. */
-    srv.dcc = BAC_DCC_DISABLE;
+    mt.srv.dcc = BAC_DCC_DISABLE;
     feed_frame(MSTP_DATA_EXPECTING_REPLY, 5, 3, rq, n);
     expect_sent(MSTP_REPLY_POSTPONED, 3);
     assert_int_equal(node.c.postponed, 1);
-    srv.dcc = BAC_DCC_ENABLE;
+    mt.srv.dcc = BAC_DCC_ENABLE;
     /* A Who-Is sent as DER: the I-Am is a broadcast, so Reply Postponed now and the
      * I-Am when the token comes. */
     n = hex("01 04 10 08", rq);
@@ -842,7 +895,7 @@ static void test_broadcast_who_is(void **state)
 static void test_test_request(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     feed_frame(MSTP_TEST_REQUEST, 5, 3, (const uint8_t *)"hello", 5);
     expect_sent(MSTP_TEST_RESPONSE, 3);
     assert_int_equal(last()->len, 5);
@@ -864,14 +917,16 @@ static void test_test_request(void **state)
     assert_int_equal(node.state, MSTP_ST_WAIT_FOR_REPLY);
     feed_frame(MSTP_TEST_RESPONSE, 5, 6, (const uint8_t *)"ping", 4);
     expect_sent(MSTP_TOKEN, 6);
-    assert_int_equal(up_type, MSTP_TEST_RESPONSE);
-    assert_int_equal(up_len, 4);
+    assert_int_equal(test_responses, 1);
+    assert_int_equal(tr_len, 4);
+    assert_memory_equal(tr_data, "ping", 4);
+    assert_int_equal(up_count, 0); /* no NPDU: nothing went up */
 }
 
 static void test_wait_for_reply(void **state)
 {
     (void)state;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     give_token(3);
     feed_frame(MSTP_REPLY_TO_PFM, 5, 6, NULL, 0);
     successor_uses_token();
@@ -883,6 +938,8 @@ static void test_wait_for_reply(void **state)
     expect_sent(MSTP_TOKEN, 6);
     assert_int_equal(up_count, 1);
     assert_int_equal(up_src, 9);
+    assert_int_equal(up_len, 3);
+    assert_memory_equal(up_data, "\x01\x00\x20", 3);
     assert_int_equal(node.c.replies_received, 1);
     successor_uses_token();
     /* ReceivedPostpone: the token is passed, the reply comes later. */
@@ -921,7 +978,8 @@ static void test_settings_take_effect(void **state)
 {
     (void)state;
     start_meter(5, 127);
-    /* Max_Master written over BACnet applies to the link as soon as it is accepted. */
+    /* Max_Master written over BACnet applies to the link as soon as it is accepted (the
+     * host follows the device's settings after each event). */
     uint8_t rq[64];
     size_t n = hex("01 04 00 05 02 0F 0C 02 00 04 D2 19 40 3E 21 40 3F", rq);
     feed_frame(MSTP_DATA_EXPECTING_REPLY, 5, 3, rq, n);
@@ -937,7 +995,7 @@ static void test_settings_take_effect(void **state)
     assert_false(mstp_set_max_master(&node, 128));
     /* A lower Max_Master drops a successor beyond it: the next token polls again
      * within range. */
-    start_node(5, 127, NULL);
+    start_node(5, 127);
     give_token(3);
     feed_frame(MSTP_REPLY_TO_PFM, 5, 100, NULL, 0);
     expect_sent(MSTP_TOKEN, 100);
@@ -945,27 +1003,41 @@ static void test_settings_take_effect(void **state)
     assert_true(mstp_set_max_master(&node, 10));
     give_token(3);
     expect_sent(MSTP_POLL_FOR_MASTER, 6);
-    /* The panel's MAC: a new station (I-Am again for a meter); the baud rate. */
+    /* The panel's MAC: a new station, which the meter announces again; the baud rate. */
     start_meter(5, 127);
     assert_false(mstp_set_mac(&node, 128, T));
-    assert_true(mstp_set_mac(&node, 9, T));
+    assert_int_equal(obj_set_mac(&mt.dev, 9), OBJ_OK);
+    advance(1000);
     assert_int_equal(node.cfg.mac, 9);
     assert_int_equal(node.rx.addr, 9);
+    assert_int_equal(node.txq_count, 2);
+    assert_int_equal(node.txq[1].dst, MSTP_BROADCAST);
+    assert_true(mstp_set_mac(&node, 9, T)); /* the same again: nothing */
     assert_int_equal(node.txq_count, 2);
     feed_frame(MSTP_POLL_FOR_MASTER, 9, 3, NULL, 0);
     expect_sent(MSTP_REPLY_TO_PFM, 3);
     assert_false(mstp_set_baud(&node, 1200));
     assert_true(mstp_set_baud(&node, 9600));
     assert_int_equal(node.rx.abort_us, 6250);
-    /* Everything at once from an identity, in an order that keeps MAC <= Max_Master. */
-    obj_identity_t id = dev.id;
-    id.mac = 40;
-    id.max_master = 40;
-    id.baud = 115200;
-    mstp_apply_identity(&node, &id, T);
+    /* Everything at once, in an order that keeps MAC <= Max_Master. */
+    mstp_config_t want = node.cfg;
+    want.mac = 40;
+    want.max_master = 40;
+    want.baud = 115200;
+    assert_int_equal(mstp_reconfigure(&node, &want, T), MSTP_NEW_MAC | MSTP_NEW_BAUD);
     assert_int_equal(node.cfg.mac, 40);
     assert_int_equal(node.cfg.max_master, 40);
     assert_int_equal(node.cfg.baud, 115200);
+    want.mac = 3;
+    want.max_master = 4;
+    want.max_info_frames = 2;
+    assert_int_equal(mstp_reconfigure(&node, &want, T), MSTP_NEW_MAC);
+    assert_int_equal(node.cfg.mac, 3);
+    assert_int_equal(node.cfg.max_master, 4);
+    assert_int_equal(node.cfg.max_info_frames, 2);
+    want.max_master = 200; /* out of range: left as it was */
+    assert_int_equal(mstp_reconfigure(&node, &want, T), 0);
+    assert_int_equal(node.cfg.max_master, 4);
 }
 
 static void test_clock_wrap(void **state)
@@ -973,7 +1045,7 @@ static void test_clock_wrap(void **state)
     (void)state;
     /* A token round across the wrap of the microsecond clock. */
     T0 = 0xFFFFFFFFu - 10000;
-    start_node(5, 10, NULL);
+    start_node(5, 10);
     T0 = 1000000;
     give_token(3);
     expect_sent(MSTP_POLL_FOR_MASTER, 6);

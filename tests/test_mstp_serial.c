@@ -23,8 +23,7 @@
 #include "port.h"
 #include "sim.h"
 
-static obj_device_t dev;
-static bac_server_t srv;
+static meter_t mt;
 static mstp_t node;
 static lx_mstp_t link_;
 static int master = -1;
@@ -47,17 +46,27 @@ static void start_meter(lx_pcap_t *cap)
     id.instance = 1234;
     id.mac = 5;
     mtr_config_default(&cfg);
-    obj_init(&dev, &id, &cfg, NULL);
-    bac_server_init(&srv, &dev, NULL);
+    meter_init(&mt, &id, &cfg, NULL);
     open_pty();
     mstp_port_t port;
     char err[200];
     int fd = lx_mstp_open(&link_, slave, 76800, cap, &port, err, sizeof err);
     if (fd < 0)
         fail_msg("%s", err);
+    /* As a host starts one: the device's settings make the link's; the meter above the
+     * node, its I-Am down the node's link. */
     mstp_config_t mc;
-    mstp_config_default(&mc, &id);
-    assert_true(mstp_init(&node, &port, &mc, &srv, lx_now_us()));
+    mstp_config_default(&mc);
+    mc.mac = id.mac;
+    mc.max_master = id.max_master;
+    mc.max_info_frames = id.max_info_frames;
+    mc.baud = id.baud;
+    net_upper_t up = meter_upper(&mt);
+    assert_true(mstp_init(&node, &port, &mc, &up, lx_now_us()));
+    net_link_t link = mstp_link(&node);
+    meter_set_link(&mt, &link);
+    meter_tick(&mt, lx_now_ms());
+    meter_announce(&mt);
 }
 
 static void stop_meter(void)
@@ -78,6 +87,7 @@ static size_t pump(int ms, uint8_t *out, size_t cap)
         if (p[0].revents & POLLIN)
             assert_true(lx_mstp_drain(&link_, &node) >= 0);
         mstp_tick(&node, lx_now_us());
+        meter_tick(&mt, lx_now_ms());
         ssize_t n;
         while (got < cap && (n = read(master, out + got, cap - got)) > 0)
             got += (size_t)n;

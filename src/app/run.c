@@ -317,23 +317,15 @@ static void status_line(const app_meter_t *m)
     fflush(stdout);
 }
 
-/* The meter's own NPDUs (I-Am) down its link. */
+/* The meter's own NPDUs (I-Am) down BACnet/IP: at once, not with the next batch. (On
+ * MS/TP the node's link queues them for the token.) */
 static int bip_link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
     app_meter_t *m = ctx;
-    bip_addr_t to;
-    if (dst && dst->len == sizeof to.octets)
-        memcpy(to.octets, dst->mac, sizeof to.octets);
-    int rc = bip_send(&m->bip, dst && dst->len ? &to : NULL, npdu, len);
+    net_link_t link = bip_link(&m->bip);
+    int rc = link.send(link.ctx, dst, npdu, len);
     lx_udp_batch_flush(&m->udp);
     return rc;
-}
-
-static int mstp_link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
-{
-    app_meter_t *m = ctx; /* sent when the node next holds the token */
-    return mstp_queue(&m->mstp, MSTP_DATA_NOT_EXPECTING_REPLY,
-                      dst && dst->len == 1 ? dst->mac[0] : MSTP_BROADCAST, npdu, len);
 }
 
 static void power_on(app_meter_t *m)
@@ -716,9 +708,8 @@ static void serve_bip(app_meter_t *m)
         int n = lx_udp_batch_recv(&m->udp);
         if (!m->mt.powered)
             continue; /* an unpowered meter hears nothing */
-        uint32_t now = lx_now_ms();
         for (int k = 0; k < n; k++) {
-            bip_receive(&m->bip, now, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
+            bip_receive(&m->bip, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
             if (meter_reinit_due(&m->mt)) {
                 app_nv_sync(m, false);
                 lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
@@ -783,7 +774,7 @@ static int loop(run_t *r)
         return 1;
     }
     pace_t *pace = &r->pace;
-    double last_tick = lx_now_s(), last_draw = 0, hangup_until = 0;
+    double last_draw = 0, hangup_until = 0;
     uint32_t link_writes = m0->mt.dev.writes; /* MS/TP settings the link has followed */
     int rc = 0;
     bool quit = false;
@@ -795,8 +786,7 @@ static int loop(run_t *r)
         return 1;
     }
     for (unsigned k = 0; k < r->n; k++)
-        if (!r->ms[k]->mstp_on)
-            meter_announce(&r->ms[k]->mt); /* an MS/TP node queued its own when it started */
+        meter_announce(&r->ms[k]->mt); /* on MS/TP it waits for the first token */
     r->cycles_left = o->seconds;
     while (!quit) {
         if (produce(r, &rc))
@@ -819,14 +809,8 @@ static int loop(run_t *r)
             continue;
         double now_s = lx_now_s();
         uint32_t now_ms = lx_now_ms();
-        for (unsigned k = 0; k < r->n; k++) {
-            app_meter_t *m = r->ms[k];
-            if (m->mstp_on) /* the node runs the server's clock (mstp_tick) */
-                ui_tick(&m->mt.ui, (uint32_t)((now_s - last_tick) * 1000.0));
-            else
-                meter_tick(&m->mt, now_ms);
-        }
-        last_tick = now_s;
+        for (unsigned k = 0; k < r->n; k++)
+            meter_tick(&r->ms[k]->mt, now_ms);
         if (m0->panel && (pf[PF_STDIN].revents & POLLIN))
             serve_panel_keys(m0, &quit);
         if (r->ctl)
@@ -840,12 +824,13 @@ static int loop(run_t *r)
             }
         }
         if (m0->mstp_on) {
-            /* MAC, baud and Max_Master follow whichever way they were set (panel, BACnet). */
+            serve_mstp(m0, pf[PF_MSTP].revents, &hangup_until);
+            /* MAC, baud and Max_Master follow whichever way they were set (panel, BACnet:
+             * right after the request). */
             if (m0->mt.dev.writes != link_writes) {
                 link_writes = m0->mt.dev.writes;
                 mstp_follow_identity(m0);
             }
-            serve_mstp(m0, pf[PF_MSTP].revents, &hangup_until);
         }
         for (unsigned k = 0; k < r->n; k++)
             if (udp[k].revents & POLLIN)
@@ -902,6 +887,17 @@ static int mstp_settings(app_meter_t *m, const run_opts_t *o)
     return 0;
 }
 
+/* The one place the link's settings come from: the device's identity is their record
+ * (kept in NV, written by BACnet and the panel). */
+static void mstp_config_of(const obj_identity_t *id, mstp_config_t *c)
+{
+    mstp_config_default(c);
+    c->mac = id->mac;
+    c->max_master = id->max_master;
+    c->max_info_frames = id->max_info_frames;
+    c->baud = id->baud;
+}
+
 static int mstp_start(app_meter_t *m, const run_opts_t *o)
 {
     char err[300];
@@ -916,8 +912,9 @@ static int mstp_start(app_meter_t *m, const run_opts_t *o)
         return -1;
     }
     mstp_config_t cfg;
-    mstp_config_default(&cfg, &m->mt.dev.id);
-    if (!mstp_init(&m->mstp, &port, &cfg, &m->mt.srv, lx_now_us())) {
+    mstp_config_of(&m->mt.dev.id, &cfg);
+    net_upper_t up = meter_upper(&m->mt);
+    if (!mstp_init(&m->mstp, &port, &cfg, &up, lx_now_us())) {
         fprintf(stderr, "s4100 run: MS/TP settings out of range (MAC %u, Max_Master %u, %u baud)\n",
                 m->mt.dev.id.mac, m->mt.dev.id.max_master, m->mt.dev.id.baud);
         lx_mstp_close(&m->ml);
@@ -928,13 +925,17 @@ static int mstp_start(app_meter_t *m, const run_opts_t *o)
     return 0;
 }
 
-/* Settings changed on the panel or over BACnet take effect on the link. */
+/* Settings changed on the panel or over BACnet take effect on the link; a new MAC is
+ * a new station, which announces itself. */
 static void mstp_follow_identity(app_meter_t *m)
 {
-    uint32_t baud = m->mstp.cfg.baud;
-    mstp_apply_identity(&m->mstp, &m->mt.dev.id, lx_now_us());
-    if (m->mstp.cfg.baud != baud)
+    mstp_config_t want;
+    mstp_config_of(&m->mt.dev.id, &want);
+    unsigned changed = mstp_reconfigure(&m->mstp, &want, lx_now_us());
+    if (changed & MSTP_NEW_BAUD)
         lx_mstp_set_baud(&m->ml, m->mstp.cfg.baud);
+    if (changed & MSTP_NEW_MAC)
+        meter_announce(&m->mt);
 }
 
 /* ~/.local/state/s4100/s4100-SERIAL.nv (XDG), created as needed; ./ without a home. */
@@ -1112,9 +1113,12 @@ static int open_meter(app_meter_t *m, run_opts_t *o, const app_settings_t *st, b
     obj_commit_settings(&m->mt.dev); /* measured from the first sample with them */
     app_nv_sync(m, false);
     bip_port_t port = {.ctx = &m->udp, .send = lx_udp_batch_send};
-    bip_init(&m->bip, &port, &self, &bcast, &m->mt.srv);
-    meter_set_link(&m->mt, &(net_link_t){.ctx = m, .send = m->mstp_on ? mstp_link_send : bip_link_send,
-                                         .max_npdu = m->mstp_on ? MSTP_MAX_NPDU : BIP_MAX_NPDU});
+    net_upper_t up = meter_upper(&m->mt);
+    bip_init(&m->bip, &port, &self, &bcast, &up);
+    net_link_t link = {.ctx = m, .send = bip_link_send, .max_npdu = BIP_MAX_NPDU};
+    if (m->mstp_on)
+        link = mstp_link(&m->mstp);
+    meter_set_link(&m->mt, &link);
     return 0;
 }
 

@@ -9,6 +9,8 @@
  */
 #include "sim.h"
 
+#include "meter/meter.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +31,8 @@ typedef struct {
     bool on;
     mstp_t m;
     mstp_config_t cfg;
-    obj_device_t *dev; /* NULL: a test master */
-    bac_server_t srv;
+    meter_t *mt;       /* NULL: a test master */
+    uint32_t writes;   /* the device's settings writes the node has followed */
     uint64_t last_rx_ns;               /* end of the last octet it received */
     uint64_t tx_start_ns, tx_end_ns;   /* its last transmission */
     reply_t inbox[INBOX_LEN];
@@ -153,22 +155,50 @@ static int node_send(void *ctx, const uint8_t *frame, size_t n)
     return 0;
 }
 
-static void node_receive(void *ctx, uint8_t src, uint8_t dst, uint8_t type, const uint8_t *data,
-                         size_t len)
+/* A test master as the layer above its node: it keeps what was sent to it (its
+ * replies), not the broadcasts, and answers nothing. */
+static size_t client_receive(void *ctx, const net_addr_t *src, bool bcast, const uint8_t *npdu,
+                             size_t len, uint8_t *out, size_t cap, bool *reply_bcast)
 {
     node_t *nd = ctx;
-    /* A test master keeps what was sent to it (its replies), not the broadcasts. */
-    if (nd->dev || dst == MSTP_BROADCAST ||
-        (type != MSTP_DATA_NOT_EXPECTING_REPLY && type != MSTP_DATA_EXPECTING_REPLY))
-        return;
+    (void)out, (void)cap, (void)reply_bcast;
+    if (bcast || src->len != 1 || len > MSTP_MAX_DATA)
+        return 0;
     if (nd->in_count == INBOX_LEN) { /* drop the oldest */
         nd->in_head = (nd->in_head + 1) % INBOX_LEN;
         nd->in_count--;
     }
     reply_t *r = &nd->inbox[(nd->in_head + nd->in_count++) % INBOX_LEN];
-    r->src = src;
+    r->src = src->mac[0];
     r->len = (uint16_t)len;
-    memcpy(r->data, data, len);
+    memcpy(r->data, npdu, len);
+    return 0;
+}
+
+/* A meter's link settings as its device holds them (the record: what BACnet and the
+ * panel write). */
+static void meter_link_config(const meter_t *mt, mstp_config_t *c)
+{
+    mstp_config_default(c);
+    c->mac = mt->dev.id.mac;
+    c->max_master = mt->dev.id.max_master;
+    c->max_info_frames = mt->dev.id.max_info_frames;
+    c->baud = mt->dev.id.baud;
+}
+
+/* The host's part after each event: settings written over BACnet (Max_Master) take
+ * effect on the node at once; a new MAC is announced. */
+static void follow_settings(node_t *nd)
+{
+    meter_t *mt = nd->mt;
+    if (!mt || mt->dev.writes == nd->writes)
+        return;
+    nd->writes = mt->dev.writes;
+    mstp_config_t want;
+    meter_link_config(mt, &want);
+    want.baud = nd->bus->baud; /* the wire's rate is the bus's */
+    if (mstp_reconfigure(&nd->m, &want, node_us(nd->bus->now_ns)) & MSTP_NEW_MAC)
+        meter_announce(mt);
 }
 
 /* ---- watching the wire --------------------------------------------------------------- */
@@ -297,6 +327,7 @@ static void deliver(sim_bus_t *b, tx_t *t)
             mstp_rx_err(&nd->m, us);
         else
             mstp_rx(&nd->m, v, us);
+        follow_settings(nd);
     }
     if (t->next == t->n)
         watch(b, t);
@@ -340,9 +371,15 @@ void sim_bus_run(sim_bus_t *b, uint64_t us)
         }
         b->next_tick_ns += TICK_NS;
         uint32_t now = node_us(t);
-        for (int i = 0; i < b->n_nodes; i++)
-            if (b->nodes[i]->on)
-                mstp_tick(&b->nodes[i]->m, now);
+        for (int i = 0; i < b->n_nodes; i++) {
+            node_t *nd = b->nodes[i];
+            if (!nd->on)
+                continue;
+            if (nd->mt)
+                meter_tick(nd->mt, (uint32_t)(t / 1000000u));
+            mstp_tick(&nd->m, now);
+            follow_settings(nd);
+        }
     }
     b->now_ns = end;
 }
@@ -370,43 +407,57 @@ void sim_bus_free(sim_bus_t *b)
     if (!b)
         return;
     for (int i = 0; i < b->n_nodes; i++) {
-        free(b->nodes[i]->dev);
+        free(b->nodes[i]->mt);
         free(b->nodes[i]);
     }
     free(b);
 }
 
-static void node_start(node_t *nd)
+/* (Re)start a node's MS/TP from its settings: a meter's from its device, which kept
+ * them while it was off. */
+static bool node_start(node_t *nd)
 {
-    mstp_port_t port = {nd, node_send, node_receive};
-    mstp_init(&nd->m, &port, &nd->cfg, nd->dev ? &nd->srv : NULL, node_us(nd->bus->now_ns));
+    mstp_port_t port = {.ctx = nd, .send = node_send};
+    net_upper_t up = {.ctx = nd, .receive = client_receive};
+    if (nd->mt) {
+        meter_link_config(nd->mt, &nd->cfg);
+        nd->cfg.baud = nd->bus->baud;
+        nd->writes = nd->mt->dev.writes;
+        up = meter_upper(nd->mt);
+    }
+    if (!mstp_init(&nd->m, &port, &nd->cfg, &up, node_us(nd->bus->now_ns)))
+        return false;
+    if (nd->mt) {
+        net_link_t link = mstp_link(&nd->m);
+        meter_set_link(nd->mt, &link);
+    }
+    return true;
 }
 
-static int add_node(sim_bus_t *b, obj_device_t *dev, uint8_t mac, uint8_t max_master,
+static int add_node(sim_bus_t *b, meter_t *mt, uint8_t mac, uint8_t max_master,
                     uint8_t max_info_frames)
 {
     node_t *nd = calloc(1, sizeof *nd);
     if (!nd || b->n_nodes == SIM_BUS_MAX_NODES) {
         free(nd);
-        free(dev);
+        free(mt);
         return -1;
     }
     nd->bus = b;
     nd->index = b->n_nodes;
-    nd->dev = dev;
-    mstp_config_default(&nd->cfg, dev ? &dev->id : NULL);
+    nd->mt = mt;
+    mstp_config_default(&nd->cfg);
     nd->cfg.mac = mac;
     nd->cfg.max_master = max_master;
     nd->cfg.max_info_frames = max_info_frames;
     nd->cfg.baud = b->baud;
-    if (dev)
-        bac_server_init(&nd->srv, dev, NULL);
-    mstp_port_t port = {nd, node_send, node_receive};
-    if (!mstp_init(&nd->m, &port, &nd->cfg, dev ? &nd->srv : NULL, node_us(b->now_ns))) {
-        free(dev);
+    if (!node_start(nd)) {
+        free(mt);
         free(nd);
         return -1;
     }
+    if (mt)
+        meter_announce(mt); /* the start-up I-Am, sent with the first token */
     nd->on = true;
     b->nodes[b->n_nodes] = nd;
     return b->n_nodes++;
@@ -414,8 +465,8 @@ static int add_node(sim_bus_t *b, obj_device_t *dev, uint8_t mac, uint8_t max_ma
 
 int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master)
 {
-    obj_device_t *dev = calloc(1, sizeof *dev);
-    if (!dev)
+    meter_t *mt = calloc(1, sizeof *mt);
+    if (!mt)
         return -1;
     obj_identity_t id;
     mtr_config_t cfg;
@@ -429,8 +480,8 @@ int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master)
     id.max_master = max_master;
     id.baud = b->baud;
     mtr_config_default(&cfg);
-    obj_init(dev, &id, &cfg, NULL);
-    return add_node(b, dev, mac, max_master, id.max_info_frames);
+    meter_init(mt, &id, &cfg, NULL);
+    return add_node(b, mt, mac, max_master, id.max_info_frames);
 }
 
 int sim_bus_add_client(sim_bus_t *b, uint8_t mac, uint8_t max_master, uint8_t max_info_frames)
@@ -452,7 +503,13 @@ mstp_t *sim_bus_mstp(sim_bus_t *b, int node)
 obj_device_t *sim_bus_device(sim_bus_t *b, int node)
 {
     node_t *nd = node_at(b, node);
-    return nd ? nd->dev : NULL;
+    return nd && nd->mt ? &nd->mt->dev : NULL;
+}
+
+meter_t *sim_bus_meter(sim_bus_t *b, int node)
+{
+    node_t *nd = node_at(b, node);
+    return nd ? nd->mt : NULL;
 }
 
 int sim_bus_nodes(const sim_bus_t *b)
@@ -466,10 +523,15 @@ void sim_bus_power(sim_bus_t *b, int node, bool on)
     if (!nd || nd->on == on)
         return;
     nd->on = on;
-    if (on) {
-        nd->in_count = 0;
-        node_start(nd);
+    if (!on) {
+        if (nd->mt)
+            meter_power_off(nd->mt);
+        return;
     }
+    nd->in_count = 0;
+    node_start(nd);
+    if (nd->mt)
+        meter_power_on(nd->mt); /* it announces itself again */
 }
 
 void sim_bus_set_ber(sim_bus_t *b, double ber)

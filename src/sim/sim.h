@@ -75,8 +75,10 @@ double sim_time(const sim_source_t *s);
 void sim_afe(const mtr_config_t *cfg, mtr_frame_t *x, size_t n);
 
 /* ------------------------------------------------------------------------------------
- * A virtual RS-485 bus for MS/TP (mstp_bus.c): meters (each an obj_device_t, its
- * bac_server_t and an mstp_t) and test masters on one simulated wire, in simulated
+ * A virtual RS-485 bus for MS/TP (mstp_bus.c): meters (each a meter_t on an mstp_t,
+ * meeting at net/net.h: its server answers through the node's upcall, its I-Am goes
+ * down mstp_link; the bus, as the host, ticks the meter and applies the settings it
+ * keeps to the node) and test masters on one simulated wire, in simulated
  * time (microseconds; nothing sleeps). Octets take 10 bit times at the bus's baud
  * rate; a node's frame starts after its turnaround (40 bit times after the last octet
  * it received) and after its previous frame; a transmitting node hears nothing;
@@ -84,6 +86,7 @@ void sim_afe(const mtr_config_t *cfg, mtr_frame_t *x, size_t n);
  * flips data bits or breaks start/stop bits (framing errors). Every node is ticked
  * each millisecond. The bus watches the wire: token rotation, every reply's delay.
  */
+#include "meter/meter.h"
 #include "mstp/mstp.h"
 #include "objects/obj.h"
 
@@ -111,17 +114,19 @@ typedef struct {
 sim_bus_t *sim_bus_new(uint32_t baud, uint64_t seed); /* NULL: no memory, bad baud */
 void sim_bus_free(sim_bus_t *b);                     /* NULL is fine */
 
-/* A meter at mac: a fresh device (instance 100000 + mac, factory settings), its server
- * and its MS/TP master. Returns the node number, or -1. */
+/* A meter at mac: a fresh meter (instance 100000 + mac, factory settings) and its MS/TP
+ * master; its I-Am waits for the first token. Returns the node number, or -1. */
 int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master);
 /* A test master without a device: its requests and the replies it receives. */
 int sim_bus_add_client(sim_bus_t *b, uint8_t mac, uint8_t max_master, uint8_t max_info_frames);
 mstp_t *sim_bus_mstp(sim_bus_t *b, int node);
 obj_device_t *sim_bus_device(sim_bus_t *b, int node); /* NULL for a test master */
+meter_t *sim_bus_meter(sim_bus_t *b, int node);        /* NULL for a test master */
 int sim_bus_nodes(const sim_bus_t *b);
 
-/* Off: the node leaves the wire (hears and sends nothing, no ticks). On: it restarts
- * its MS/TP (INITIALIZE; a meter announces itself again). */
+/* Off: the node leaves the wire (hears and sends nothing, no ticks; a meter's control
+ * power is cut). On: it restarts its MS/TP (INITIALIZE) at the settings its device
+ * holds; a meter powers up and announces itself again. */
 void sim_bus_power(sim_bus_t *b, int node, bool on);
 void sim_bus_set_ber(sim_bus_t *b, double ber);
 /* A foreign transmitter puts octets on the wire at at_us (not before now): noise,

@@ -22,13 +22,14 @@ static uint16_t nak_code(uint8_t func)
 }
 
 void bip_init(bip_t *b, const bip_port_t *port, const bip_addr_t *self,
-              const bip_addr_t *broadcast, bac_server_t *srv)
+              const bip_addr_t *broadcast, const net_upper_t *up)
 {
     memset(b, 0, sizeof *b);
     b->port = *port;
     b->self = *self;
     b->broadcast = *broadcast;
-    b->srv = srv;
+    if (up)
+        b->up = *up;
 }
 
 static int out(bip_t *b, const bip_addr_t *to, size_t len)
@@ -67,8 +68,23 @@ int bip_send(bip_t *b, const bip_addr_t *to, const uint8_t *npdu, size_t len)
     return out(b, bcast ? &b->broadcast : to, len + 4);
 }
 
-void bip_receive(bip_t *b, uint32_t now_ms, const bip_addr_t *from, const uint8_t *data,
-                 size_t len)
+static int link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+{
+    bip_addr_t to;
+    if (!dst || dst->len == 0)
+        return bip_send(ctx, NULL, npdu, len);
+    if (dst->len != sizeof to.octets)
+        return -1;
+    memcpy(to.octets, dst->mac, sizeof to.octets);
+    return bip_send(ctx, &to, npdu, len);
+}
+
+net_link_t bip_link(bip_t *b)
+{
+    return (net_link_t){.ctx = b, .send = link_send, .max_npdu = BIP_MAX_NPDU};
+}
+
+void bip_receive(bip_t *b, const bip_addr_t *from, const uint8_t *data, size_t len)
 {
     b->rx++;
     /* The BVLL length must be the datagram's: never trust one without the other. */
@@ -110,10 +126,14 @@ void bip_receive(bip_t *b, uint32_t now_ms, const bip_addr_t *from, const uint8_
             b->dropped++; /* results, acks, unknown functions: nothing to answer */
         return;
     }
+    if (!b->up.receive)
+        return;
+    net_addr_t src = {.len = sizeof reply_to->octets};
+    memcpy(src.mac, reply_to->octets, sizeof reply_to->octets);
     bool reply_bcast = false;
-    size_t n = bac_server_handle(b->srv, now_ms, data + off, len - off, bcast,
-                                 b->txbuf + 4, sizeof b->txbuf - 4, &reply_bcast);
-    if (n == 0)
+    size_t n = b->up.receive(b->up.ctx, &src, bcast, data + off, len - off, b->txbuf + 4,
+                             BIP_MAX_NPDU, &reply_bcast);
+    if (n == 0 || n > BIP_MAX_NPDU)
         return;
     put_header(b->txbuf, reply_bcast ? BIP_ORIGINAL_BROADCAST : BIP_ORIGINAL_UNICAST, n + 4);
     out(b, reply_bcast ? &b->broadcast : reply_to, n + 4);

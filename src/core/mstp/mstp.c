@@ -10,19 +10,13 @@
 
 /* ---- configuration and time -------------------------------------------------------- */
 
-void mstp_config_default(mstp_config_t *c, const obj_identity_t *id)
+void mstp_config_default(mstp_config_t *c)
 {
     memset(c, 0, sizeof *c);
     c->mac = 1;
     c->max_master = 127;
     c->max_info_frames = 1;
     c->baud = 76800;
-    if (id) {
-        c->mac = id->mac;
-        c->max_master = id->max_master;
-        c->max_info_frames = id->max_info_frames;
-        c->baud = id->baud;
-    }
     c->frame_abort_us = 0; /* 60 bit times at the baud rate in force */
     c->usage_timeout_us = MSTP_USAGE_TIMEOUT_MIN_US;
     c->reply_timeout_us = MSTP_REPLY_TIMEOUT_MIN_US;
@@ -43,9 +37,16 @@ static uint32_t frame_abort_us(const mstp_config_t *c)
     return c->frame_abort_us ? c->frame_abort_us : bits_us(c->baud, MSTP_FRAME_ABORT_BITS);
 }
 
+/* The rates of Clause 9 (a device may offer fewer: the meter has no 57600). */
+static bool baud_ok(uint32_t baud)
+{
+    return baud == 9600 || baud == 19200 || baud == 38400 || baud == 57600 || baud == 76800 ||
+           baud == 115200;
+}
+
 static bool config_ok(const mstp_config_t *c)
 {
-    if (!obj_baud_valid(c->baud))
+    if (!baud_ok(c->baud))
         return false;
     if (c->mac > MSTP_MAX_MASTER || c->max_master > MSTP_MAX_MASTER || c->max_master < c->mac)
         return false;
@@ -75,18 +76,6 @@ static uint32_t silence(const mstp_t *m, uint32_t now)
 {
     int32_t d = since(now, m->silence_us);
     return d < 0 ? 0 : (uint32_t)d;
-}
-
-/* A monotonic millisecond clock for the server, carried across the wrap of now_us. */
-static uint32_t clock_ms(mstp_t *m, uint32_t now)
-{
-    int32_t d = since(now, m->ms_base_us);
-    if (d >= 1000) {
-        uint32_t ms = (uint32_t)d / 1000u;
-        m->ms += ms;
-        m->ms_base_us += ms * 1000u;
-    }
-    return m->ms;
 }
 
 /* ---- sending ------------------------------------------------------------------------ */
@@ -148,50 +137,53 @@ int mstp_queue(mstp_t *m, uint8_t type, uint8_t dst, const uint8_t *data, size_t
     return 0;
 }
 
-int mstp_announce(mstp_t *m)
+static int link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
-    if (!m->srv)
+    uint8_t to = MSTP_BROADCAST;
+    if (dst && dst->len == 1)
+        to = dst->mac[0];
+    else if (dst && dst->len != 0)
         return -1;
-    size_t n = bac_server_i_am(m->srv, m->txbuf, MSTP_MAX_NPDU);
-    if (n == 0)
-        return -1; /* DCC forbids initiating */
-    return mstp_queue(m, MSTP_DATA_NOT_EXPECTING_REPLY, MSTP_BROADCAST, m->txbuf, n);
+    return mstp_queue(ctx, MSTP_DATA_NOT_EXPECTING_REPLY, to, npdu, len);
 }
 
-/* ---- data up to the server ------------------------------------------------------- */
-
-/* A written Max_Master (or Max_Info_Frames) takes effect as soon as it is accepted. */
-static void sync_device(mstp_t *m)
+net_link_t mstp_link(mstp_t *m)
 {
-    const obj_device_t *d = m->srv->dev;
-    if (d->id.max_master != m->cfg.max_master)
-        mstp_set_max_master(m, d->id.max_master);
-    if (d->id.max_info_frames != m->cfg.max_info_frames)
-        mstp_set_max_info_frames(m, d->id.max_info_frames);
+    return (net_link_t){.ctx = m, .send = link_send, .max_npdu = MSTP_MAX_NPDU};
 }
 
-static void hand_up(mstp_t *m, const mstp_frame_t *f)
-{
-    if (m->port.receive)
-        m->port.receive(m->port.ctx, f->src, f->dst, f->type, f->data, f->len);
-}
+/* ---- data up --------------------------------------------------------------------- */
 
-/* BACnet data not expecting a reply (for us or broadcast): anything the server answers
- * (an I-Am to a Who-Is) waits for the token. */
-static void data_no_reply(mstp_t *m, const mstp_frame_t *f, uint32_t now)
+/* BACnet data for us or broadcast, up to the layer above; its answer, if any, is built
+ * in place in txbuf (where send_frame wants it). Returns the answer's length. */
+static size_t hand_up(mstp_t *m, const mstp_frame_t *f, bool *reply_bcast)
 {
+    *reply_bcast = false;
     m->c.npdu_in++;
-    hand_up(m, f);
-    if (!m->srv)
-        return;
-    bool bcast = false;
-    size_t n = bac_server_handle(m->srv, clock_ms(m, now), f->data, f->len,
-                                 f->dst == MSTP_BROADCAST, m->txbuf + MSTP_HEADER_LEN,
-                                 MSTP_MAX_NPDU, &bcast);
+    if (!m->up.receive)
+        return 0;
+    net_addr_t src = {.len = 1, .mac = {f->src}};
+    size_t n = m->up.receive(m->up.ctx, &src, f->dst == MSTP_BROADCAST, f->data, f->len,
+                             m->txbuf + MSTP_HEADER_LEN, MSTP_MAX_NPDU, reply_bcast);
+    return n <= MSTP_MAX_NPDU ? n : 0;
+}
+
+/* BACnet data not expecting a reply (for us or broadcast): any answer (an I-Am to a
+ * Who-Is) waits for the token. */
+static void data_no_reply(mstp_t *m, const mstp_frame_t *f)
+{
+    bool bcast;
+    size_t n = hand_up(m, f, &bcast);
     if (n)
         mstp_queue(m, MSTP_DATA_NOT_EXPECTING_REPLY, bcast ? MSTP_BROADCAST : f->src,
                    m->txbuf + MSTP_HEADER_LEN, n);
-    sync_device(m);
+}
+
+static void test_response(mstp_t *m, const mstp_frame_t *f)
+{
+    m->c.test_responses++;
+    if (m->port.test_response)
+        m->port.test_response(m->port.ctx, f->src, f->data, f->len);
 }
 
 static void note_latency(mstp_t *m, uint32_t start, uint32_t now)
@@ -203,20 +195,16 @@ static void note_latency(mstp_t *m, uint32_t start, uint32_t now)
     m->c.reply_latency_count++;
 }
 
-/* ANSWER_DATA_REQUEST: the server answers synchronously, so the reply goes out at once
- * (Reply); Reply Postponed only when there is no unicast answer now (DeferredReply):
- * the server dropped the request, or answered with a broadcast, which is queued. */
+/* ANSWER_DATA_REQUEST: the layer above answers synchronously, so the reply goes out at
+ * once (Reply); Reply Postponed only when there is no unicast answer now
+ * (DeferredReply): the request was dropped, or answered with a broadcast, which is
+ * queued. */
 static void answer_data_request(mstp_t *m, const mstp_frame_t *f, uint32_t now)
 {
     m->c.requests++;
-    m->c.npdu_in++;
-    hand_up(m, f);
-    size_t n = 0;
-    bool bcast = false;
+    bool bcast;
+    size_t n = hand_up(m, f, &bcast);
     uint8_t *reply = m->txbuf + MSTP_HEADER_LEN;
-    if (m->srv)
-        n = bac_server_handle(m->srv, clock_ms(m, now), f->data, f->len, false, reply,
-                              MSTP_MAX_NPDU, &bcast);
     uint32_t start;
     if (n && !bcast) {
         start = send_frame(m, MSTP_DATA_NOT_EXPECTING_REPLY, f->src, reply, n, now);
@@ -228,8 +216,6 @@ static void answer_data_request(mstp_t *m, const mstp_frame_t *f, uint32_t now)
         m->c.postponed++;
     }
     note_latency(m, start, now);
-    if (m->srv)
-        sync_device(m);
 }
 
 /* ---- the state machine ----------------------------------------------------------- */
@@ -315,11 +301,10 @@ static bool st_idle(mstp_t *m, uint32_t now)
         send_frame(m, MSTP_REPLY_TO_PFM, f->src, NULL, 0, now); /* ReceivedPFM */
         return false;
     case MSTP_DATA_NOT_EXPECTING_REPLY: /* ReceivedDataNoReply */
-        data_no_reply(m, f, now);
+        data_no_reply(m, f);
         return false;
     case MSTP_TEST_RESPONSE:
-        m->c.test_responses++;
-        hand_up(m, f);
+        test_response(m, f);
         return false;
     case MSTP_DATA_EXPECTING_REPLY: /* ReceivedDataNeedingReply */
         if (bcast)
@@ -371,12 +356,10 @@ static bool st_wait_for_reply(mstp_t *m, uint32_t now)
         if (f->dst == m->cfg.mac && (f->type == MSTP_DATA_NOT_EXPECTING_REPLY ||
                                      f->type == MSTP_TEST_RESPONSE)) { /* ReceivedReply */
             m->c.replies_received++;
-            if (f->type == MSTP_TEST_RESPONSE) {
-                m->c.test_responses++;
-                hand_up(m, f);
-            } else {
-                data_no_reply(m, f, now);
-            }
+            if (f->type == MSTP_TEST_RESPONSE)
+                test_response(m, f);
+            else
+                data_no_reply(m, f);
             m->state = MSTP_ST_DONE_WITH_TOKEN;
             return true;
         }
@@ -574,21 +557,20 @@ static void run(mstp_t *m, uint32_t now)
 /* ---- the calls in ---------------------------------------------------------------- */
 
 bool mstp_init(mstp_t *m, const mstp_port_t *port, const mstp_config_t *cfg,
-               bac_server_t *srv, uint32_t now_us)
+               const net_upper_t *up, uint32_t now_us)
 {
     if (!config_ok(cfg) || !port || !port->send)
         return false;
     memset(m, 0, sizeof *m);
     m->port = *port;
-    m->srv = srv;
+    if (up)
+        m->up = *up;
     m->cfg = *cfg;
-    m->silence_us = m->last_rx_us = m->tx_end_us = m->ms_base_us = now_us;
+    m->silence_us = m->last_rx_us = m->tx_end_us = now_us;
     mstp_rx_init(&m->rx, cfg->mac, false, frame_abort_us(cfg));
     m->rx.last_us = now_us;
     m->state = MSTP_ST_INITIALIZE;
     run(m, now_us);
-    if (srv)
-        mstp_announce(m);
     return true;
 }
 
@@ -646,10 +628,7 @@ void mstp_tick(mstp_t *m, uint32_t now_us)
         m->tx_end_us = now_us - far;
     if (since(now_us, m->token_us) > (int32_t)far)
         m->have_token_us = false;
-    int ev = mstp_rx_timeout(&m->rx, now_us);
-    if (m->srv)
-        bac_server_tick(m->srv, clock_ms(m, now_us));
-    rx_event(m, ev, now_us);
+    rx_event(m, mstp_rx_timeout(&m->rx, now_us), now_us);
 }
 
 /* ---- settings at run time ---------------------------------------------------------- */
@@ -677,14 +656,12 @@ bool mstp_set_mac(mstp_t *m, uint8_t mac, uint32_t now_us)
         return false;
     if (mac == m->cfg.mac)
         return true;
-    /* A new address is a new station: drop any token, start again, announce. */
+    /* A new address is a new station: drop any token, start again. */
     m->cfg.mac = mac;
     m->rx.addr = mac;
     m->rx.state = MSTP_RS_IDLE;
     m->state = MSTP_ST_INITIALIZE;
     run(m, now_us);
-    if (m->srv)
-        mstp_announce(m);
     return true;
 }
 
@@ -703,19 +680,21 @@ bool mstp_set_baud(mstp_t *m, uint32_t baud)
     return true;
 }
 
-void mstp_apply_identity(mstp_t *m, const obj_identity_t *id, uint32_t now_us)
+unsigned mstp_reconfigure(mstp_t *m, const mstp_config_t *want, uint32_t now_us)
 {
-    if (id->baud != m->cfg.baud)
-        mstp_set_baud(m, id->baud);
+    unsigned changed = 0;
+    if (want->baud != m->cfg.baud && mstp_set_baud(m, want->baud))
+        changed |= MSTP_NEW_BAUD;
     /* MAC and Max_Master constrain each other: raise the ceiling first, lower it last. */
-    if (id->max_master > m->cfg.max_master)
-        mstp_set_max_master(m, id->max_master);
-    if (id->mac != m->cfg.mac)
-        mstp_set_mac(m, id->mac, now_us);
-    if (id->max_master != m->cfg.max_master)
-        mstp_set_max_master(m, id->max_master);
-    if (id->max_info_frames != m->cfg.max_info_frames)
-        mstp_set_max_info_frames(m, id->max_info_frames);
+    if (want->max_master > m->cfg.max_master)
+        mstp_set_max_master(m, want->max_master);
+    if (want->mac != m->cfg.mac && mstp_set_mac(m, want->mac, now_us))
+        changed |= MSTP_NEW_MAC;
+    if (want->max_master != m->cfg.max_master)
+        mstp_set_max_master(m, want->max_master);
+    if (want->max_info_frames != m->cfg.max_info_frames)
+        mstp_set_max_info_frames(m, want->max_info_frames);
+    return changed;
 }
 
 const char *mstp_state_name(uint8_t state)

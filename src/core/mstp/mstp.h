@@ -8,6 +8,12 @@
  *  - the Master Node state machine (mstp_t): token passing, poll-for-master, token
  *    loss and recovery, replies within Treply_delay, Test_Request.
  *
+ * The node meets the layer above at net/net.h, in both directions: NPDUs for it go up
+ * through a net_upper_t, whose synchronous answer to a Data Expecting Reply is sent at
+ * once (or Reply Postponed); NPDUs come down through the net_link_t of mstp_link and
+ * wait for the token. It knows frames and stations, never the object model or the
+ * server.
+ *
  * Time is a uint32_t microsecond clock passed into every call (it wraps after 71
  * minutes: only signed differences are used). The host calls mstp_rx for each octet,
  * mstp_rx_error for each framing/overrun error, and mstp_tick at least every
@@ -24,8 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bacnet/bac.h"
-#include "objects/obj.h"
+#include "net/net.h"
 
 /* ---- the frame ------------------------------------------------------------------- */
 
@@ -164,26 +169,30 @@ typedef struct {
     /* Send one whole frame (preamble to data CRC); the port waits out the turnaround.
      * Returns 0, or a negative error (counted, not retried). */
     int (*send)(void *ctx, const uint8_t *frame, size_t n);
-    /* Optional (NULL: none): every data frame handed up (BACnet data either kind,
-     * Test_Response) for this node or broadcast; a test master's replies arrive here.
-     * A meter's server gets its NPDUs directly. */
-    void (*receive)(void *ctx, uint8_t src, uint8_t dst, uint8_t type, const uint8_t *data,
-                    size_t len);
+    /* Optional (NULL: none): the data of a Test_Response for this node, the echo of a
+     * Test_Request (a test master checks it). It is no NPDU, so it does not go up. */
+    union {
+        void (*test_response)(void *ctx, uint8_t src, const uint8_t *data, size_t len);
+        /* The name before NPDUs went up through net_upper_t, which
+         * src/port/linux/serial.c still clears; the same member. */
+        void (*receive)(void *ctx, uint8_t src, const uint8_t *data, size_t len);
+    };
 } mstp_port_t;
 
 typedef struct {
     uint8_t mac;             /* This Station, 0..127 */
     uint8_t max_master;      /* mac..127 */
     uint8_t max_info_frames; /* >= 1 */
-    uint32_t baud;           /* 9600 .. 115200 */
+    uint32_t baud;           /* 9600, 19200, 38400, 57600, 76800 or 115200 */
     uint32_t frame_abort_us; /* 0: 60 bit times; at most 100 ms */
     uint32_t usage_timeout_us; /* 20..100 ms */
     uint32_t reply_timeout_us; /* 255..300 ms */
 } mstp_config_t;
 
 /* The datasheet defaults (MAC 1, Max_Master 127, Max_Info_Frames 1, 76800 baud) and
- * the shortest Clause 9 timers; with id, its MAC, Max_Master, Max_Info_Frames, baud. */
-void mstp_config_default(mstp_config_t *c, const obj_identity_t *id);
+ * the shortest Clause 9 timers. A meter's host then sets MAC, Max_Master,
+ * Max_Info_Frames and baud from the device's settings, which are their record. */
+void mstp_config_default(mstp_config_t *c);
 
 typedef struct {
     uint32_t tx_frames, tx_octets, send_errors;
@@ -225,7 +234,7 @@ typedef struct {
 
 typedef struct {
     mstp_port_t port;
-    bac_server_t *srv;   /* the device behind this node, or NULL (a test master) */
+    net_upper_t up;      /* the layer above; receive NULL: nothing goes up */
     mstp_config_t cfg;   /* cfg.mac is This Station (TS) */
 
     /* The Master Node state machine's variables, named as in Clause 9. */
@@ -240,7 +249,6 @@ typedef struct {
     uint32_t tx_end_us;  /* when our last frame leaves the wire (estimated) */
     uint32_t token_us;   /* when we last received the token */
     bool have_token_us;
-    uint32_t ms, ms_base_us; /* a millisecond clock for the server (DCC durations) */
 
     mstp_rx_t rx;
     mstp_pending_t txq[MSTP_TXQ_LEN];
@@ -249,11 +257,17 @@ typedef struct {
     uint8_t txbuf[MSTP_MAX_FRAME];
 } mstp_t;
 
-/* Start a node (INITIALIZE -> IDLE). srv may be NULL; with a server, its start-up I-Am
- * is queued (mstp_announce). The config is checked: false (and nothing started) when
- * MAC, Max_Master, Max_Info_Frames, the baud rate or a timer is out of range. */
+/* Start a node (INITIALIZE -> IDLE). up may be NULL (nothing goes up). Every BACnet
+ * data frame for this node or broadcast goes up, with the source as a 1-octet
+ * net_addr_t: a Data Expecting Reply's answer is sent at once, as the reply (a unicast
+ * answer) or Reply Postponed (none, or a broadcast one, which is queued); the answer to
+ * a Data Not Expecting Reply is queued for the token. up->receive must not call back
+ * into this node except through mstp_link (queueing is fine). Nothing is announced:
+ * the layer above sends its I-Am through mstp_link. The config is checked: false (and
+ * nothing started) when MAC, Max_Master, Max_Info_Frames, the baud rate or a timer is
+ * out of range. */
 bool mstp_init(mstp_t *m, const mstp_port_t *port, const mstp_config_t *cfg,
-               bac_server_t *srv, uint32_t now_us);
+               const net_upper_t *up, uint32_t now_us);
 
 /* One octet received, complete at now_us; one framing/overrun error. */
 void mstp_rx(mstp_t *m, uint8_t octet, uint32_t now_us);
@@ -261,29 +275,35 @@ void mstp_rx_err(mstp_t *m, uint32_t now_us);
 /* The same for a buffer of octets that arrived together (a read() of a tty): all get
  * the same timestamp. */
 void mstp_rx_buf(mstp_t *m, const uint8_t *p, size_t n, uint32_t now_us);
-/* The timers: call at least every millisecond. It also runs the server's DCC timer
- * (bac_server_tick) on the node's own millisecond clock, the one it passes to
- * bac_server_handle: a host using MS/TP must not tick the server with another clock. */
+/* The timers: call at least every millisecond. (The layer above keeps its own clock.) */
 void mstp_tick(mstp_t *m, uint32_t now_us);
 
 /* Queue a frame to send when this node holds the token (BACnet data either kind to a
  * station or 255, or Test_Request). Returns 0, or -1 when the queue is full or the
  * frame is not one a master may initiate. */
 int mstp_queue(mstp_t *m, uint8_t type, uint8_t dst, const uint8_t *data, size_t len);
-/* Queue the device's I-Am (a broadcast DNER). */
-int mstp_announce(mstp_t *m);
+/* The link as the layer above sees it: send queues the NPDU as a Data Not Expecting
+ * Reply (the device initiates no confirmed requests) to dst, a 1-octet address, or to
+ * 255 for NULL / length 0; -1 when the queue is full or dst is of another length. */
+net_link_t mstp_link(mstp_t *m);
 
 /* Settings at run time, as the datasheet has them take effect: Max_Master (written
  * over BACnet or the command line) and Max_Info_Frames at once; a new MAC restarts the
- * node at the new address (and announces it); a new baud rate changes the timers (the
- * host reprograms its UART). Each returns false and changes nothing when out of range. */
+ * node at the new address (the caller then announces the device again); a new baud
+ * rate changes the timers (the host reprograms its UART). Each returns false and
+ * changes nothing when out of range. */
 bool mstp_set_max_master(mstp_t *m, uint8_t max_master);
 bool mstp_set_max_info_frames(mstp_t *m, uint8_t n);
 bool mstp_set_mac(mstp_t *m, uint8_t mac, uint32_t now_us);
 bool mstp_set_baud(mstp_t *m, uint32_t baud);
-/* Apply whatever of MAC, Max_Master, Max_Info_Frames and baud differs in id (the
- * node calls it itself after each request, so a written Max_Master takes effect). */
-void mstp_apply_identity(mstp_t *m, const obj_identity_t *id, uint32_t now_us);
+
+/* What mstp_reconfigure changed. */
+enum { MSTP_NEW_MAC = 1, MSTP_NEW_BAUD = 2 };
+/* Apply whatever of MAC, Max_Master, Max_Info_Frames and baud differs in want (the
+ * timers are not touched), in an order that keeps MAC <= Max_Master throughout; a
+ * value out of range is left as it was. Returns MSTP_NEW_MAC (the node restarted: the
+ * caller announces) and MSTP_NEW_BAUD (the host reprograms its UART) as they apply. */
+unsigned mstp_reconfigure(mstp_t *m, const mstp_config_t *want, uint32_t now_us);
 
 /* Wire time of n octets at the node's baud (10 bits each), in microseconds. */
 uint32_t mstp_octets_us(const mstp_t *m, size_t n);
