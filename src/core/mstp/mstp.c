@@ -159,6 +159,12 @@ net_link_t mstp_link(mstp_t *m)
 static size_t hand_up(mstp_t *m, const mstp_frame_t *f, bool *reply_bcast)
 {
     *reply_bcast = false;
+    /* A reply ends a wait whoever sent it, but only a station may be answered: not the
+     * broadcast address, nor ours (IDLE drops such frames before). */
+    if (f->src == MSTP_BROADCAST || f->src == m->cfg.mac) {
+        m->c.unwanted++;
+        return 0;
+    }
     m->c.npdu_in++;
     if (!m->up.receive)
         return 0;
