@@ -237,7 +237,7 @@ int app_measure(int argc, char **argv)
         return 2;
     }
 
-    static mtr_t m;
+    mtr_t m; /* the engine alone: 2 KB */
     mtr_init(&m, &cfg, NULL);
     unsigned asked = (scenario || have_seconds) ? (unsigned)seconds : ~0u;
     unsigned cycles_left = asked;
@@ -245,9 +245,9 @@ int app_measure(int argc, char **argv)
     if (csv)
         print_header_csv();
 
-    enum { CHUNK = 4096 };
-    static mtr_frame_t buf[CHUNK];
-    static uint8_t pulse[CHUNK];
+    enum { CHUNK = 1024 };
+    mtr_frame_t buf[CHUNK]; /* 24 KB */
+    uint8_t pulse[CHUNK];
     while (cycles_left) {
         long n = sim_read(src, buf, pulse, CHUNK, &err);
         if (n < 0) {
