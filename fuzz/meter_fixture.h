@@ -4,8 +4,10 @@
  * past its 5,760 records, TL2 with a backward clock change and a disable, TL3 with
  * sequence numbers wrapping past 2^32 - 1),
  * the clock synchronized, and the sample stream stopped FIX_TAIL samples before the end
- * of a 1 s cycle that also crosses a 15-minute logging boundary. Before each input the
- * pristine copy is copied back (a memcpy instead of an init and 2,520 samples), and
+ * of a 1 s cycle that also crosses a 15-minute logging boundary. The logs keep their
+ * records in a RAM record store the fixture owns (fix_ram), as the meter's are in NV.
+ * Before each input the pristine copy of the meter and of its records is copied back (a
+ * memcpy instead of an init and 2,520 samples), and
  * fix_cycle() completes that cycle in FIX_TAIL samples: readings, demand, pending AV
  * commits and one trend record per log, as a real second of the meter would. A second
  * variant runs in sync-to-comms mode (AV11 = 0), where AV1 = 21211 logs instead.
@@ -34,6 +36,7 @@ enum {
 };
 
 static obj_device_t fix_pristine[FIX_VARIANTS];
+static tl_ram_t fix_ram, fix_ram_pristine[FIX_VARIANTS]; /* the logs' records */
 static mtr_frame_t fix_tail[FIX_VARIANTS][FIX_TAIL];
 static int fix_built;
 
@@ -100,6 +103,7 @@ static inline void fix_keep(obj_device_t *d, wave_t *w, int v)
         abort();
     memcpy(fix_tail[v], buf + left - FIX_TAIL, sizeof fix_tail[v]);
     fix_pristine[v] = *d;
+    fix_ram_pristine[v] = fix_ram;
 }
 
 /* Complete the pending 1 s cycle of a meter restored as variant v (once per restore;
@@ -113,7 +117,7 @@ static inline int fix_cycle_variant(obj_device_t *d, int v)
 
 static inline void fix_build(void)
 {
-    static obj_device_t d; /* 280 KB: not on the stack */
+    static obj_device_t d;
     static mtr_frame_t buf[MTR_FS];
     obj_identity_t id;
     mtr_config_t cfg;
@@ -123,6 +127,9 @@ static inline void fix_build(void)
     id.instance = FIX_INSTANCE;
     mtr_config_default(&cfg);
     obj_init(&d, &id, &cfg, NULL);
+    tl_ram_init(&fix_ram);
+    tl_store_t records = tl_ram_store(&fix_ram);
+    obj_tl_attach(&d, &records);
     wave_balanced(&w, 60.0, 230.0, 20.0, 25.0);
     w.i[2] = 125.0; /* phase C above the 120 A over-range of the CT: an alarm, unreliable readings */
     for (int s = 0; s < 3; s++) {
@@ -199,6 +206,7 @@ static inline void fix_restore_variant(obj_device_t *d, int v)
     if (!fix_built)
         fix_build();
     memcpy(d, &fix_pristine[v], sizeof *d);
+    memcpy(&fix_ram, &fix_ram_pristine[v], sizeof fix_ram);
     fix_hook_calls = 0;
 }
 
