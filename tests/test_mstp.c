@@ -93,7 +93,7 @@ static void cap_test_response(void *ctx, uint8_t src, const uint8_t *data, size_
     tr_len = len;
 }
 
-static const mstp_port_t port = {NULL, cap_send, {cap_test_response}};
+static const mstp_port_t port = {.send = cap_send, .test_response = cap_test_response};
 
 static mstp_t node;
 static meter_t mt;       /* the meter on the node, with start_meter */

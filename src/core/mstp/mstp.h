@@ -171,12 +171,7 @@ typedef struct {
     int (*send)(void *ctx, const uint8_t *frame, size_t n);
     /* Optional (NULL: none): the data of a Test_Response for this node, the echo of a
      * Test_Request (a test master checks it). It is no NPDU, so it does not go up. */
-    union {
-        void (*test_response)(void *ctx, uint8_t src, const uint8_t *data, size_t len);
-        /* The name before NPDUs went up through net_upper_t, which
-         * src/port/linux/serial.c still clears; the same member. */
-        void (*receive)(void *ctx, uint8_t src, const uint8_t *data, size_t len);
-    };
+    void (*test_response)(void *ctx, uint8_t src, const uint8_t *data, size_t len);
 } mstp_port_t;
 
 typedef struct {

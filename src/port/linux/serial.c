@@ -108,7 +108,7 @@ int lx_mstp_open(lx_mstp_t *l, const char *path, uint32_t baud, lx_pcap_t *pcap,
     mstp_rx_init(&l->sniff, 0, true, 100000);
     port->ctx = l;
     port->send = lx_mstp_send;
-    port->receive = NULL;
+    port->test_response = NULL;
     return l->fd;
 }
 
