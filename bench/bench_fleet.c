@@ -4,7 +4,7 @@
  *   synth + AFE    the simulated front end (sim_read + sim_afe of the default scenario)
  *   meter          engine, objects, demand, trend logs (meter_feed)
  *   NV             new trend records to the rings and a checkpoint each meter second
- *                  (nv_tl_sync + nv_save) on a store in RAM
+ *                  (tl_flush + nv_save) on a store in RAM
  * with, in the same run, the floor: the engine alone on pre-made frames. Also the RAM a
  * meter takes and a checkpoint's cost to a file with and without fdatasync.
  * Times are the thread's CPU time, so other work on a shared machine skews them less.
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/app/meter.h" /* app_meter_t: what s4100 run holds per meter */
 #include "meter/meter.h"
 #include "nv/nv.h"
 #include "port.h"
@@ -69,7 +70,7 @@ typedef struct {
     meter_t mt;
     sim_source_t *src;
     nv_store_t nv;
-    uint32_t synced[TL_COUNT];
+    nv_tl_t nvtl; /* the trend records, kept once: in the rings */
     uint32_t saves, failures;
 } fleet_meter_t;
 
@@ -78,7 +79,7 @@ static void nv_sync_hook(void *ctx, bool force)
     fleet_meter_t *f = ctx;
     (void)force;
     for (unsigned k = 0; k < TL_COUNT; k++)
-        if (nv_tl_sync(&f->nv, k, &f->mt.dev.tl[k], &f->synced[k]) != NV_OK)
+        if (tl_flush(&f->mt.dev.tl[k]) != NV_OK)
             f->failures++;
     nv_image_t img = {&f->mt.dev.mtr.nv, &f->mt.dev.pending_cfg, &f->mt.dev.id, f->mt.dev.tl, NULL};
     if (nv_save(&f->nv, &img) != NV_OK)
@@ -108,6 +109,9 @@ static void open_meter(fleet_meter_t *f, unsigned k, const nv_port_t *port)
         fprintf(stderr, "bench_fleet: nv_open failed\n");
         exit(1);
     }
+    nv_tl_open(&f->nvtl, &f->nv);
+    tl_store_t rings = nv_tl_store(&f->nvtl);
+    meter_set_store(&f->mt, &rings);
     meter_set_nv(&f->mt, &(meter_nv_t){.ctx = f, .sync = nv_sync_hook});
 }
 
@@ -236,10 +240,14 @@ int main(int argc, char **argv)
            floor / 1e6, MTR_FS / floor * 1e6, floor / MTR_FS);
     printf("  one meter: %.0fx real time; 60 days of trend records in %.0f s\n", ms / pipeline,
            60.0 * 86400.0 / (ms / pipeline));
-    printf("  RAM a meter: %.0f B (meter_t %zu B, of it trend logs %zu B; nv_store_t %zu B; "
-           "source and the rest %.0f B)\n", ram_per_meter, sizeof(meter_t),
-           sizeof fm->mt.dev.tl, sizeof(nv_store_t),
+    printf("  RAM a meter here: %.0f B (meter_t %zu B, of it trend logs %zu B; nv_store_t %zu B, "
+           "nv_tl_t %zu B; source and the rest %.0f B)\n", ram_per_meter, sizeof(meter_t),
+           sizeof fm->mt.dev.tl, sizeof(nv_store_t), sizeof(nv_tl_t),
            ram_per_meter - (double)sizeof(fleet_meter_t));
+    printf("  RAM a meter in s4100 run: app_meter_t %zu B (of it meter_t %zu B, NV %zu B, "
+           "UDP batch %zu B, MS/TP %zu B)\n", sizeof(app_meter_t), sizeof(meter_t),
+           sizeof(nv_store_t) + sizeof(nv_tl_t) + sizeof(((app_meter_t *)0)->tl_seen),
+           sizeof(lx_udp_batch_t), sizeof(mstp_t));
     printf("  checkpoint to a file: %.1f us without fdatasync, %.1f us with\n",
            file_checkpoint(&fm[0], false, 2000), file_checkpoint(&fm[0], true, 200));
     unsigned fails = 0;

@@ -77,6 +77,7 @@ static const nv_layout_t small = {.slot_size = 4096, .logs = 3, .log_capacity = 
 static uint8_t medium[4 * 4096 + 3 * 17 * 64];
 static ram_t ram;
 static nv_store_t st;
+static nv_tl_t nvtl; /* the trend logs' store over st's rings */
 
 static nv_port_t ram_port(void)
 {
@@ -91,6 +92,7 @@ static void boot(void)
     ram.dead = ram.reverse = ram.fail_read = ram.fail_sync = ram.rings_full = false;
     nv_port_t p = ram_port();
     assert_int_equal(nv_open(&st, &p, &small), NV_OK);
+    nv_tl_open(&nvtl, &st);
 }
 
 static int setup(void **state)
@@ -1370,25 +1372,55 @@ static void test_full_layout(void **state)
     }
 }
 
+/* ---- trend logs in the rings ---------------------------------------------------------- */
+
+/* What a log should hold, kept apart from the medium: a log whose records are in RAM. */
+static tl_ram_t ref_ram;
+static tl_store_t ref_store;
+static tl_log_t ref;
+
+static void ref_init(uint32_t ai)
+{
+    tl_init(&ref, ai);
+    tl_ram_init(&ref_ram);
+    ref_store = tl_ram_store(&ref_ram);
+    tl_attach(&ref, &ref_store, 0, 0);
+}
+
+/* A log of its own on the medium's ring `log` (which holds none of its records). */
+static void live_init(tl_log_t *l, unsigned log, uint32_t ai)
+{
+    tl_init(l, ai);
+    tl_store_t rings = nv_tl_store(&nvtl);
+    tl_attach(l, &rings, log, 0);
+}
+
+static bool same_rec(const tl_record_t *p, const tl_record_t *q)
+{
+    return p->t == q->t && p->value == q->value && p->kind == q->kind && p->flags == q->flags;
+}
+
 static bool same_log(const tl_log_t *x, const tl_log_t *y)
 {
     if (x->count != y->count || x->total != y->total)
         return false;
     for (uint32_t k = 0; k < x->count; k++) {
-        const tl_record_t *p = tl_at(x, k), *q = tl_at(y, k);
-        if (tl_seq_of(x, k) != tl_seq_of(y, k) || p->t != q->t || p->value != q->value ||
-            p->kind != q->kind || p->flags != q->flags)
+        tl_record_t p = tl_at(x, k), q = tl_at(y, k);
+        if (tl_seq_of(x, k) != tl_seq_of(y, k) || !same_rec(&p, &q))
             return false;
     }
     return true;
 }
 
-static void log_n(tl_log_t *l, uint32_t n)
+/* n records into l, and the same into `mirror` (NULL: none). */
+static void log_n(tl_log_t *l, tl_log_t *mirror, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         tl_record_t r = {.t = (tl_time_t)(l->total + 1) * 100, .value = (float)l->total,
                          .kind = TL_REC_REAL, .flags = (uint8_t)(i & 2)};
         tl_append(l, &r);
+        if (mirror)
+            tl_append(mirror, &r);
     }
 }
 
@@ -1402,61 +1434,73 @@ static void test_tl_sync_restore(void **state)
                    .size = sizeof big};
     nv_layout_t l = NV_S4100_LAYOUT;
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    uint32_t synced = 0, synced2;
-    tl_init(&live, 5);
-    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK); /* nothing yet */
+    nv_tl_open(&nvtl, &st);
+    live_init(&live, 1, 5);
+    ref_init(5);
+    assert_int_equal(tl_flush(&live), NV_OK); /* nothing yet */
     assert_int_equal(r.writes, 0);
 
-    log_n(&live, 10);
-    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
-    assert_int_equal(synced, 10);
+    log_n(&live, &ref, 10);
+    assert_int_equal(tl_flush(&live), NV_OK);
+    assert_int_equal(live.stored, 10);
     assert_int_equal(r.writes, 10);
-    log_n(&live, 3);
+    log_n(&live, &ref, 3);
     r.writes = 0;
-    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(tl_flush(&live), NV_OK);
     assert_int_equal(r.writes, 3); /* only what is new */
-    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_int_equal(tl_flush(&live), NV_OK);
     assert_int_equal(r.writes, 3);
     tl_init(&back, 5);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK); /* power cycle */
-    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
-    assert_true(same_log(&live, &back));
-    assert_int_equal(synced2, 13);
+    nv_tl_open(&nvtl, &st);
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, NULL), NV_OK);
+    assert_true(same_log(&ref, &back));
+    assert_int_equal(back.stored, 13);
 
-    /* Past the buffer, synced now and then: the newest 5760 with their numbers. */
+    /* Past the buffer, synced now and then: the newest 5760 with their numbers, read
+     * back through the ring (the log itself keeps TL_CACHE_SIZE of them). */
     for (int i = 0; i < 60; i++) {
-        log_n(&live, 100);
-        assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+        log_n(&live, &ref, 100);
+        assert_int_equal(tl_flush(&live), NV_OK);
     }
     assert_int_equal(live.count, TL_BUFFER_SIZE);
+    assert_true(same_log(&ref, &live));
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
-    assert_true(same_log(&live, &back));
+    nv_tl_open(&nvtl, &st);
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, NULL), NV_OK);
+    assert_true(same_log(&ref, &back));
+    assert_int_equal(nvtl.gone, 0);
 
     /* A purge (Record_Count := 0), then more records: the ring restarts. */
     tl_purge(&live, 12345);
-    log_n(&live, 2);
-    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    tl_purge(&ref, 12345);
+    log_n(&live, &ref, 2);
+    assert_int_equal(tl_flush(&live), NV_OK);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
+    nv_tl_open(&nvtl, &st);
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, NULL), NV_OK);
     assert_int_equal(back.count, 3);
-    assert_true(same_log(&live, &back));
-    /* Synced more rarely than the buffer turns over: the same, via a reset. */
-    log_n(&live, TL_BUFFER_SIZE + 7);
-    assert_int_equal(nv_tl_sync(&st, 1, &live, &synced), NV_OK);
+    assert_true(same_log(&ref, &back));
+    /* Never flushed while the buffer turns over: a record about to leave the cache
+     * unstored is flushed first, so every one reaches the ring. */
+    r.writes = 0;
+    log_n(&live, &ref, TL_BUFFER_SIZE + 7);
+    assert_true(r.writes >= TL_BUFFER_SIZE + 7 - TL_CACHE_SIZE);
+    assert_int_equal(tl_flush(&live), NV_OK);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
-    assert_true(same_log(&live, &back));
+    nv_tl_open(&nvtl, &st);
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, NULL), NV_OK);
+    assert_true(same_log(&ref, &back));
     /* The restored log carries on, and so does its ring. */
-    log_n(&back, 5);
-    assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
-    log_n(&live, 5);
+    log_n(&back, &ref, 5);
+    assert_int_equal(tl_flush(&back), NV_OK);
     assert_int_equal(nv_open(&st, &p, &l), NV_OK);
-    assert_int_equal(nv_tl_restore(&st, 1, &back, NULL, &synced2, NULL), NV_OK);
-    assert_true(same_log(&live, &back));
+    nv_tl_open(&nvtl, &st);
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, NULL), NV_OK);
+    assert_true(same_log(&ref, &back));
     /* Other rings were never touched. */
     tl_init(&back, 1);
-    assert_int_equal(nv_tl_restore(&st, 0, &back, NULL, &synced2, NULL), NV_OK);
+    assert_int_equal(nv_tl_restore(&nvtl, 0, &back, NULL, NULL), NV_OK);
     assert_int_equal(back.count, 0);
     assert_int_equal(back.total, 0);
 }
@@ -1466,6 +1510,12 @@ static bool placeholder(const tl_record_t *r)
     return r->kind == TL_REC_STATUS && r->value == (float)NV_TL_INTERRUPTED;
 }
 
+static bool placeholder_at(const tl_log_t *l, uint32_t k)
+{
+    tl_record_t r = tl_at(l, k);
+    return placeholder(&r);
+}
+
 /* The same records and numbers, except where y holds placeholders. */
 static bool same_but_gaps(const tl_log_t *x, const tl_log_t *y, uint32_t *gaps)
 {
@@ -1473,28 +1523,28 @@ static bool same_but_gaps(const tl_log_t *x, const tl_log_t *y, uint32_t *gaps)
     if (x->count != y->count || x->total != y->total)
         return false;
     for (uint32_t k = 0; k < x->count; k++) {
-        const tl_record_t *p = tl_at(x, k), *q = tl_at(y, k);
+        tl_record_t p = tl_at(x, k), q = tl_at(y, k);
         if (tl_seq_of(x, k) != tl_seq_of(y, k))
             return false;
-        if (placeholder(q) && !placeholder(p)) {
+        if (placeholder(&q) && !placeholder(&p)) {
             ++*gaps;
             continue;
         }
-        if (p->t != q->t || p->value != q->value || p->kind != q->kind || p->flags != q->flags)
+        if (!same_rec(&p, &q))
             return false;
     }
     return true;
 }
 
 /* Load the checkpoint's account of the logs, then rebuild log n from its ring. */
-static nv_tl_restore_info_t restore(unsigned n, tl_log_t *into, uint32_t *synced)
+static nv_tl_restore_info_t restore(unsigned n, tl_log_t *into)
 {
     static nv_tl_state_t tls[TL_COUNT];
     memset(tls, 0, sizeof tls);
     nv_image_t img = {.tl_state = tls};
     assert_int_equal(nv_load(&st, &img, NULL), NV_OK);
     nv_tl_restore_info_t ri;
-    assert_int_equal(nv_tl_restore(&st, n, into, &tls[n], synced, &ri), NV_OK);
+    assert_int_equal(nv_tl_restore(&nvtl, n, into, &tls[n], &ri), NV_OK);
     return ri;
 }
 
@@ -1503,9 +1553,9 @@ static void test_tl_state(void **state)
     (void)state;
     nv_load_info_t info;
     make(&a, 1);
-    log_n(&a.tl[0], 3);
+    log_n(&a.tl[0], NULL, 3);
     tl_purge(&a.tl[2], 4242);
-    log_n(&a.tl[2], 2);
+    log_n(&a.tl[2], NULL, 2);
     save(&a);
     nv_tl_state_t tls[TL_COUNT], want;
     memset(tls, 0, sizeof tls);
@@ -1533,102 +1583,162 @@ static void test_tl_state(void **state)
 }
 
 /* Ring appends that fail (a full medium) while the checkpoint still works: the records
- * wait in the log, the next sync goes on where the last one stopped, and after a power
- * cut the numbers go on from the checkpoint's count, never back. */
+ * wait in the log's cache, the next flush goes on where the last one stopped, and after a
+ * power cut the numbers go on from the checkpoint's count, never back. */
 static void test_tl_appends_fail(void **state)
 {
     (void)state;
     static tl_log_t back;
-    uint32_t synced = 0, synced2;
     make(&a, 1);
     tl_log_t *live = &a.tl[1];
-    tl_init(live, 5);
+    live_init(live, 1, 5);
+    ref_init(5);
     save(&a);
-    log_n(live, 10);
-    assert_int_equal(nv_tl_sync(&st, 1, live, &synced), NV_OK);
-    assert_int_equal(synced, 10);
+    log_n(live, &ref, 10);
+    assert_int_equal(tl_flush(live), NV_OK);
+    assert_int_equal(live->stored, 10);
     ram.rings_full = true;
-    log_n(live, 3);
-    assert_int_equal(nv_tl_sync(&st, 1, live, &synced), NV_ENOSPC);
-    assert_int_equal(synced, 10);
+    log_n(live, &ref, 3);
+    assert_int_equal(tl_flush(live), NV_ENOSPC);
+    assert_int_equal(live->stored, 10);
+    assert_true(same_log(&ref, live)); /* 11..13 wait in the cache */
     save(&a); /* counts 13 */
     boot();   /* power cut: 11..13 never reached the ring */
     tl_init(&back, 5);
-    nv_tl_restore_info_t ri = restore(1, &back, &synced2);
+    nv_tl_restore_info_t ri = restore(1, &back);
     uint32_t gaps;
-    assert_true(same_but_gaps(live, &back, &gaps));
+    assert_true(same_but_gaps(&ref, &back, &gaps));
     assert_int_equal(back.total, 13);
     assert_int_equal(gaps, 2); /* 11 and 12: placeholders */
     assert_int_equal(ri.missing, 2);
     assert_true(ri.from_checkpoint); /* 13, the newest, as the checkpoint had it */
-    assert_false(placeholder(tl_at(&back, back.count - 1)));
-    assert_int_equal(synced2, 10);
+    assert_false(placeholder_at(&back, back.count - 1));
+    assert_int_equal(back.stored, 10);
+    /* Stamped as the record before them. */
+    assert_true(tl_at(&back, 10).t == tl_at(&back, 9).t);
     /* The ring catches up; the next record is 14, and so it stays after a restart. */
-    assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
-    assert_int_equal(synced2, 13);
-    log_n(&back, 1);
-    assert_int_equal(nv_tl_sync(&st, 1, &back, &synced2), NV_OK);
-    tl_init(live, 5);
+    assert_int_equal(tl_flush(&back), NV_OK);
+    assert_int_equal(back.stored, 13);
+    log_n(&back, &ref, 1);
+    assert_int_equal(tl_flush(&back), NV_OK);
     *live = back;
     boot();
-    ri = restore(1, &back, &synced2);
-    assert_true(same_log(live, &back));
+    ri = restore(1, &back);
+    assert_true(same_but_gaps(&ref, &back, &gaps));
+    assert_int_equal(gaps, 2); /* stored as placeholders */
     assert_int_equal(back.total, 14);
     assert_int_equal(ri.missing, 0);
 
     /* Appends that fail part way: retried from where they stopped, no duplicates. */
-    log_n(live, 5);
+    *live = back;
+    log_n(live, &ref, 5);
     ram.budget = 2 * 38; /* two records get through, then the power is gone */
-    uint32_t s1 = synced2;
-    assert_int_equal(nv_tl_sync(&st, 1, live, &s1), NV_EIO);
-    assert_int_equal(s1, 16);
+    assert_int_equal(tl_flush(live), NV_EIO);
+    assert_int_equal(live->stored, 16);
     ram.budget = -1;
     ram.dead = false;
-    assert_int_equal(nv_tl_sync(&st, 1, live, &s1), NV_OK);
-    assert_int_equal(s1, 19);
+    assert_int_equal(tl_flush(live), NV_OK);
+    assert_int_equal(live->stored, 19);
     boot();
-    restore(1, &back, &synced2);
+    restore(1, &back);
     /* This small ring keeps 16 records: 1..3 are gone from it (not from the log) and come
      * back as placeholders, numbered as the checkpoint's oldest says. */
-    assert_true(same_but_gaps(live, &back, &gaps));
-    assert_int_equal(gaps, 3);
-    assert_true(placeholder(tl_at(&back, 2)) && !placeholder(tl_at(&back, 3)));
+    assert_true(same_but_gaps(&ref, &back, &gaps));
+    assert_int_equal(gaps, 5);
+    assert_true(placeholder_at(&back, 2) && !placeholder_at(&back, 3));
+    /* ... stamped as the first record after them (none is before). */
+    assert_true(tl_at(&back, 0).t == tl_at(&back, 3).t);
+}
+
+/* More records waiting than the cache holds while the ring is full: the oldest of them
+ * are gone, and the ring gets placeholders in their place when it has room again. */
+static void test_tl_cache_overflow(void **state)
+{
+    (void)state;
+    static uint8_t big[2 * 4096 + 3 * 5761 * 38];
+    static tl_log_t back;
+    ram_t *r = &ram; /* a ring that keeps more than the cache */
+    r->mem = big;
+    r->size = sizeof big;
+    nv_layout_t l = NV_S4100_LAYOUT;
+    nv_port_t p = ram_port();
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK);
+    nv_tl_open(&nvtl, &st);
+    tl_log_t *live = &a.tl[0];
+    make(&a, 1);
+    live_init(live, 0, 5);
+    ref_init(5);
+    log_n(live, &ref, 3);
+    assert_int_equal(tl_flush(live), NV_OK);
+    ram.rings_full = true;
+    log_n(live, &ref, TL_CACHE_SIZE + 5); /* 4 .. 8 leave the cache unstored */
+    assert_int_equal(live->stored, 3);
+    uint32_t gaps;
+    assert_true(same_but_gaps(&ref, live, &gaps));
+    assert_int_equal(gaps, 5);
+    assert_true(placeholder_at(live, 3) && !placeholder_at(live, 8));
+    assert_true(tl_at(live, 5).t == tl_at(live, 2).t); /* stamped as the one before */
+    ram.rings_full = false;
+    assert_int_equal(tl_flush(live), NV_OK);
+    assert_int_equal(live->stored, live->total);
+    save(&a);
+    assert_int_equal(nv_open(&st, &p, &l), NV_OK); /* power cycle */
+    nv_tl_open(&nvtl, &st);
+    nv_tl_restore_info_t ri = restore(0, &back);
+    assert_int_equal(ri.missing, 0); /* the placeholders are records in the ring now */
+    assert_true(same_log(live, &back));
+    assert_true(same_but_gaps(&ref, &back, &gaps));
+    assert_int_equal(gaps, 5);
 }
 
 /* A damaged record in the middle: a placeholder in its place; the others keep their
- * numbers (they used to shift down by one and serve wrong sequence numbers). */
+ * numbers (they used to shift down by one and serve wrong sequence numbers). Damage after
+ * the load is found when the record is read: a placeholder too, never data. */
 static void test_tl_damaged_record(void **state)
 {
     (void)state;
     static tl_log_t live, back;
-    uint32_t synced = 0, synced2;
-    tl_init(&live, 5);
-    log_n(&live, 10);
-    assert_int_equal(nv_tl_sync(&st, 0, &live, &synced), NV_OK); /* ring seq = tl seq */
-    medium[2 * 4096 + 5 * 38 + 20] ^= 0x40; /* record 5's payload */
+    live_init(&live, 0, 5);
+    ref_init(5);
+    log_n(&live, &ref, 10);
+    assert_int_equal(tl_flush(&live), NV_OK); /* ring seq = tl seq */
+    medium[2 * 4096 + 5 * 38 + 20] ^= 0x40;  /* record 5's payload */
     boot();
     tl_init(&back, 5);
     nv_tl_restore_info_t ri;
-    assert_int_equal(nv_tl_restore(&st, 0, &back, NULL, &synced2, &ri), NV_OK);
+    assert_int_equal(nv_tl_restore(&nvtl, 0, &back, NULL, &ri), NV_OK);
     uint32_t gaps;
-    assert_true(same_but_gaps(&live, &back, &gaps));
+    assert_true(same_but_gaps(&ref, &back, &gaps));
     assert_int_equal(gaps, 1);
-    assert_true(placeholder(tl_at(&back, 4)));
+    assert_true(placeholder_at(&back, 4));
+    assert_true(tl_at(&back, 4).t == tl_at(&back, 3).t);
     assert_int_equal(tl_seq_of(&back, 5), 6);
     assert_int_equal(ri.damaged, 1);
     assert_int_equal(ri.missing, 1);
     assert_int_equal(ri.records, 9);
+    /* Read through the ring (as if they had left the cache), damaged after the load. */
+    back.cached = 1;
+    assert_true(same_but_gaps(&ref, &back, &gaps));
+    assert_false(placeholder_at(&back, 6));
+    medium[2 * 4096 + 7 * 38 + 20] ^= 0x01; /* record 7 */
+    uint32_t gone = nvtl.gone;
+    assert_true(placeholder_at(&back, 6));
+    assert_true(tl_at(&back, 6).t == tl_at(&back, 5).t);
+    assert_true(nvtl.gone > gone);
+    assert_true(same_but_gaps(&ref, &back, &gaps));
+    assert_int_equal(gaps, 2);
     /* Intact on the medium but not a trend record (another kind): not served either. */
+    live = back;
     tl_record_t odd = {.t = 1, .value = 1, .kind = 77};
     tl_append(&live, &odd);
-    assert_int_equal(nv_tl_sync(&st, 0, &live, &synced), NV_OK);
-    log_n(&live, 1);
-    assert_int_equal(nv_tl_sync(&st, 0, &live, &synced), NV_OK);
+    assert_int_equal(tl_flush(&live), NV_OK);
+    log_n(&live, NULL, 1);
+    assert_int_equal(tl_flush(&live), NV_OK);
     boot();
-    assert_int_equal(nv_tl_restore(&st, 0, &back, NULL, &synced2, &ri), NV_OK);
-    assert_int_equal(back.total, 12);
-    assert_true(placeholder(tl_at(&back, 10)));
-    assert_int_equal(ri.damaged, 2);
+    assert_int_equal(nv_tl_restore(&nvtl, 0, &back, NULL, &ri), NV_OK);
+    assert_int_equal(back.total, live.total);
+    assert_true(placeholder_at(&back, back.count - 2));
+    assert_int_equal(ri.damaged, 3);
 }
 
 /* A purge the checkpoint holds but the ring never got (its reset failed): the older
@@ -1637,28 +1747,74 @@ static void test_tl_purge_not_in_ring(void **state)
 {
     (void)state;
     static tl_log_t back;
-    uint32_t synced = 0, synced2;
     make(&a, 1);
     tl_log_t *live = &a.tl[2];
-    tl_init(live, 5);
-    log_n(live, 8);
+    live_init(live, 2, 5);
+    log_n(live, NULL, 8);
     save(&a);
-    assert_int_equal(nv_tl_sync(&st, 2, live, &synced), NV_OK);
+    assert_int_equal(tl_flush(live), NV_OK);
     tl_purge(live, 777);
     ram.rings_full = true;
-    assert_int_equal(nv_tl_sync(&st, 2, live, &synced), NV_ENOSPC);
+    assert_int_equal(tl_flush(live), NV_ENOSPC);
     save(&a);
     boot();
     tl_init(&back, 5);
-    nv_tl_restore_info_t ri = restore(2, &back, &synced2);
+    nv_tl_restore_info_t ri = restore(2, &back);
     assert_true(same_log(live, &back));
     assert_int_equal(back.count, 1);
     assert_int_equal(back.total, 9);
     assert_int_equal(ri.dropped, 8);
     assert_true(ri.from_checkpoint);
     /* Without the checkpoint's account the purge would be undone. */
-    assert_int_equal(nv_tl_restore(&st, 2, &back, NULL, &synced2, NULL), NV_OK);
+    assert_int_equal(nv_tl_restore(&nvtl, 2, &back, NULL, NULL), NV_OK);
     assert_int_equal(back.count, 8);
+}
+
+/* A ring whose records jump (numbers that went on after gaps the ring never filled, as
+ * an older writer left them): each run of numbers is read from where it is. */
+static void test_tl_runs(void **state)
+{
+    (void)state;
+    static tl_log_t back;
+    uint32_t seqs[] = {1, 2, 3, 7, 8, 9, 10, 20, 21};
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        tl_record_t r = {.t = (tl_time_t)seqs[i] * 100, .value = (float)seqs[i],
+                         .kind = TL_REC_REAL};
+        uint8_t rec[NV_TL_RECORD_SIZE];
+        nv_tl_record_put(rec, seqs[i], &r);
+        assert_int_equal(i ? nv_log_append(&st, 1, rec, sizeof rec)
+                           : nv_log_reset(&st, 1, rec, sizeof rec), NV_OK);
+    }
+    tl_init(&back, 5);
+    nv_tl_restore_info_t ri;
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, &ri), NV_OK);
+    assert_int_equal(back.count, 21);
+    assert_int_equal(ri.missing, 12);
+    assert_int_equal(nvtl.map[1].runs, 3);
+    back.cached = 0; /* every record through the ring */
+    for (uint32_t k = 0; k < back.count; k++) {
+        tl_record_t r = tl_at(&back, k);
+        bool held = false;
+        for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
+            held = held || seqs[i] == k + 1;
+        if (held)
+            assert_true(r.kind == TL_REC_REAL && r.value == (float)(k + 1));
+        else
+            assert_true(placeholder(&r));
+    }
+    /* More runs than the map keeps: the oldest reads as gone, never as another's. */
+    tl_record_t r = {.t = 9999, .value = 99, .kind = TL_REC_REAL};
+    uint8_t rec[NV_TL_RECORD_SIZE];
+    for (uint32_t s = 30; s < 30 + 3 * NV_TL_RUNS; s += 3) {
+        nv_tl_record_put(rec, s, &r);
+        assert_int_equal(nv_log_append(&st, 1, rec, sizeof rec), NV_OK);
+    }
+    assert_int_equal(nv_tl_restore(&nvtl, 1, &back, NULL, &ri), NV_OK);
+    assert_int_equal(nvtl.map[1].runs, NV_TL_RUNS);
+    back.cached = 0;
+    tl_record_t first = tl_at(&back, 0);
+    assert_int_equal(tl_seq_of(&back, 0), 1);
+    assert_true(placeholder(&first));
 }
 
 static void test_tl_fill(void **state)
@@ -1666,25 +1822,25 @@ static void test_tl_fill(void **state)
     (void)state;
     static tl_log_t l;
     tl_init(&l, 1);
-    log_n(&l, 5);
-    assert_int_equal(nv_tl_fill(&l, 5, 0), 0);
-    assert_int_equal(nv_tl_fill(&l, 3, 0), 0); /* never back */
-    assert_int_equal(nv_tl_fill(&l, 10005, 99), 10000);
+    log_n(&l, NULL, 5);
+    assert_int_equal(tl_fill(&l, 5, 0), 0);
+    assert_int_equal(tl_fill(&l, 3, 0), 0); /* never back */
+    assert_int_equal(tl_fill(&l, 10005, 99), 10000);
     assert_int_equal(l.count, TL_BUFFER_SIZE);
     assert_int_equal(l.total, 10005);
     assert_int_equal(tl_seq_of(&l, 0), 10005 - TL_BUFFER_SIZE + 1);
-    assert_true(placeholder(tl_at(&l, 0)) && tl_at(&l, 0)->t == 99);
+    assert_true(placeholder_at(&l, 0) && tl_at(&l, 0).t == 99);
     /* Across the wrap from 2^32-1 to 1 (0 is never a number). */
     tl_init(&l, 1);
     l.total = UINT32_MAX - 2;
-    log_n(&l, 1);
-    assert_int_equal(nv_tl_fill(&l, 3, 0), 4);
+    log_n(&l, NULL, 1);
+    assert_int_equal(tl_fill(&l, 3, 0), 4);
     assert_int_equal(l.total, 3);
     assert_int_equal(l.count, 5);
     assert_int_equal(tl_seq_of(&l, 0), UINT32_MAX - 1);
     tl_init(&l, 1);
     l.total = UINT32_MAX - 2;
-    assert_int_equal(nv_tl_fill(&l, 6000, 0), 6002);
+    assert_int_equal(tl_fill(&l, 6000, 0), 6002);
     assert_int_equal(l.total, 6000);
     assert_int_equal(tl_seq_of(&l, 0), 241);
 }
@@ -1723,7 +1879,9 @@ int main(void)
         cmocka_unit_test_setup(test_tl_sync_restore, setup),
         cmocka_unit_test_setup(test_tl_state, setup),
         cmocka_unit_test_setup(test_tl_appends_fail, setup),
+        cmocka_unit_test_setup(test_tl_cache_overflow, setup),
         cmocka_unit_test_setup(test_tl_damaged_record, setup),
+        cmocka_unit_test_setup(test_tl_runs, setup),
         cmocka_unit_test_setup(test_tl_purge_not_in_ring, setup),
         cmocka_unit_test_setup(test_tl_fill, setup),
     };

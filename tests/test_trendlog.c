@@ -13,6 +13,8 @@
 static obj_device_t dev;
 static bac_server_t srv;
 static tl_log_t lg;
+static tl_ram_t ram; /* where the logs keep their records (the meter's are in NV) */
+static tl_store_t store;
 static uint8_t out[1500];
 static mtr_frame_t zero[MTR_FS];
 
@@ -25,8 +27,20 @@ static int setup(void **state)
     id.instance = 1234;
     mtr_config_default(&cfg);
     obj_init(&dev, &id, &cfg, NULL);
+    tl_ram_init(&ram);
+    store = tl_ram_store(&ram);
+    obj_tl_attach(&dev, &store);
     bac_server_init(&srv, &dev, NULL);
     return 0;
+}
+
+/* A log of its own on the RAM store (log 0 of it, afresh). */
+static void own_log(tl_log_t *l)
+{
+    tl_init(l, 11);
+    tl_ram_init(&ram);
+    store = tl_ram_store(&ram);
+    tl_attach(l, &store, 0, 0);
 }
 
 static size_t hex(const char *s, uint8_t *buf)
@@ -74,7 +88,7 @@ static void cycle(void)
 static void test_ring(void **state)
 {
     (void)state;
-    tl_init(&lg, 11);
+    own_log(&lg);
     for (int k = 0; k < (int)TL_BUFFER_SIZE + 10; k++) {
         tl_record_t r = {.t = k * 100, .kind = TL_REC_REAL, .value = (float)k};
         assert_true(tl_append(&lg, &r));
@@ -82,11 +96,11 @@ static void test_ring(void **state)
     /* Continuous: the oldest 10 are gone, sequence numbers keep counting. */
     assert_int_equal(lg.count, TL_BUFFER_SIZE);
     assert_int_equal(lg.total, TL_BUFFER_SIZE + 10);
-    assert_float_equal(tl_at(&lg, 0)->value, 10, 0);
+    assert_float_equal(tl_at(&lg, 0).value, 10, 0);
     assert_int_equal(tl_seq_of(&lg, 0), 11);
     assert_int_equal(tl_seq_of(&lg, TL_BUFFER_SIZE - 1), TL_BUFFER_SIZE + 10);
     /* Single shot: full stops the log and disables it. */
-    tl_init(&lg, 11);
+    own_log(&lg);
     lg.stop_when_full = true;
     tl_record_t r = {.kind = TL_REC_REAL};
     for (unsigned k = 0; k < TL_BUFFER_SIZE; k++)
@@ -97,9 +111,9 @@ static void test_ring(void **state)
     /* Purge leaves one buffer-purged status record. */
     tl_purge(&lg, 500);
     assert_int_equal(lg.count, 1);
-    assert_int_equal(tl_at(&lg, 0)->kind, TL_REC_STATUS);
+    assert_int_equal(tl_at(&lg, 0).kind, TL_REC_STATUS);
     /* Sequence numbers wrap from 2^32-1 to 1. */
-    tl_init(&lg, 11);
+    own_log(&lg);
     lg.total = UINT32_MAX - 1;
     tl_append(&lg, &r);
     tl_append(&lg, &r);
@@ -118,7 +132,7 @@ static void test_ring(void **state)
 static void test_select(void **state)
 {
     (void)state;
-    tl_init(&lg, 11);
+    own_log(&lg);
     for (int k = 1; k <= 10; k++) { /* t = 10 s .. 100 s, seq 1..10 */
         tl_record_t r = {.t = k * 1000, .kind = TL_REC_REAL, .value = (float)k};
         tl_append(&lg, &r);
@@ -193,20 +207,20 @@ static void test_sixty_days(void **state)
     tl_log_t *l = &dev.tl[0];
     assert_int_equal(l->count, TL_BUFFER_SIZE);
     assert_int_equal(l->total, TL_BUFFER_SIZE);
-    double span_days = (double)(tl_at(l, TL_BUFFER_SIZE - 1)->t - tl_at(l, 0)->t) / 100.0 / 86400.0;
+    double span_days = (double)(tl_at(l, TL_BUFFER_SIZE - 1).t - tl_at(l, 0).t) / 100.0 / 86400.0;
     printf("5760 records at 15 min span %.4f days (first at %.0f s, last at %.0f s)\n", span_days,
-           (double)tl_at(l, 0)->t / 100, (double)tl_at(l, TL_BUFFER_SIZE - 1)->t / 100);
+           (double)tl_at(l, 0).t / 100, (double)tl_at(l, TL_BUFFER_SIZE - 1).t / 100);
     assert_true(span_days > 59.98 && span_days < 60.0);
     /* On the boundary: every record at a whole quarter hour. */
     for (uint32_t k = 0; k < TL_BUFFER_SIZE; k += 97)
-        assert_int_equal(tl_at(l, k)->t % 90000, 0);
-    assert_float_equal(tl_at(l, 5)->value, 103.923, 0.001);
+        assert_int_equal(tl_at(l, k).t % 90000, 0);
+    assert_float_equal(tl_at(l, 5).value, 103.923, 0.001);
     /* One more interval: continuous logging drops the oldest. */
-    tl_time_t oldest = tl_at(l, 0)->t;
+    tl_time_t oldest = tl_at(l, 0).t;
     dev.clock_base += 899;
     cycle();
     assert_int_equal(l->count, TL_BUFFER_SIZE);
-    assert_true(tl_at(l, 0)->t == oldest + 90000);
+    assert_true(tl_at(l, 0).t == oldest + 90000);
 }
 
 /* An AV11 write accepted just before a restart still restarts the logs. */
@@ -224,7 +238,7 @@ static void test_av11_pending_at_restart(void **state)
     assert_int_equal(dev.mtr.cfg.subinterval_cs, 60000);
     for (int k = 0; k < TL_COUNT; k++) {
         assert_int_equal(dev.tl[k].count, 1); /* the buffer-purged record alone */
-        assert_int_equal(tl_at(&dev.tl[k], 0)->kind, TL_REC_STATUS);
+        assert_int_equal(tl_at(&dev.tl[k], 0).kind, TL_REC_STATUS);
     }
     assert_true(dev.tl[0].total > before); /* numbering goes on */
 }
@@ -236,7 +250,7 @@ static void test_sync_to_comms_and_av11(void **state)
     assert_int_equal(obj_av_write(&dev, 11, 0), OBJ_OK);
     cycle(); /* commit: AV11 written -> every log purged (one status record) */
     assert_int_equal(l->count, 1);
-    assert_int_equal(tl_at(l, 0)->kind, TL_REC_STATUS);
+    assert_int_equal(tl_at(l, 0).kind, TL_REC_STATUS);
     for (int k = 0; k < 30; k++)
         cycle();
     assert_int_equal(l->count, 1); /* sync mode: nothing by time */
@@ -244,7 +258,7 @@ static void test_sync_to_comms_and_av11(void **state)
     assert_int_equal(l->count, 1);
     cycle(); /* takes effect at the end of the next cycle */
     assert_int_equal(l->count, 2);
-    assert_int_equal(tl_at(l, 1)->kind, TL_REC_REAL);
+    assert_int_equal(tl_at(l, 1).kind, TL_REC_REAL);
     /* Log_Interval is AV11: writing one changes the other (and all four). */
     expect(req("01 04 00 03 01 0F 0C 05 00 00 03 19 86 3E 22 17 70 3F"), "01 00 20 01 0F");
     cycle();
@@ -287,7 +301,7 @@ static void test_trendlog_properties(void **state)
     /* Log_Enable off adds a log-disabled record; Buffer_Size is read-only. */
     expect(req("01 04 00 03 0C 0F 0C 05 00 00 02 19 85 3E 10 3F"), "01 00 20 0C 0F");
     assert_false(dev.tl[1].enable);
-    assert_int_equal(tl_at(&dev.tl[1], dev.tl[1].count - 1)->kind, TL_REC_STATUS);
+    assert_int_equal(tl_at(&dev.tl[1], dev.tl[1].count - 1).kind, TL_REC_STATUS);
     expect(req("01 04 00 03 0D 0F 0C 05 00 00 01 19 7E 3E 21 05 3F"), "01 00 50 0D 0F 91 02 91 28");
 }
 
@@ -295,7 +309,7 @@ static void test_trendlog_properties(void **state)
 static void fill(unsigned n)
 {
     tl_log_t *l = &dev.tl[0];
-    l->count = l->head = l->total = 0;
+    l->count = l->cached = l->total = l->stored = 0; /* the store starts afresh */
     for (unsigned k = 1; k <= n; k++) {
         tl_record_t r = {.t = (tl_time_t)k * 1000, .kind = TL_REC_REAL, .value = (float)k};
         tl_append(l, &r);
@@ -384,9 +398,9 @@ static void test_time_change_record(void **state)
     uint32_t before = dev.tl[0].count;
     assert_true(obj_clock_set(&dev, &dt));
     assert_int_equal(dev.tl[0].count, before + 1);
-    const tl_record_t *r = tl_at(&dev.tl[0], dev.tl[0].count - 1);
-    assert_int_equal(r->kind, TL_REC_TIME_CHANGE);
-    assert_true(r->value > 8e8f); /* 26 years forward */
+    tl_record_t r = tl_at(&dev.tl[0], dev.tl[0].count - 1);
+    assert_int_equal(r.kind, TL_REC_TIME_CHANGE);
+    assert_true(r.value > 8e8f); /* 26 years forward */
 }
 
 int main(void)

@@ -63,14 +63,6 @@ typedef struct {
     nv_tl_state_t tls[TL_COUNT]; /* the checkpoint's account of each log's records */
 } app_nv_durable_t;
 
-/* A trend log as it was when the last NV sync ended: a write changes at most one record
- * slot (a purge rewrites the first, an entry goes into the next), so a refused write's
- * change can be taken back exactly. */
-typedef struct {
-    uint32_t total, count, head;
-    tl_record_t first, next;
-} app_nv_tl_seen_t;
-
 typedef struct {
     meter_t mt;          /* the meter itself: device, server, panel, power */
     bip_t bip;
@@ -95,16 +87,16 @@ typedef struct {
     /* non-volatile storage (persist.c) */
     lx_nv_file_t nvf;
     nv_store_t nv;
+    nv_tl_t nvtl;                /* the trend logs' records, kept once: in the rings */
     uint32_t nv_writes;          /* dev.writes when last made durable */
     double nv_last_save;         /* wall time of the last checkpoint */
     uint32_t nv_saves, nv_errors; /* checkpoints saved; failures of any kind */
-    uint32_t tl_total[TL_COUNT];  /* sequence number of the newest record in each ring */
-    uint32_t tl_purges[TL_COUNT]; /* unused (nv_tl_sync tells a purge by the counts) */
-    app_nv_tl_seen_t tl_seen[TL_COUNT];
+    /* Each trend log (setup, counters, cache) as the last NV sync left it: until the next
+     * sync nothing of it reaches the rings, so a refused write is taken back exactly. */
+    tl_log_t tl_seen[TL_COUNT];
     double nv_retry_at;           /* a failing checkpoint is retried from then (wall s) */
     app_nv_stat_t nvs;
     app_nv_durable_t nvd;
-    tl_log_t nv_scratch;          /* a trend log read back while undoing a write */
 } app_meter_t;
 
 /* Open the store and bring the meter up from it (or from the factory state when it is

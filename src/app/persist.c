@@ -105,7 +105,7 @@ static void load_logs(app_meter_t *m, const nv_tl_state_t *ck)
 {
     for (unsigned k = 0; k < TL_COUNT; k++) {
         nv_tl_restore_info_t *ri = &m->nvs.load_tl[k];
-        int rc = nv_tl_restore(&m->nv, k, &m->mt.dev.tl[k], ck ? &ck[k] : NULL, &m->tl_total[k], ri);
+        int rc = nv_tl_restore(&m->nvtl, k, &m->mt.dev.tl[k], ck ? &ck[k] : NULL, ri);
         if (rc < 0)
             fprintf(stderr, "s4100 run: %s: trend log %u: %s: it starts empty\n", path_of(m),
                     k + 1, nv_strerror(rc));
@@ -130,6 +130,8 @@ static int load(app_meter_t *m)
     m->nvs.slot[1] = info.slot[1];
     m->nvs.older = info.older;
     if (rc == NV_EMPTY) {
+        tl_store_t rings = nv_tl_store(&m->nvtl);
+        obj_tl_attach(&m->mt.dev, &rings); /* new: the first sync starts every ring */
         if (info.slot[0] != NV_SLOT_BLANK || info.slot[1] != NV_SLOT_BLANK)
             fprintf(stderr, "s4100 run: %s: slot A %s, slot B %s, rings empty: the very first "
                             "save was cut short, nothing had been acknowledged; a new store\n",
@@ -179,52 +181,24 @@ static void snapshot(app_meter_t *m)
     }
 }
 
+/* Each trend log as this sync leaves it: a refused write is taken back to it. */
 static void mark_seen(app_meter_t *m)
 {
-    for (unsigned k = 0; k < TL_COUNT; k++) {
-        const tl_log_t *l = &m->mt.dev.tl[k];
-        app_nv_tl_seen_t *s = &m->tl_seen[k];
-        s->total = l->total;
-        s->count = l->count;
-        s->head = l->head;
-        s->first = l->rec[0];
-        s->next = l->rec[(l->head + l->count) % TL_BUFFER_SIZE];
-    }
+    memcpy(m->tl_seen, m->mt.dev.tl, sizeof m->tl_seen);
 }
 
-/* Take back the one record a write added to log k (a purge and its entry, or a
- * log-disabled entry): false when more than that happened since the last sync. */
-static bool unlog(app_meter_t *m, unsigned k)
-{
-    tl_log_t *l = &m->mt.dev.tl[k];
-    const app_nv_tl_seen_t *s = &m->tl_seen[k];
-    uint32_t one = s->total == UINT32_MAX ? 1 : s->total + 1;
-    if (l->total != one)
-        return false;
-    l->rec[(s->head + s->count) % TL_BUFFER_SIZE] = s->next;
-    l->rec[0] = s->first;
-    l->total = s->total;
-    l->count = s->count;
-    l->head = s->head;
-    return true;
-}
-
-/* A trend log the undone write changed, when more happened to it than unlog can take
- * back: read it back as the medium has it, then placeholders up to what clients may
- * have seen, so that no sequence number is given twice. */
+/* A trend log the undone write changed after its ring did (a record pushed out of the
+ * cache was stored meanwhile): read it back as the medium has it, then placeholders up
+ * to what clients may have seen, so that no sequence number is given twice. */
 static void reload_log(app_meter_t *m, unsigned k)
 {
-    tl_log_t *l = &m->mt.dev.tl[k], *t = &m->nv_scratch;
-    *t = *l;
-    uint32_t synced = m->tl_total[k];
-    if (nv_tl_restore(&m->nv, k, t, &m->nvd.tls[k], &synced, NULL) != NV_OK) {
+    tl_log_t *l = &m->mt.dev.tl[k], t = *l;
+    if (nv_tl_restore(&m->nvtl, k, &t, &m->nvd.tls[k], NULL) != NV_OK) {
         m->nvs.undo_failed++; /* cannot read it back: leave the log as it is */
         return;
     }
-    tl_time_t last = t->count ? tl_at(t, t->count - 1)->t : 0;
-    nv_tl_fill(t, m->tl_seen[k].total, last);
-    *l = *t;
-    m->tl_total[k] = synced;
+    tl_fill(&t, m->tl_seen[k].total, t.count ? tl_at(&t, t.count - 1).t : 0);
+    *l = t;
 }
 
 /* Settings, identity and trend-log setup back to the newest durable checkpoint; energy
@@ -245,13 +219,19 @@ static void undo(app_meter_t *m)
     d->id = D->id;
     for (unsigned k = 0; k < TL_COUNT; k++) {
         tl_log_t *l = &d->tl[k];
+        /* The records as the last sync left them (the ring has not moved since: a write
+         * adds at most one record, kept in the cache until a durable checkpoint). */
+        if (l->total != m->tl_seen[k].total) {
+            if (l->stored == m->tl_seen[k].stored)
+                *l = m->tl_seen[k];
+            else
+                reload_log(m, k);
+        }
         l->enable = D->tl[k].enable;
         l->stop_when_full = D->tl[k].stop_when_full;
         l->start = D->tl[k].start;
         l->stop = D->tl[k].stop;
         l->ai = D->tl[k].ai;
-        if (l->total != m->tl_seen[k].total && !unlog(m, k))
-            reload_log(m, k);
     }
     m->nv_writes = d->writes; /* nothing left to save of it */
 }
@@ -296,15 +276,15 @@ int app_nv_checkpoint(app_meter_t *m)
 }
 
 /* New trend records and purges into the rings. A failure leaves the records waiting in
- * RAM: the next call goes on from where this one stopped. */
+ * the logs' caches: the next call goes on from where this one stopped. */
 static void sync_logs(app_meter_t *m)
 {
     for (unsigned k = 0; k < TL_COUNT; k++) {
-        const tl_log_t *l = &m->mt.dev.tl[k];
-        if (l->total == m->tl_total[k])
+        tl_log_t *l = &m->mt.dev.tl[k];
+        if (l->total == l->stored)
             continue;
         m->nvf.err = 0;
-        int rc = nv_tl_sync(&m->nv, k, l, &m->tl_total[k]);
+        int rc = tl_flush(l);
         if (rc < 0) {
             note_failure(m, rc);
             m->nvs.append_failed[k]++;
@@ -362,6 +342,7 @@ int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *s
         fprintf(stderr, "s4100 run: %s: the store does not fit its medium\n", path);
         return -1;
     }
+    nv_tl_open(&m->nvtl, &m->nv);
     int lrc = load(m);
     if (lrc < 0)
         return -1;
@@ -475,9 +456,9 @@ void app_nv_status_json(const app_meter_t *m, FILE *f)
             s->undo_failed);
     for (unsigned k = 0; k < TL_COUNT; k++) {
         const tl_log_t *l = &m->mt.dev.tl[k];
-        uint32_t waiting = l->total - m->tl_total[k];
+        uint32_t waiting = l->total - l->stored;
         fprintf(f, "%s{\"ok\":%s,\"stored\":%u,\"waiting\":%u,\"failed\":%u}", k ? "," : "",
-                s->log_failing[k] ? "false" : "true", m->tl_total[k], waiting,
+                s->log_failing[k] ? "false" : "true", l->stored, waiting,
                 s->append_failed[k]);
     }
     fprintf(f, "],\"errors\":%u,\"last_error\":", m->nv_errors);
@@ -516,7 +497,7 @@ size_t app_nv_status_short(const app_meter_t *m, char *buf, size_t cap)
         n = add(buf, cap, n, w);
     }
     for (unsigned k = 0; k < TL_COUNT; k++) {
-        uint32_t waiting = m->mt.dev.tl[k].total - m->tl_total[k];
+        uint32_t waiting = m->mt.dev.tl[k].total - m->mt.dev.tl[k].stored;
         if (s->log_failing[k]) {
             snprintf(w, sizeof w, "TL%u not stored (%u waiting)", k + 1, waiting);
             n = add(buf, cap, n, w);

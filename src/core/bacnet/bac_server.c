@@ -279,6 +279,9 @@ static void svc_write_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
 
 /* ---- ReadRange ------------------------------------------------------------------------------ */
 
+/* The most records a reply can carry: each takes at least 17 octets (a log-status). */
+#define RR_MAX (OBJ_MAX_APDU / 17 + 1)
+
 /* Octets one record takes (encoded into a scratch cursor). */
 static size_t record_size(const tl_record_t *r)
 {
@@ -354,14 +357,19 @@ static void svc_read_range(bac_server_t *s, bac_buf_t *req, reply_t *r)
     uint32_t first, n;
     tl_select(l, &rr, &first, &n);
     /* Room for the records: the APDU cap less the header and the closing parts (at most
-     * 3 + 5 + 2 + 3 + 4 + 2 + 5 + 1 octets around them). */
+     * 3 + 5 + 2 + 3 + 4 + 2 + 5 + 1 octets around them). Each record is read once (older
+     * ones through the log's store) and kept for the encoding. */
     size_t cap = r->apdu.len, room = cap > 40 ? cap - 40 : 0;
+    tl_record_t got[RR_MAX];
+    tl_reader_t rd;
     uint32_t fit = 0;
     size_t used = 0;
     /* Going back from the reference, the records nearest it are the ones to keep. */
     bool backward = rr.count < 0 && rr.by != TL_RANGE_ALL;
-    for (uint32_t k = 0; k < n; k++) {
-        size_t sz = record_size(tl_at(l, backward ? first + n - 1 - k : first + k));
+    tl_reader_init(&rd, l);
+    for (uint32_t k = 0; k < n && fit < RR_MAX; k++) {
+        tl_read(&rd, backward ? first + n - 1 - k : first + k, &got[fit]);
+        size_t sz = record_size(&got[fit]);
         if (used + sz > room)
             break;
         used += sz;
@@ -382,7 +390,7 @@ static void svc_read_range(bac_server_t *s, bac_buf_t *req, reply_t *r)
     bac_enc_ctx_unsigned(a, 4, fit);
     bac_enc_opening(a, 5);
     for (uint32_t k = 0; k < fit; k++)
-        tl_encode_record(a, tl_at(l, first + k));
+        tl_encode_record(a, &got[backward ? fit - 1 - k : k]);
     bac_enc_closing(a, 5);
     if (fit > 0 && (rr.by == TL_RANGE_SEQUENCE || rr.by == TL_RANGE_TIME))
         bac_enc_ctx_unsigned(a, 6, tl_seq_of(l, first));

@@ -38,6 +38,11 @@ void meter_set_nv(meter_t *m, const meter_nv_t *nv)
     m->nv = *nv;
 }
 
+void meter_set_store(meter_t *m, const tl_store_t *st)
+{
+    obj_tl_attach(&m->dev, st);
+}
+
 /* Sets in a row with the same pulse contact, up to n. */
 static size_t same_contact(const uint8_t *pulse, size_t n)
 {

@@ -58,6 +58,9 @@ void meter_init(meter_t *m, const obj_identity_t *id, const mtr_config_t *cfg,
                 const char *password);
 void meter_set_link(meter_t *m, const net_link_t *link);
 void meter_set_nv(meter_t *m, const meter_nv_t *nv);
+/* Where the trend logs keep their records (an empty store; the NV rings, a RAM array):
+ * the meter holds only each log's newest records (obj_tl_attach). */
+void meter_set_store(meter_t *m, const tl_store_t *st);
 
 /* Feed up to n sample sets, only read (pulse[k]: the pulse input's contact for set k, NULL: open).
  * Stops early once max_cycles 1 s cycles completed (0: no limit). Returns the sets

@@ -417,7 +417,7 @@ void nv_tl_state_of(const tl_log_t *l, nv_tl_state_t *out)
     out->total = l->total;
     if (l->count) {
         out->oldest = tl_seq_of(l, 0);
-        out->newest = *tl_at(l, l->count - 1);
+        out->newest = tl_at(l, l->count - 1); /* from the cache: it holds the newest */
     }
 }
 
@@ -1057,12 +1057,7 @@ bool nv_tl_record_get(const void *in, size_t len, uint32_t *seq, tl_record_t *r)
     return true;
 }
 
-static int tl_write(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t k, bool reset)
-{
-    uint8_t rec[NV_TL_RECORD_SIZE];
-    nv_tl_record_put(rec, tl_seq_of(l, k), tl_at(l, k));
-    return reset ? nv_log_reset(s, log, rec, sizeof rec) : nv_log_append(s, log, rec, sizeof rec);
-}
+/* ---- the trend logs' record store ----------------------------------------------------- */
 
 /* Trend-log sequence numbers run 1..2^32-1 and wrap to 1 (0 is never a record's). */
 static uint32_t tl_prev(uint32_t seq)
@@ -1070,47 +1065,108 @@ static uint32_t tl_prev(uint32_t seq)
     return seq <= 1 ? UINT32_MAX : seq - 1;
 }
 
-/* Steps from b forward to a. */
-static uint32_t tl_dist(uint32_t a, uint32_t b)
+/* Record the ring sequence number that now holds trend-log number seq. */
+static void map_add(nv_tl_map_t *m, uint32_t seq, uint32_t ring)
 {
-    return a >= b ? a - b : a - b - 1;
-}
-
-/* Is a after b (at most half the number space ahead)? */
-static bool tl_after(uint32_t a, uint32_t b)
-{
-    uint32_t d = tl_dist(a, b);
-    return d != 0 && d < 0x80000000u;
-}
-
-int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced)
-{
-    if (!s || !l || !synced || log >= s->layout.logs ||
-        s->layout.log_payload < NV_TL_RECORD_SIZE)
-        return NV_EARG;
-    if (l->total == *synced)
-        return NV_OK;
-    /* Records logged since; "since" a number the log never reached means the ring
-     * holds another history (a purge, or numbers that went back): start afresh. */
-    uint32_t n = tl_after(l->total, *synced) ? tl_dist(l->total, *synced) : UINT32_MAX;
-    uint32_t k = 0;
-    if (n >= l->count) {
-        /* l holds none of the stored records: start the ring afresh with l's oldest. */
-        int rc = l->count ? tl_write(s, log, l, 0, true) : nv_log_reset(s, log, NULL, 0);
-        if (rc)
-            return rc;
-        *synced = l->count ? tl_seq_of(l, 0) : l->total;
-        k = 1;
-    } else {
-        k = l->count - n;
+    nv_tl_run_t *last = m->runs ? &m->run[m->runs - 1] : NULL;
+    if (last && (seq == last->seq || tl_seq_after(seq, last->seq))) {
+        uint32_t off = tl_seq_dist(seq, last->seq);
+        if (off >= last->n && ring - last->ring == off) {
+            last->n = off + 1; /* the run goes on (over damaged records too) */
+            return;
+        }
     }
-    for (; k < l->count; k++) {
-        int rc = tl_write(s, log, l, k, false);
-        if (rc)
-            return rc; /* *synced says how far it got: the next call goes on from there */
-        *synced = tl_seq_of(l, k);
+    if (m->runs == NV_TL_RUNS) {
+        memmove(m->run, m->run + 1, (NV_TL_RUNS - 1) * sizeof m->run[0]);
+        m->runs--;
+    }
+    m->run[m->runs++] = (nv_tl_run_t){.seq = seq, .ring = ring, .n = 1};
+}
+
+/* The ring sequence number holding trend-log number seq (the newest run that has it). */
+static bool map_find(const nv_tl_map_t *m, uint32_t seq, uint32_t *ring)
+{
+    for (unsigned i = m->runs; i-- > 0;) {
+        const nv_tl_run_t *r = &m->run[i];
+        if ((seq == r->seq || tl_seq_after(seq, r->seq)) && tl_seq_dist(seq, r->seq) < r->n) {
+            *ring = r->ring + tl_seq_dist(seq, r->seq);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Ring record `ring` of the log's current history, if the ring still holds it. */
+static bool in_ring(const nv_store_t *s, unsigned log, uint32_t ring)
+{
+    return s->log_scanned[log] && ring <= s->log_seq[log] && ring >= s->log_base[log] &&
+           s->log_seq[log] - ring < s->layout.log_capacity;
+}
+
+static int tls_read(void *ctx, unsigned log, uint32_t seq, tl_record_t *r)
+{
+    nv_tl_t *t = ctx;
+    nv_store_t *s = t->s;
+    uint32_t ring, tseq;
+    if (log >= TL_COUNT || log >= s->layout.logs || !map_find(&t->map[log], seq, &ring) ||
+        !in_ring(s, log, ring)) {
+        t->gone++;
+        return TL_GONE;
+    }
+    uint32_t idx = ring % ring_slots(s);
+    int rc = rd(s, s->log_off[log] + idx * s->rec_size, s->buf, s->rec_size);
+    if (rc) {
+        t->gone++;
+        return rc;
+    }
+    rec_t x = parse_rec(s, log, idx, s->buf);
+    if (!x.ok || x.seq != ring || x.base != s->log_base[log] ||
+        !nv_tl_record_get(x.payload, x.len, &tseq, r) || tseq != seq || !kind_ok(r->kind)) {
+        t->gone++;
+        return TL_GONE;
     }
     return NV_OK;
+}
+
+static int tls_append(void *ctx, unsigned log, uint32_t seq, const tl_record_t *r)
+{
+    nv_tl_t *t = ctx;
+    uint8_t rec[NV_TL_RECORD_SIZE];
+    if (log >= TL_COUNT)
+        return NV_EARG;
+    nv_tl_record_put(rec, seq, r);
+    int rc = nv_log_append(t->s, log, rec, sizeof rec);
+    if (rc == NV_OK)
+        map_add(&t->map[log], seq, t->s->log_seq[log]);
+    return rc;
+}
+
+static int tls_reset(void *ctx, unsigned log, uint32_t seq, const tl_record_t *r)
+{
+    nv_tl_t *t = ctx;
+    uint8_t rec[NV_TL_RECORD_SIZE];
+    if (log >= TL_COUNT)
+        return NV_EARG;
+    if (r)
+        nv_tl_record_put(rec, seq, r);
+    int rc = nv_log_reset(t->s, log, r ? rec : NULL, r ? sizeof rec : 0);
+    if (rc != NV_OK)
+        return rc;
+    t->map[log].runs = 0; /* the ring's older records are another history now */
+    if (r)
+        map_add(&t->map[log], seq, t->s->log_seq[log]);
+    return NV_OK;
+}
+
+void nv_tl_open(nv_tl_t *t, nv_store_t *s)
+{
+    memset(t, 0, sizeof *t);
+    t->s = s;
+}
+
+tl_store_t nv_tl_store(nv_tl_t *t)
+{
+    return (tl_store_t){.ctx = t, .read = tls_read, .append = tls_append, .reset = tls_reset};
 }
 
 /* tl_append, also into a full single-shot log: replaying history must not switch a log
@@ -1124,31 +1180,18 @@ static void tl_put(tl_log_t *l, const tl_record_t *r)
     l->stop_when_full = swf;
 }
 
-uint32_t nv_tl_fill(tl_log_t *l, uint32_t upto, tl_time_t t)
-{
-    if (!tl_after(upto, l->total))
-        return 0;
-    uint32_t n = tl_dist(upto, l->total), k = n;
-    if (k > TL_BUFFER_SIZE) {
-        /* Only the newest buffer's worth would stay. */
-        l->count = l->head = 0;
-        l->total = upto - TL_BUFFER_SIZE; /* then TL_BUFFER_SIZE steps reach upto */
-        if (upto <= TL_BUFFER_SIZE)
-            l->total--; /* the wrap skips 0 */
-        k = TL_BUFFER_SIZE;
-    }
-    tl_record_t r = {.t = t, .kind = TL_REC_STATUS, .value = (float)NV_TL_INTERRUPTED};
-    while (k--)
-        tl_put(l, &r);
-    return n;
-}
-
 typedef struct {
     tl_log_t *l;
     uint32_t floor;    /* the checkpoint's oldest: nothing before it is the log's */
     uint32_t ring_last; /* the newest sequence number taken from the ring */
     nv_tl_restore_info_t *info;
+    nv_tl_map_t map;   /* where the ring holds the log's records */
 } restore_t;
+
+static tl_time_t newest_t(const tl_log_t *l)
+{
+    return tl_at(l, l->count - 1).t; /* the newest is always in the cache */
+}
 
 /* Append record seq to the log being rebuilt, keeping sequence numbers contiguous:
  * placeholders over a gap, a fresh start if the numbers went back. */
@@ -1156,57 +1199,63 @@ static void restore_put(restore_t *r, uint32_t seq, const tl_record_t *t)
 {
     tl_log_t *l = r->l;
     if (l->count == 0) {
-        l->total = tl_prev(r->floor && tl_after(seq, r->floor) ? r->floor : seq);
-        r->info->missing += nv_tl_fill(l, tl_prev(seq), t->t);
-    } else if (tl_after(seq, l->total)) {
-        r->info->missing += nv_tl_fill(l, tl_prev(seq), tl_at(l, l->count - 1)->t);
+        l->total = tl_prev(r->floor && tl_seq_after(seq, r->floor) ? r->floor : seq);
+        r->info->missing += tl_fill(l, tl_prev(seq), t->t);
+    } else if (tl_seq_after(seq, l->total)) {
+        r->info->missing += tl_fill(l, tl_prev(seq), newest_t(l));
     } else {
         r->info->dropped += l->count; /* an old store's numbers went back: keep the newer */
-        l->count = l->head = 0;
+        tl_clear(l);
         l->total = tl_prev(seq);
+        r->map.runs = 0;
     }
     tl_put(l, t); /* Total_Record_Count is now seq */
 }
 
-static int restore_one(void *arg, uint32_t seq, const void *rec, size_t len)
+static int restore_one(void *arg, uint32_t ring, const void *rec, size_t len)
 {
     restore_t *r = arg;
     uint32_t tseq;
     tl_record_t t;
-    (void)seq; /* the ring's own numbering; the record carries the log's */
     if (!nv_tl_record_get(rec, len, &tseq, &t) || tseq == 0 || !kind_ok(t.kind)) {
         r->info->damaged++; /* intact on the medium, but not a trend record */
         return 0;
     }
-    if (r->floor && tl_after(r->floor, tseq)) {
+    if (r->floor && tl_seq_after(r->floor, tseq)) {
         r->info->dropped++; /* before a purge the ring never saw */
         return 0;
     }
     restore_put(r, tseq, &t);
+    map_add(&r->map, tseq, ring);
     r->info->records++;
     r->ring_last = tseq;
     return 0;
 }
 
-int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
-                  uint32_t *synced, nv_tl_restore_info_t *info)
+int nv_tl_restore(nv_tl_t *t, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
+                  nv_tl_restore_info_t *info)
 {
     nv_tl_restore_info_t dummy;
     if (!info)
         info = &dummy;
     memset(info, 0, sizeof *info);
-    if (!s || !l || !synced || log >= s->layout.logs)
+    if (!t || !t->s || !l || log >= t->s->layout.logs || log >= TL_COUNT)
         return NV_EARG;
     restore_t r = {.l = l, .floor = ck ? ck->oldest : 0, .info = info};
-    l->count = l->head = l->total = 0;
+    tl_store_t st = nv_tl_store(t);
+    tl_attach(l, NULL, log, 0); /* rebuilt from the ring, not flushed into it */
+    tl_clear(l);
+    l->total = 0;
     nv_log_info_t li;
-    int rc = nv_log_load(s, log, restore_one, &r, &li);
+    int rc = nv_log_load(t->s, log, restore_one, &r, &li);
     if (rc != NV_OK) {
-        l->count = l->head = l->total = 0;
+        tl_clear(l);
+        l->total = 0;
+        tl_attach(l, &st, log, 0);
         return rc;
     }
     info->damaged += li.damaged;
-    if (ck && ck->total && (l->count == 0 || tl_after(ck->total, l->total))) {
+    if (ck && ck->total && (l->count == 0 || tl_seq_after(ck->total, l->total))) {
         if (ck->oldest) {
             /* The ring lacks the newest records the checkpoint counted: appends that
              * failed or were cut. Placeholders, then the newest as the checkpoint has it. */
@@ -1215,9 +1264,10 @@ int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, const nv_tl_state_t 
         } else if (l->count == 0) {
             l->total = ck->total;
         } else {
-            info->missing += nv_tl_fill(l, ck->total, tl_at(l, l->count - 1)->t);
+            info->missing += tl_fill(l, ck->total, newest_t(l));
         }
     }
-    *synced = r.ring_last;
+    t->map[log] = r.map;
+    tl_attach(l, &st, log, r.ring_last);
     return NV_OK;
 }

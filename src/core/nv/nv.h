@@ -224,19 +224,41 @@ void nv_tl_record_put(uint8_t out[NV_TL_RECORD_SIZE], uint32_t seq, const tl_rec
 /* false if len is not NV_TL_RECORD_SIZE */
 bool nv_tl_record_get(const void *in, size_t len, uint32_t *seq, tl_record_t *r);
 
-/* Keeping trend log l (the device's TL n) in ring n of the store, without hooks in the
- * trend-log code: call nv_tl_sync after anything that may log (each 1 s cycle, each
- * write to a TL or AV11). It appends the records logged since *synced (the sequence
- * number of the newest record stored), or, when l holds fewer records than were logged
- * since (a purge: Record_Count := 0, a new logged object, AV11 written), resets the
- * ring to l's records. *synced follows every record stored, so after a failure the next
- * call goes on where this one stopped (the records wait in l); nothing to do costs
- * nothing. */
-int nv_tl_sync(nv_store_t *s, unsigned log, const tl_log_t *l, uint32_t *synced);
+/* The trend logs' record store (tl_store_t) over the rings: trend log n's records live
+ * in ring n, read back one record at a time (each checked: CRC, its place in the ring,
+ * its history, its sequence number; anything else is TL_GONE, so a damaged record is
+ * served as a placeholder, never as data). Which ring record holds which log record is
+ * kept as runs of consecutive numbers (a ring holds one run unless a restore found gaps
+ * or numbers that went back); should more than NV_TL_RUNS pile up, the oldest run's
+ * records read as gone until they leave the ring. */
+#ifndef NV_TL_RUNS
+#define NV_TL_RUNS 4
+#endif
+typedef struct {
+    uint32_t seq;  /* the run's first trend-log sequence number */
+    uint32_t ring; /* the ring sequence number holding it */
+    uint32_t n;    /* numbers in the run: seq + i is in ring record ring + i */
+} nv_tl_run_t;
+
+typedef struct {
+    nv_tl_run_t run[NV_TL_RUNS]; /* oldest first */
+    uint8_t runs;
+} nv_tl_map_t;
+
+typedef struct {
+    nv_store_t *s;
+    nv_tl_map_t map[TL_COUNT];
+    uint32_t gone; /* reads that found no intact record (damage, or not stored) */
+} nv_tl_t;
+
+/* Bind the trend logs' store to an opened store (after nv_open; nothing mapped yet). */
+void nv_tl_open(nv_tl_t *t, nv_store_t *s);
+/* The tl_store_t to attach a log to (tl_attach; nv_tl_restore does it). */
+tl_store_t nv_tl_store(nv_tl_t *t);
 
 /* A placeholder for a record that is gone (damaged on the medium, or never stored): a
  * log-status record with this bit (BACnetLogStatus log-interrupted), never data. */
-#define NV_TL_INTERRUPTED 4u
+#define NV_TL_INTERRUPTED TL_STATUS_INTERRUPTED
 
 typedef struct {
     uint32_t records;  /* records restored from the ring */
@@ -249,20 +271,17 @@ typedef struct {
     bool from_checkpoint; /* the newest record came from the checkpoint, not the ring */
 } nv_tl_restore_info_t;
 
-/* At power-up: l's records, Record_Count and Total_Record_Count from ring `log` and
- * the checkpoint's account of the log (ck, from nv_load's tl_state; NULL: none). Its
- * configuration comes from the checkpoint, so load that first. Sequence numbers never
- * go back: Total_Record_Count is the larger of the ring's and the checkpoint's, a gap
- * holds NV_TL_INTERRUPTED placeholders (at most a buffer's worth), and the newest
- * record comes from the checkpoint when the ring lacks it. *synced: what the ring
- * holds (the next nv_tl_sync stores the rest). info may be NULL. */
-int nv_tl_restore(nv_store_t *s, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
-                  uint32_t *synced, nv_tl_restore_info_t *info);
-
-/* Append placeholders to l for every sequence number after Total_Record_Count up to
- * `upto` (at most a buffer's worth: older ones would fall out anyway), stamped t.
- * Returns how many numbers were skipped over. */
-uint32_t nv_tl_fill(tl_log_t *l, uint32_t upto, tl_time_t t);
+/* At power-up: log l (the device's TL n) from ring n and the checkpoint's account of the
+ * log (ck, from nv_load's tl_state; NULL: none), then attached to ring n (nv_tl_store).
+ * Its configuration comes from the checkpoint, so load that first. The ring is read once:
+ * l gets the counters, Record_Count and Total_Record_Count, the newest records in its
+ * cache and the map of the ring. Sequence numbers never go back: Total_Record_Count is the
+ * larger of the ring's and the checkpoint's, a gap holds NV_TL_INTERRUPTED placeholders
+ * (at most a buffer's worth), and the newest record comes from the checkpoint when the
+ * ring lacks it. l->stored: the newest record the ring holds (tl_flush stores the rest).
+ * On failure l is empty, attached, and nothing mapped. info may be NULL. */
+int nv_tl_restore(nv_tl_t *t, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
+                  nv_tl_restore_info_t *info);
 
 /* The meter's store: 4 KB slots and one ring per trend log, 5760 records each. */
 #define NV_S4100_LAYOUT                                                                  \

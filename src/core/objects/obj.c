@@ -275,6 +275,12 @@ tl_log_t *obj_tl(obj_device_t *d, bac_oid_t oid)
     return &d->tl[oid.instance - 1];
 }
 
+void obj_tl_attach(obj_device_t *d, const tl_store_t *st)
+{
+    for (unsigned k = 0; k < TL_COUNT; k++)
+        tl_attach(&d->tl[k], st, k, 0);
+}
+
 static const char *const tl_names[TL_COUNT] = {"Trend_Log_1", "Trend_Log_2", "Trend_Log_3"};
 
 bac_oid_t obj_resolve(const obj_device_t *d, bac_oid_t oid)

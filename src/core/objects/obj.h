@@ -170,6 +170,9 @@ bool obj_baud_valid(uint32_t baud);
 
 /* The trend log of a TL object, or NULL. */
 tl_log_t *obj_tl(obj_device_t *d, bac_oid_t oid);
+/* Keep the trend logs' records in store st (TLn as its log n-1), which holds none of
+ * them yet; NULL: none (each log keeps only its newest records, tl.h). */
+void obj_tl_attach(obj_device_t *d, const tl_store_t *st);
 
 /* Reliability of an object's Present_Value (BAC_RELIABILITY_...). */
 uint32_t obj_reliability(const obj_device_t *d, bac_oid_t oid);
