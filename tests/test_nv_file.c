@@ -183,6 +183,55 @@ static void test_nosync(void **state)
     assert_int_equal(load_k(NULL), 1);
 }
 
+/* Group commit: a deferred sync waits for the flush; a second save of the same store
+ * syncs the first one before it writes (never two saves in flight); one flush covers
+ * every store on the file system; a save that is not deferred syncs at once. */
+static void test_group_commit(void **state)
+{
+    (void)state;
+    lx_nv_group_t g = {0};
+    static lx_nv_file_t other;
+    nv_port_t oport;
+    nv_store_t ost;
+    char opath[160];
+    assert_int_equal(open_store(), LX_NV_CREATED);
+    snprintf(opath, sizeof opath, "%s/other.nv", dir);
+    assert_int_equal(lx_nv_open(&other, opath, msize, &oport, err, sizeof err), LX_NV_CREATED);
+    assert_int_equal(nv_open(&ost, &oport, &layout), NV_OK);
+    assert_int_equal(lx_nv_group_add(&g, &file), 0);
+    assert_int_equal(lx_nv_group_add(&g, &other), 0);
+    /* A new store's first save writes both slots and the ring markers, each synced in
+     * its turn: made before deferring starts. */
+    save(1);
+    state_of(7);
+    nv_image_t img = {.meter = &meter, .identity = &ident};
+    assert_int_equal(nv_save(&ost, &img), NV_OK);
+    file.defer = other.defer = true;
+    save(2);
+    state_of(8);
+    assert_int_equal(nv_save(&ost, &img), NV_OK);
+    assert_true(file.pending && other.pending);
+    assert_int_equal(lx_nv_group_pending(&g), 2);
+    assert_int_equal(g.forced, 0);
+    save(3); /* the one before is still waiting: it is synced before this one writes */
+    assert_int_equal(g.forced, 1);
+    assert_true(file.pending); /* the second now waits in its turn */
+    assert_int_equal(lx_nv_group_flush(&g), 0);
+    assert_int_equal(g.flushes, 1); /* both stores, one file system: one syncfs */
+    assert_int_equal(lx_nv_group_pending(&g), 0);
+    assert_false(file.dirty || other.dirty);
+    file.defer = false;
+    save(4); /* not deferred: durable when it returns */
+    assert_false(file.pending || file.dirty);
+    assert_int_equal(lx_nv_group_flush(&g), 0);
+    assert_int_equal(g.flushes, 1); /* nothing was pending */
+    lx_nv_close(&other);
+    lx_nv_group_free(&g);
+    lx_nv_close(&file);
+    assert_int_equal(open_store(), LX_NV_OPENED);
+    assert_int_equal(load_k(NULL), 4);
+}
+
 static void test_foreign_file(void **state)
 {
     (void)state;
@@ -482,6 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nosync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_size, setup, teardown),

@@ -4,6 +4,7 @@
  * same single-threaded poll loop; SIGINT/SIGTERM (through a signalfd) stop it cleanly.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -375,6 +376,8 @@ typedef struct {
     app_ctl_server_t *ctl; /* NULL without --control */
     unsigned advance_conn;  /* the connection an 'advance' answers, 0: none */
     unsigned cycles_left;   /* --seconds: cycles still to run (0: no limit) */
+    lx_nv_group_t *nvg;     /* group commit of the meters' NV (--meters), or NULL */
+    double nvg_last;        /* wall time of its last flush */
 } run_t;
 
 static void status_json(run_t *r, unsigned k, FILE *f)
@@ -409,6 +412,12 @@ static void status_json(run_t *r, unsigned k, FILE *f)
                 r->pace.max_lag_s * 1e3);
     app_nv_status_json(m, f);
     fputc(',', f);
+    if (r->nvg)
+        fprintf(f, "\"nv_group\":{\"files\":%u,\"deferred\":%llu,\"forced\":%llu,"
+                   "\"flushes\":%llu,\"failures\":%llu,\"off\":%s},", r->nvg->n,
+                (unsigned long long)r->nvg->deferred, (unsigned long long)r->nvg->forced,
+                (unsigned long long)r->nvg->flushes, (unsigned long long)r->nvg->failures,
+                r->nvg->off ? "true" : "false");
     if (r->ctl) {
         fputs("\"control\":", f);
         app_ctl_stats_json(&r->ctl->stats, f);
@@ -835,6 +844,13 @@ static int loop(run_t *r)
         for (unsigned k = 0; k < r->n; k++)
             if (udp[k].revents & POLLIN)
                 serve_bip(r->ms[k]);
+        /* Twice a second, one durable write for every routine save of the fleet. */
+        if (r->nvg && now_s - r->nvg_last >= 0.5 && lx_nv_group_pending(r->nvg)) {
+            if (lx_nv_group_flush(r->nvg) < 0)
+                fprintf(stderr, "s4100 run: NV group flush failed (%s): every save syncs on "
+                                "its own from now on\n", strerror(errno));
+            r->nvg_last = now_s;
+        }
         if (m0->panel && (m0->panel_dirty || now_s - last_draw > 0.1)) {
             draw_panel(m0);
             last_draw = now_s;
@@ -855,9 +871,14 @@ static int durable(void *ctx, bac_error_t *err)
     return app_nv_commit_write(ctx, err);
 }
 
+/* Routine saves (energy once a second, new trend records) wait for the group's flush;
+ * a forced one (power off) does not. */
 static void nv_sync(void *ctx, bool force)
 {
-    app_nv_sync(ctx, force);
+    app_meter_t *m = ctx;
+    m->nvf.defer = !force;
+    app_nv_sync(m, force);
+    m->nvf.defer = false;
 }
 
 /* --mac, --baud, --max-master: set like the panel sets them, checked, kept in NV. */
@@ -1157,6 +1178,7 @@ static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_nam
     app_meter_t **ms = calloc(n, sizeof *ms);
     meter_opts_t *mo = calloc(n, sizeof *mo);
     app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meters' */
+    lx_nv_group_t nvg = {0};
     char nv_path[512], msg[300];
     int rc = ms && mo ? 0 : 1;
     unsigned opened = 0;
@@ -1194,12 +1216,16 @@ static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_nam
                 printf("s4100 run: ... %u meters in all, ports %u..%u\n", n, mo[0].o.port,
                        mo[n - 1].o.port);
         }
-        run_t r = {.ms = ms, .n = n, .o = o, .ctl = ctl,
+        run_t r = {.ms = ms, .n = n, .o = o, .ctl = ctl, .nvg = n > 1 ? &nvg : NULL,
                    .pace = {.t0 = lx_now_s(), .scale = o->time_scale, .virtual_time = o->virtual_time}};
+        for (unsigned k = 0; r.nvg && k < n; k++)
+            if (lx_nv_group_add(&nvg, &ms[k]->nvf) < 0)
+                r.nvg = NULL; /* out of memory: each save syncs on its own */
         rc = loop(&r);
     }
     for (unsigned k = 0; k < opened; k++)
         close_meter(ms[k]);
+    lx_nv_group_free(&nvg);
     if (ctl) {
         app_ctl_server_close(ctl);
         free(ctl);

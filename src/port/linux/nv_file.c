@@ -101,13 +101,36 @@ static int failed(lx_nv_file_t *f)
     return f->err == ENOSPC || f->err == EDQUOT ? NV_ENOSPC : -1;
 }
 
+static int sync_now(lx_nv_file_t *f)
+{
+    /* fdatasync: the data and the size; the timestamps need not reach the disk. With
+     * delayed allocation a full disk may only show here. */
+    while (fdatasync(f->fd) < 0) {
+        if (errno != EINTR)
+            return failed(f);
+    }
+    f->dirty = f->pending = false;
+    return 0;
+}
+
 int lx_nv_write(void *ctx, uint32_t off, const void *buf, size_t n)
 {
     lx_nv_file_t *f = ctx;
     if (off > f->size || n > f->size - off)
         return -1;
+    /* A save must not start while the one before it still waits for the flush: the
+     * format survives a cut in one save, not in two. */
+    if (f->pending) {
+        f->group->forced++;
+        int rc = sync_now(f);
+        if (rc < 0)
+            return rc;
+    }
     errno = 0;
-    return pwrite_full(f->fd, buf, n, (off_t)HDR_SIZE + off) < 0 ? failed(f) : 0;
+    if (pwrite_full(f->fd, buf, n, (off_t)HDR_SIZE + off) < 0)
+        return failed(f);
+    f->dirty = true;
+    return 0;
 }
 
 int lx_nv_sync(void *ctx)
@@ -115,13 +138,85 @@ int lx_nv_sync(void *ctx)
     lx_nv_file_t *f = ctx;
     if (f->nosync)
         return 0;
-    /* fdatasync: the data and the size; the timestamps need not reach the disk. With
-     * delayed allocation a full disk may only show here. */
-    while (fdatasync(f->fd) < 0) {
-        if (errno != EINTR)
-            return failed(f);
+    if (f->defer && f->group && !f->group->off) {
+        if (f->dirty && !f->pending)
+            f->pending = true, f->group->deferred++;
+        return 0;
     }
+    return sync_now(f);
+}
+
+int lx_nv_group_add(lx_nv_group_t *g, lx_nv_file_t *f)
+{
+    if (g->n == g->cap) {
+        unsigned cap = g->cap ? 2 * g->cap : 16;
+        lx_nv_file_t **p = realloc(g->files, cap * sizeof *p);
+        if (!p)
+            return -1;
+        g->files = p, g->cap = cap;
+    }
+    g->files[g->n++] = f;
+    f->group = g;
     return 0;
+}
+
+unsigned lx_nv_group_pending(const lx_nv_group_t *g)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < g->n; k++)
+        n += g->files[k]->pending;
+    return n;
+}
+
+int lx_nv_group_flush(lx_nv_group_t *g)
+{
+    dev_t done[8];
+    unsigned ndone = 0;
+    int rc = 0;
+    for (unsigned k = 0; k < g->n; k++) {
+        lx_nv_file_t *f = g->files[k];
+        struct stat st;
+        if (!f->pending || f->fd < 0 || fstat(f->fd, &st) < 0)
+            continue;
+        bool seen = false;
+        for (unsigned j = 0; j < ndone; j++)
+            seen |= done[j] == st.st_dev;
+        if (seen)
+            continue;
+        /* One syncfs for every store on this file system; past 8 of them, each file
+         * syncs on its own (a host does not spread meters that far). */
+        int r = ndone < 8 ? syncfs(f->fd) : fdatasync(f->fd);
+        g->flushes++;
+        if (r < 0) {
+            f->err = errno;
+            g->failures++;
+            g->off = true;
+            rc = -1;
+        } else if (ndone < 8) {
+            done[ndone++] = st.st_dev;
+        } else {
+            f->pending = f->dirty = false;
+        }
+    }
+    for (unsigned k = 0; rc == 0 && k < g->n; k++) {
+        lx_nv_file_t *f = g->files[k];
+        struct stat st;
+        if (!f->pending || fstat(f->fd, &st) < 0)
+            continue;
+        for (unsigned j = 0; j < ndone; j++)
+            if (done[j] == st.st_dev)
+                f->pending = f->dirty = false;
+    }
+    return rc;
+}
+
+void lx_nv_group_free(lx_nv_group_t *g)
+{
+    for (unsigned k = 0; k < g->n; k++)
+        g->files[k]->group = NULL;
+    free(g->files);
+    g->files = NULL;
+    g->n = g->cap = 0;
 }
 
 /* Allocate the file's blocks now: a save must not need disk space the disk may no

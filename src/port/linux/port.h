@@ -57,12 +57,46 @@ int lx_signals_open(void);
 
 /* The backing file of an nv_store_t: a 4 KB header page (magic "S4100-NV", the medium
  * size) and the medium. One process at a time (flock). */
+struct lx_nv_group;
 typedef struct {
     int fd;
     uint32_t size; /* medium bytes */
     bool nosync;   /* sync does nothing: faster, not crash-safe (benchmarks only) */
     int err;       /* errno of the last write or sync that failed (0: none yet) */
+    /* Group commit (lx_nv_group_t): while defer is set, a sync leaves the data for the
+     * group's next flush instead of an fdatasync of its own. */
+    struct lx_nv_group *group;
+    bool defer;
+    bool dirty;    /* written since the last sync or flush */
+    bool pending;  /* a deferred sync waits for the flush */
 } lx_nv_file_t;
+
+/* Group commit for the stores of one process (s4100 run --meters N): a checkpoint a
+ * second for every meter cannot each fdatasync, so routine saves (energy, new trend
+ * records) defer their sync and one flush a tick makes all of them durable at once —
+ * one syncfs() per file system. Two saves of one file never both wait: a write to a
+ * file whose deferred sync is still pending syncs it first, so at most one save per
+ * store is ever in flight (the crash-safe format's rule). Acknowledged writes do not
+ * defer: they are durable before their acknowledgement, as without a group. A flush
+ * that fails turns deferring off for good (every save syncs on its own again). */
+typedef struct lx_nv_group {
+    lx_nv_file_t **files; /* the members (the host allocates; not the core) */
+    unsigned n, cap;
+    bool off;             /* a flush failed */
+    uint64_t deferred;    /* syncs left to a flush */
+    uint64_t forced;      /* deferred syncs made early: the file was written again */
+    uint64_t flushes;     /* syncfs() calls */
+    uint64_t failures;    /* flushes that failed */
+} lx_nv_group_t;
+
+/* Join f to g (g grows as needed); 0 or -1 (out of memory). */
+int lx_nv_group_add(lx_nv_group_t *g, lx_nv_file_t *f);
+/* Make every deferred sync durable: one syncfs() per file system holding a pending
+ * file. 0, or -1 when one failed (deferring then stops). */
+int lx_nv_group_flush(lx_nv_group_t *g);
+/* Members with a deferred sync waiting. */
+unsigned lx_nv_group_pending(const lx_nv_group_t *g);
+void lx_nv_group_free(lx_nv_group_t *g);
 
 enum {
     LX_NV_OPENED = 0,  /* an existing store */
