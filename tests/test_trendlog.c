@@ -403,6 +403,261 @@ static void test_time_change_record(void **state)
     assert_true(r.value > 8e8f); /* 26 years forward */
 }
 
+/* ---- records kept once: the cache and the store ----------------------------------------- */
+
+/* A RAM store that can fail: appends and resets refused, or records lo..hi unreadable. */
+typedef struct {
+    tl_store_t ram;
+    bool refuse;
+    uint32_t lo, hi; /* unreadable (damaged) sequence numbers, lo > hi: none */
+    unsigned writes;
+} flaky_t;
+static flaky_t fl;
+
+static int fl_read(void *ctx, unsigned log, uint32_t seq, tl_record_t *r)
+{
+    flaky_t *f = ctx;
+    if (seq >= f->lo && seq <= f->hi)
+        return TL_GONE;
+    return f->ram.read(f->ram.ctx, log, seq, r);
+}
+
+static int fl_append(void *ctx, unsigned log, uint32_t seq, const tl_record_t *r)
+{
+    flaky_t *f = ctx;
+    if (f->refuse)
+        return -7;
+    f->writes++;
+    return f->ram.append(f->ram.ctx, log, seq, r);
+}
+
+static int fl_reset(void *ctx, unsigned log, uint32_t seq, const tl_record_t *r)
+{
+    flaky_t *f = ctx;
+    if (f->refuse)
+        return -7;
+    f->writes++;
+    return f->ram.reset(f->ram.ctx, log, seq, r);
+}
+
+static void flaky_log(tl_log_t *l)
+{
+    tl_init(l, 11);
+    tl_ram_init(&ram);
+    fl = (flaky_t){.ram = tl_ram_store(&ram), .lo = 1, .hi = 0};
+    tl_store_t st = {.ctx = &fl, .read = fl_read, .append = fl_append, .reset = fl_reset};
+    tl_attach(l, &st, 0, 0);
+}
+
+static void log_k(tl_log_t *l, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        tl_record_t r = {.t = (tl_time_t)(l->total + 1) * 100, .kind = TL_REC_REAL,
+                         .value = (float)(l->total + 1)};
+        tl_append(l, &r);
+    }
+}
+
+static bool is_placeholder(tl_record_t r)
+{
+    return r.kind == TL_REC_STATUS && r.value == (float)TL_STATUS_INTERRUPTED;
+}
+
+/* Record k of a log filled by log_k from 1: its own data. */
+static bool is_data(const tl_log_t *l, uint32_t k)
+{
+    tl_record_t r = tl_at(l, k);
+    uint32_t s = tl_seq_of(l, k);
+    return r.kind == TL_REC_REAL && r.value == (float)s && r.t == (tl_time_t)s * 100;
+}
+
+static void test_cache_and_store(void **state)
+{
+    (void)state;
+    /* No store: the newest TL_CACHE_SIZE are kept, the rest are gone (placeholders, never
+     * data), and the counts are the log's as always. */
+    tl_init(&lg, 11);
+    log_k(&lg, 100);
+    assert_int_equal(lg.count, 100);
+    assert_int_equal(lg.total, 100);
+    uint32_t old = 100 - TL_CACHE_SIZE;
+    assert_true(is_data(&lg, old) && is_data(&lg, 99));
+    assert_true(is_placeholder(tl_at(&lg, old - 1)) && is_placeholder(tl_at(&lg, 0)));
+    assert_true(tl_at(&lg, 0).t == tl_at(&lg, old).t); /* none before: the one after */
+    assert_int_equal(tl_get(&lg, 0, &(tl_record_t){0}), TL_GONE);
+
+    /* A store: nothing is written until a flush, or until a record would leave the cache
+     * unstored. */
+    flaky_log(&lg);
+    log_k(&lg, 10);
+    assert_int_equal(fl.writes, 0);
+    assert_int_equal(tl_flush(&lg), 0);
+    assert_int_equal(fl.writes, 10);
+    assert_int_equal(lg.stored, 10);
+    log_k(&lg, TL_CACHE_SIZE + 5);
+    assert_int_equal(fl.writes, 10 + TL_CACHE_SIZE);
+    for (uint32_t k = 0; k < lg.count; k++)
+        assert_true(is_data(&lg, k));
+    assert_int_equal(tl_flush(&lg), 0);
+    assert_int_equal(lg.stored, lg.total);
+
+    /* The store refuses: records wait in the cache, the flush says so and goes on later. */
+    fl.refuse = true;
+    log_k(&lg, 20);
+    assert_int_equal(tl_flush(&lg), -7);
+    assert_int_equal(lg.stored, lg.total - 20);
+    fl.refuse = false;
+    assert_int_equal(tl_flush(&lg), 0);
+    assert_int_equal(lg.stored, lg.total);
+    for (uint32_t k = 0; k < lg.count; k++)
+        assert_true(is_data(&lg, k));
+
+    /* Refused for longer than the cache holds: the oldest waiting ones are gone, stamped as
+     * the last stored record, and stored as such once the store takes records again. */
+    uint32_t last = lg.count - 1;
+    fl.refuse = true;
+    log_k(&lg, TL_CACHE_SIZE + 3);
+    assert_true(is_data(&lg, last));
+    for (uint32_t k = last + 1; k <= last + 3; k++) {
+        assert_true(is_placeholder(tl_at(&lg, k)));
+        assert_true(tl_at(&lg, k).t == tl_at(&lg, last).t);
+    }
+    assert_true(is_data(&lg, last + 4));
+    fl.refuse = false;
+    assert_int_equal(tl_flush(&lg), 0);
+    assert_true(is_placeholder(tl_at(&lg, last + 1)) && is_data(&lg, last + 4));
+    lg.cached = 1; /* everything through the store now */
+    assert_true(is_placeholder(tl_at(&lg, last + 2)) && tl_at(&lg, last + 2).t == tl_at(&lg, last).t);
+    assert_true(is_data(&lg, last) && is_data(&lg, last + 4));
+
+    /* Damage in the store: a placeholder, stamped as the record before it. */
+    fl.lo = tl_seq_of(&lg, 5);
+    fl.hi = fl.lo + 2;
+    for (uint32_t k = 5; k < 8; k++) {
+        tl_record_t r;
+        assert_int_equal(tl_get(&lg, k, &r), TL_GONE);
+        assert_true(is_placeholder(r) && r.t == tl_at(&lg, 4).t);
+    }
+    assert_true(is_data(&lg, 8));
+    /* ... or the one after it, at the start. */
+    fl.lo = tl_seq_of(&lg, 0);
+    assert_true(is_placeholder(tl_at(&lg, 0)) && tl_at(&lg, 0).t == tl_at(&lg, 8).t);
+    fl.lo = 1, fl.hi = 0;
+
+    /* A purge reaches the store at the next flush, as a reset. */
+    lg.cached = 1;
+    tl_purge(&lg, 777);
+    log_k(&lg, 2);
+    unsigned w = fl.writes;
+    assert_int_equal(tl_flush(&lg), 0);
+    assert_int_equal(fl.writes, w + 3);
+    assert_int_equal(lg.count, 3);
+    lg.cached = 1;
+    assert_int_equal(tl_at(&lg, 0).kind, TL_REC_STATUS);
+    assert_true(tl_at(&lg, 0).value == TL_STATUS_BUFFER_PURGED);
+    assert_true(is_data(&lg, 1));
+    /* Single shot, full: the log stops, nothing is flushed for the refused record. */
+    lg.stop_when_full = true;
+    log_k(&lg, TL_BUFFER_SIZE);
+    assert_false(lg.enable);
+    assert_int_equal(lg.count, TL_BUFFER_SIZE);
+    assert_int_equal(tl_flush(&lg), 0);
+    assert_true(is_data(&lg, 1) && is_data(&lg, TL_BUFFER_SIZE - 1));
+}
+
+/* The by-time reference: a scan over the records as they are served. */
+static void scan_by_time(const tl_log_t *l, tl_time_t t, int32_t count, uint32_t *first, uint32_t *n)
+{
+    tl_range_t all = {.by = TL_RANGE_POSITION, .count = count};
+    uint32_t k;
+    *first = 0, *n = 0;
+    if (count > 0) {
+        for (k = 0; k < l->count && tl_at(l, k).t <= t; k++)
+            ;
+        if (k == l->count)
+            return;
+    } else {
+        for (k = l->count; k > 0 && tl_at(l, k - 1).t >= t; k--)
+            ;
+        if (k == 0)
+            return;
+        k--;
+    }
+    all.ref = k + 1;
+    tl_select(l, &all, first, n);
+}
+
+static uint32_t rnd(uint32_t *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return *x >> 8;
+}
+
+/* By time: the answers a scan gives, however the times go (repeated, set back more often
+ * than the log remembers, gaps in the store, sequence numbers across the wrap), whether
+ * the log bisects or scans. */
+static void test_by_time_as_a_scan(void **state)
+{
+    (void)state;
+    uint32_t x = 4100;
+    for (int round = 0; round < 40; round++) {
+        flaky_log(&lg);
+        if (round % 5 == 4)
+            lg.total = UINT32_MAX - 300;
+        unsigned n = round < 8 ? 50 + rnd(&x) % 60 : 300 + rnd(&x) % 6000;
+        unsigned backs = round % 8; /* 0 .. 7 set-backs: beyond TL_DISORDER_MAX as well */
+        tl_time_t t = 1000000;
+        for (unsigned i = 0; i < n; i++) {
+            bool back = backs && rnd(&x) % n < backs;
+            t += back ? -(tl_time_t)(rnd(&x) % 50000) : (tl_time_t)(rnd(&x) % 4) * 900;
+            tl_record_t r = {.t = t, .kind = back ? TL_REC_TIME_CHANGE : TL_REC_REAL,
+                             .value = (float)i};
+            tl_append(&lg, &r);
+        }
+        assert_int_equal(tl_flush(&lg), 0);
+        if (round % 3 == 1) { /* a damaged stretch */
+            fl.lo = tl_seq_of(&lg, rnd(&x) % lg.count);
+            fl.hi = fl.lo + rnd(&x) % 30;
+        }
+        tl_time_t lo = tl_at(&lg, 0).t - 2000, span = t - lo + 4000;
+        for (int q = 0; q < 200; q++) {
+            tl_time_t at = lo + (tl_time_t)(rnd(&x) % (uint32_t)(span > 0 ? span : 1));
+            if (q % 4 == 0) /* exactly a record's time */
+                at = tl_at(&lg, rnd(&x) % lg.count).t;
+            int32_t count = (int32_t)(rnd(&x) % 40) + 1;
+            if (q % 2)
+                count = -count;
+            tl_range_t rr = {.by = TL_RANGE_TIME, .time = at, .count = count};
+            uint32_t f1, n1, f2, n2;
+            tl_select(&lg, &rr, &f1, &n1);
+            scan_by_time(&lg, at, count, &f2, &n2);
+            assert_int_equal(n1, n2);
+            if (n1)
+                assert_int_equal(f1, f2);
+        }
+    }
+}
+
+/* A record the store cannot read goes out as a log-status record (no bits set: revision 4
+ * has no log-interrupted), with the time of the record before it; never as data. */
+static void test_read_range_damaged(void **state)
+{
+    (void)state;
+    tl_log_t *l = &dev.tl[0];
+    fill(100);
+    assert_int_equal(tl_flush(l), 0);
+    tl_store_t plain = l->store;
+    fl = (flaky_t){.ram = plain, .lo = 20, .hi = 20};
+    l->store = (tl_store_t){.ctx = &fl, .read = fl_read, .append = fl_append, .reset = fl_reset};
+    /* By position 19, 3 records (older than the cache): 19 (t = 190 s), 20 gone, 21. */
+    expect(req("01 04 00 05 01 1A 0C 05 00 00 01 19 83 3E 21 13 31 03 3F"),
+           "01 00 30 01 1A 0C 05 00 00 01 19 83 3A 05 00 49 03 5E"
+           " 0E A4 64 01 01 06 B4 00 03 0A 00 0F 1E 2C 41 98 00 00 1F 2A 04 00"
+           " 0E A4 64 01 01 06 B4 00 03 0A 00 0F 1E 0A 06 00 1F"
+           " 0E A4 64 01 01 06 B4 00 03 1E 00 0F 1E 2C 41 A8 00 00 1F 2A 04 00 5F");
+    l->store = plain;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +671,9 @@ int main(void)
         cmocka_unit_test_setup(test_read_range_wire, setup),
         cmocka_unit_test_setup(test_read_range_paging, setup),
         cmocka_unit_test_setup(test_time_change_record, setup),
+        cmocka_unit_test(test_cache_and_store),
+        cmocka_unit_test(test_by_time_as_a_scan),
+        cmocka_unit_test_setup(test_read_range_damaged, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
