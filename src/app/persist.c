@@ -291,8 +291,8 @@ static void sync_logs(app_meter_t *m)
             if (!m->nvs.log_failing[k]) {
                 char why[160];
                 fprintf(stderr, "s4100 run: %s: trend log %u: storing records failed: %s; they "
-                                "wait in memory and are retried\n", path_of(m), k + 1,
-                        reason(m, why, sizeof why));
+                                "wait in memory (the newest %u) and are retried\n", path_of(m),
+                        k + 1, reason(m, why, sizeof why), TL_CACHE_SIZE);
             }
             m->nvs.log_failing[k] = true;
         } else if (m->nvs.log_failing[k]) {

@@ -279,7 +279,8 @@ typedef struct {
  * larger of the ring's and the checkpoint's, a gap holds NV_TL_INTERRUPTED placeholders
  * (at most a buffer's worth), and the newest record comes from the checkpoint when the
  * ring lacks it. l->stored: the newest record the ring holds (tl_flush stores the rest).
- * On failure l is empty, attached, and nothing mapped. info may be NULL. */
+ * On failure l is empty and attached (its ring starts afresh at the next flush), and the
+ * map stays as it was. info may be NULL. */
 int nv_tl_restore(nv_tl_t *t, unsigned log, tl_log_t *l, const nv_tl_state_t *ck,
                   nv_tl_restore_info_t *info);
 

@@ -47,7 +47,6 @@ static bool k_of_seq(const tl_log_t *l, uint32_t seq, uint32_t *k)
     return true;
 }
 
-
 void tl_init(tl_log_t *l, uint32_t ai)
 {
     memset(l, 0, sizeof *l);
