@@ -11,9 +11,10 @@
  *   meter_key/_display  the panel's buttons and LCD
  *   meter_power_*       control power cut and restored
  *
- * The link below and the NV policy are the host's (a struct of function pointers and a
- * context each): the meter never sees a socket, a UART or a file. An MCU main loop
- * drives it the same way.
+ * The link below, the NV policy and the trend logs' record store are the host's (a
+ * struct of function pointers and a context each): the meter never sees a socket, a UART
+ * or a file, and holds only each log's newest records. An MCU main loop drives it the
+ * same way.
  *
  * Portable core: no heap, no OS, no stdio, no mutable globals.
  */
