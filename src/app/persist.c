@@ -181,10 +181,17 @@ static void snapshot(app_meter_t *m)
     }
 }
 
-/* Each trend log as this sync leaves it: a refused write is taken back to it. */
-static void mark_seen(app_meter_t *m)
+/* Each trend log as this sync leaves it: a refused write is taken back to it. Between
+ * loads its records and cache change only with Total_Record_Count, and its ring's
+ * progress with `stored` (the setup an undo takes from the checkpoint): all: after a load. */
+static void mark_seen(app_meter_t *m, bool all)
 {
-    memcpy(m->tl_seen, m->mt.dev.tl, sizeof m->tl_seen);
+    for (unsigned k = 0; k < TL_COUNT; k++) {
+        const tl_log_t *l = &m->mt.dev.tl[k];
+        if (all || l->total != m->tl_seen[k].total || l->stored != m->tl_seen[k].stored ||
+            l->count != m->tl_seen[k].count)
+            m->tl_seen[k] = *l;
+    }
 }
 
 /* A trend log the undone write changed after its ring did (a record pushed out of the
@@ -310,7 +317,7 @@ void app_nv_sync(app_meter_t *m, bool force)
     bool due = force || m->mt.dev.writes != m->nv_writes || now - m->nv_last_save >= 1.0;
     if (due && (force || !m->nvs.failing || now >= m->nv_retry_at))
         checkpoint(m);
-    mark_seen(m);
+    mark_seen(m, false);
 }
 
 int app_nv_commit_write(app_meter_t *m, bac_error_t *err)
@@ -328,7 +335,7 @@ int app_nv_commit_write(app_meter_t *m, bac_error_t *err)
     /* Durable now: the checkpoint holds a purge or a new record even if its ring cannot
      * take it yet (the loader puts it back). */
     sync_logs(m);
-    mark_seen(m);
+    mark_seen(m, false);
     return 0;
 }
 
@@ -355,7 +362,7 @@ int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *s
     if (device_id > 0)
         m->mt.dev.id.instance = (uint32_t)device_id;
     obj_restart(&m->mt.dev, true); /* a power-up: counted, RTC reset, engine from NV */
-    mark_seen(m);
+    mark_seen(m, true);
     if (m->opts && !m->opts->quiet)
         printf("s4100 run: NV %s: %s, power-up %u, %.3f kWh imported\n", path,
                lrc == 1 ? "new store (factory state)" : m->nvs.older ? "loaded an OLDER state"
@@ -397,7 +404,7 @@ int app_nv_reload(app_meter_t *m)
     if (rc < 0)
         return -1;
     obj_restart(&m->mt.dev, true);
-    mark_seen(m);
+    mark_seen(m, true);
     checkpoint(m);
     sync_logs(m);
     return 0;
