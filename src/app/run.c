@@ -709,24 +709,39 @@ static void serve_mstp(app_meter_t *m, short revents, double *hangup_until)
         meter_restart(&m->mt);
 }
 
-static void serve_bip(app_meter_t *m)
+/* Replies held for a group commit leave once it is durable, or not at all. */
+static bool release(app_meter_t *m)
 {
-    /* Everything queued in one recvmmsg, the answers in one sendmmsg; a few rounds at
-     * most, then back to the samples. */
-    for (int round = 0; round < 4; round++) {
+    lx_nv_group_t *g = m->nvf.group;
+    if (g && lx_nv_group_pending(g) && lx_nv_group_flush(g) < 0) {
+        lx_udp_batch_drop(&m->udp); /* not durable: no acknowledgement */
+        return false;
+    }
+    lx_udp_batch_flush(&m->udp);
+    return true;
+}
+
+/* Everything queued in one recvmmsg, the answers in one sendmmsg; a few rounds at most,
+ * then back to the samples. hold: one round, the answers left queued for the fleet's
+ * group commit (release). */
+static void serve_bip(app_meter_t *m, bool hold)
+{
+    for (int round = 0; round < (hold ? 1 : 4); round++) {
         int n = lx_udp_batch_recv(&m->udp);
         if (!m->mt.powered)
             continue; /* an unpowered meter hears nothing */
+        const lx_udp_rx_t *rx = m->udp.rx;
         for (int k = 0; k < n; k++) {
-            bip_receive(&m->bip, &m->udp.rx_from[k], m->udp.rx[k], m->udp.rx_len[k]);
+            bip_receive(&m->bip, &rx->from[k], rx->data[k], rx->len[k]);
             if (meter_reinit_due(&m->mt)) {
                 app_nv_sync(m, false);
-                lx_udp_batch_flush(&m->udp); /* the ACK goes out first */
+                release(m); /* the ACK goes out first */
                 meter_restart(&m->mt);
             }
         }
         app_nv_sync(m, false); /* an acknowledged write is durable before its ACK */
-        lx_udp_batch_flush(&m->udp);
+        if (!hold)
+            lx_udp_batch_flush(&m->udp);
         if (n < LX_UDP_BATCH)
             break;
     }
@@ -841,9 +856,24 @@ static int loop(run_t *r)
                 mstp_follow_identity(m0);
             }
         }
+        /* A fleet's answers of this turn wait for one group commit (acknowledged writes
+         * durable before their ACKs, one durable write for all of them). */
+        bool held = false;
         for (unsigned k = 0; k < r->n; k++)
             if (udp[k].revents & POLLIN)
-                serve_bip(r->ms[k]);
+                serve_bip(r->ms[k], r->nvg != NULL), held |= r->nvg != NULL;
+        if (held) {
+            bool ok = !lx_nv_group_pending(r->nvg) || lx_nv_group_flush(r->nvg) == 0;
+            for (unsigned k = 0; k < r->n; k++) {
+                if (!(udp[k].revents & POLLIN))
+                    continue;
+                if (ok)
+                    lx_udp_batch_flush(&r->ms[k]->udp);
+                else
+                    lx_udp_batch_drop(&r->ms[k]->udp); /* not durable: no acknowledgement */
+            }
+            r->nvg_last = ok ? now_s : r->nvg_last;
+        }
         /* Twice a second, one durable write for every routine save of the fleet. */
         if (r->nvg && now_s - r->nvg_last >= 0.5 && lx_nv_group_pending(r->nvg)) {
             if (lx_nv_group_flush(r->nvg) < 0)
@@ -868,7 +898,13 @@ static int loop(run_t *r)
 /* An accepted write: durable before its acknowledgement is encoded (bac_server hook). */
 static int durable(void *ctx, bac_error_t *err)
 {
-    return app_nv_commit_write(ctx, err);
+    app_meter_t *m = ctx;
+    /* In a fleet on BACnet/IP the acknowledgement waits in the socket's queue for the
+     * turn's group commit (loop); MS/TP answers at once, so it syncs at once. */
+    m->nvf.defer = m->nvf.group != NULL && !m->mstp_on;
+    int rc = app_nv_commit_write(m, err);
+    m->nvf.defer = false;
+    return rc;
 }
 
 /* Routine saves (energy once a second, new trend records) wait for the group's flush;
@@ -1179,8 +1215,9 @@ static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_nam
     meter_opts_t *mo = calloc(n, sizeof *mo);
     app_ctl_server_t *ctl = NULL; /* one per process: its buffers are not the meters' */
     lx_nv_group_t nvg = {0};
+    lx_udp_rx_t *rx = malloc(sizeof *rx); /* one receive buffer for every socket */
     char nv_path[512], msg[300];
-    int rc = ms && mo ? 0 : 1;
+    int rc = ms && mo && rx ? 0 : 1;
     unsigned opened = 0;
     if (!o->nv_path && n == 1) {
         default_nv_path(o->serial, nv_path, sizeof nv_path);
@@ -1198,7 +1235,7 @@ static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_nam
         if (!(ms[k] = calloc(1, sizeof *ms[k])))
             rc = 1;
         else if (!(rc = open_meter(ms[k], &mo[k].o, st, scenario_named)))
-            opened++, choose_variant(ms[k], k, 4100);
+            opened++, choose_variant(ms[k], k, 4100), ms[k]->udp.rx = rx;
     }
     if (!rc && o->control && (!(ctl = malloc(sizeof *ctl)) ||
                               app_ctl_server_open(ctl, o->control, msg, sizeof msg) < 0)) {
@@ -1234,6 +1271,7 @@ static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_nam
         free(ms[k]);
     free(ms);
     free(mo);
+    free(rx);
     return rc;
 }
 

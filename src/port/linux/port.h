@@ -29,20 +29,30 @@ long lx_udp_recv(int fd, bip_addr_t *from, uint8_t *buf, size_t cap);
  * recvfrom/sendto server's. Use lx_udp_batch_send as the bip_port_t send function
  * (ctx = the lx_udp_batch_t) and flush after handling a received batch. */
 #define LX_UDP_BATCH 32
-#define LX_UDP_DGRAM 1536
+#define LX_UDP_DGRAM 1536 /* the largest datagram received (larger ones are dropped) */
+#define LX_UDP_TX_DGRAM BIP_MAX_DATAGRAM /* the largest a meter sends */
+/* What one receive takes in: shared by every socket of a process, whose datagrams are
+ * handled one socket after another (96 KB once, not per meter). */
+typedef struct {
+    unsigned n;
+    uint16_t len[LX_UDP_BATCH];
+    bip_addr_t from[LX_UDP_BATCH];
+    uint8_t data[LX_UDP_BATCH][LX_UDP_DGRAM];
+} lx_udp_rx_t;
+/* One socket: its replies queue here until flushed (17 KB). */
 typedef struct {
     int fd;
-    unsigned rx_n;                       /* datagrams in the last receive */
-    uint16_t rx_len[LX_UDP_BATCH];
-    bip_addr_t rx_from[LX_UDP_BATCH];
-    uint8_t rx[LX_UDP_BATCH][LX_UDP_DGRAM];
+    lx_udp_rx_t *rx;                     /* the process's receive buffer */
     unsigned tx_n;
     uint16_t tx_len[LX_UDP_BATCH];
     bip_addr_t tx_to[LX_UDP_BATCH];
-    uint8_t tx[LX_UDP_BATCH][LX_UDP_DGRAM];
+    uint8_t tx[LX_UDP_BATCH][LX_UDP_TX_DGRAM];
 } lx_udp_batch_t;
-/* Receive what is queued (non-blocking): the number of datagrams, -1 on error. */
+/* Receive what is queued (non-blocking) into u->rx: the number of datagrams, -1 on
+ * error. */
 int lx_udp_batch_recv(lx_udp_batch_t *u);
+/* Forget the replies queued (they are not to leave). */
+void lx_udp_batch_drop(lx_udp_batch_t *u);
 int lx_udp_batch_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size_t len);
 int lx_udp_batch_flush(lx_udp_batch_t *u);
 

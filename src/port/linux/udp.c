@@ -89,8 +89,9 @@ int lx_udp_batch_recv(lx_udp_batch_t *u)
     struct iovec iov[LX_UDP_BATCH];
     struct sockaddr_in sa[LX_UDP_BATCH];
     memset(mm, 0, sizeof mm);
+    lx_udp_rx_t *rx = u->rx;
     for (unsigned k = 0; k < LX_UDP_BATCH; k++) {
-        iov[k] = (struct iovec){u->rx[k], LX_UDP_DGRAM};
+        iov[k] = (struct iovec){rx->data[k], LX_UDP_DGRAM};
         mm[k].msg_hdr.msg_iov = &iov[k];
         mm[k].msg_hdr.msg_iovlen = 1;
         mm[k].msg_hdr.msg_name = &sa[k];
@@ -98,7 +99,7 @@ int lx_udp_batch_recv(lx_udp_batch_t *u)
     }
     int n = recvmmsg(u->fd, mm, LX_UDP_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
-        u->rx_n = 0;
+        rx->n = 0;
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
     }
     unsigned kept = 0;
@@ -106,13 +107,13 @@ int lx_udp_batch_recv(lx_udp_batch_t *u)
         if (mm[k].msg_hdr.msg_flags & MSG_TRUNC)
             continue; /* larger than any BACnet/IP datagram we accept */
         if (kept != (unsigned)k)
-            memcpy(u->rx[kept], u->rx[k], mm[k].msg_len);
-        u->rx_len[kept] = (uint16_t)mm[k].msg_len;
-        memcpy(u->rx_from[kept].octets, &sa[k].sin_addr, 4);
-        memcpy(u->rx_from[kept].octets + 4, &sa[k].sin_port, 2);
+            memcpy(rx->data[kept], rx->data[k], mm[k].msg_len);
+        rx->len[kept] = (uint16_t)mm[k].msg_len;
+        memcpy(rx->from[kept].octets, &sa[k].sin_addr, 4);
+        memcpy(rx->from[kept].octets + 4, &sa[k].sin_port, 2);
         kept++;
     }
-    u->rx_n = kept;
+    rx->n = kept;
     return (int)kept;
 }
 
@@ -146,10 +147,15 @@ int lx_udp_batch_flush(lx_udp_batch_t *u)
     return rc;
 }
 
+void lx_udp_batch_drop(lx_udp_batch_t *u)
+{
+    u->tx_n = 0;
+}
+
 int lx_udp_batch_send(void *ctx, const bip_addr_t *to, const uint8_t *data, size_t len)
 {
     lx_udp_batch_t *u = ctx;
-    if (len > LX_UDP_DGRAM)
+    if (len > LX_UDP_TX_DGRAM)
         return -1;
     if (u->tx_n == LX_UDP_BATCH && lx_udp_batch_flush(u) < 0)
         return -1;
