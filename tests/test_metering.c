@@ -501,15 +501,16 @@ static void test_energy_resolution_years(void **state)
 
 /* Feeding samples in any chunking gives identical results: no sample is dropped or
  * processed twice, and two meters in one process do not interfere. */
-static void test_chunking_and_independent_meters(void **state)
+/* The same samples in one go and in odd pieces end in the same state to the last bit.
+ * (Meters side by side on different inputs: tests/test_meter.c.) */
+static void test_chunking(void **state)
 {
     (void)state;
     start(&M, 40);
     start(&M2, 40);
-    wave_t w1, w2;
+    wave_t w1;
     wave_balanced(&w1, 50.7, 230, 33, 37);
     w1.h = 3, w1.hv = 0.05, w1.hi = 0.2;
-    w2 = w1;
     static mtr_frame_t buf[7 * MTR_FS];
     wave_fill(&w1, &M.cfg, buf, 7 * MTR_FS);
     size_t off = 0;
@@ -532,7 +533,6 @@ static void test_chunking_and_independent_meters(void **state)
     assert_true(M.n == M2.n);
     assert_memory_equal(M.ai, M2.ai, sizeof M.ai);
     assert_memory_equal(&M.nv, &M2.nv, sizeof M.nv);
-    (void)w2;
 }
 
 /* The engine sums in stretches between zero crossings and keeps its per-sample state
@@ -665,7 +665,7 @@ int main(void)
         cmocka_unit_test(test_alerts),
         cmocka_unit_test(test_pulse_debounce),
         cmocka_unit_test(test_energy_resolution_years),
-        cmocka_unit_test(test_chunking_and_independent_meters),
+        cmocka_unit_test(test_chunking),
         cmocka_unit_test(test_one_sample_per_call_every_type),
         cmocka_unit_test(test_crossing_holdoff),
         cmocka_unit_test(test_noise),
