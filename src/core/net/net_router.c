@@ -187,6 +187,11 @@ static void reject(rx_t *x, const bac_npdu_t *h, uint8_t reason, uint16_t dnet)
         return;
     x->r->stats.rejected++;
     bac_npdu_reply(h, &rh);
+    /* The SNET forward() added names the sender's own network: answer it locally. */
+    if (rh.has_dnet && rh.dnet == x->r->ports[x->k].net) {
+        rh.has_dnet = false;
+        rh.dadr.len = 0;
+    }
     send_msg(x, x->k, x->src, &rh, &m);
 }
 

@@ -1,0 +1,718 @@
+/*
+ * The network layer (src/core/net): every clause 6 message built and parsed against
+ * octets written by hand from the layouts of ASHRAE 135 clause 6.4, and every routing
+ * decision of the router with fake links that record what they send.
+ *
+ * The test site: port 0 BACnet/IP network 1 (router at 192.168.0.1:47808), port 1 MS/TP
+ * network 2 (router MAC 1), port 2 MS/TP network 3 (router MAC 1). A client at
+ * 192.168.0.10:47808, a meter at MAC 5 on network 2.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "net/net.h"
+
+#define IP_ROUTER 0xC0, 0xA8, 0x00, 0x01, 0xBA, 0xC0
+#define IP_CLIENT 0xC0, 0xA8, 0x00, 0x0A, 0xBA, 0xC0
+#define IP_ROUTER2 0xC0, 0xA8, 0x00, 0x02, 0xBA, 0xC0
+
+/* ---- fakes ---------------------------------------------------------------------- */
+
+typedef struct {
+    net_addr_t dst;
+    size_t len;
+    uint8_t b[NET_NPDU_MAX];
+} frame_t;
+
+typedef struct {
+    frame_t f[8];
+    unsigned n;
+} fake_link_t;
+
+static int fake_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+{
+    fake_link_t *l = ctx;
+
+    assert_true(l->n < 8);
+    memset(&l->f[l->n], 0, sizeof l->f[l->n]);
+    if (dst)
+        l->f[l->n].dst = *dst;
+    memcpy(l->f[l->n].b, npdu, len);
+    l->f[l->n].len = len;
+    l->n++;
+    return 0;
+}
+
+typedef struct {
+    unsigned calls;
+    net_addr_t src;
+    bool bcast;
+    uint8_t in[NET_NPDU_MAX];
+    size_t in_len;
+    const uint8_t *reply;
+    size_t reply_len;
+    bool reply_bcast;
+} fake_app_t;
+
+static size_t fake_app_rx(void *ctx, const net_addr_t *src, bool bcast, const uint8_t *npdu,
+                          size_t len, uint8_t *out, size_t cap, bool *reply_bcast)
+{
+    fake_app_t *a = ctx;
+
+    a->calls++;
+    a->src = *src;
+    a->bcast = bcast;
+    memcpy(a->in, npdu, len);
+    a->in_len = len;
+    if (a->reply_len == 0 || a->reply_len > cap)
+        return 0;
+    memcpy(out, a->reply, a->reply_len);
+    *reply_bcast = a->reply_bcast;
+    return a->reply_len;
+}
+
+typedef struct {
+    net_router_t r;
+    fake_link_t link[3];
+    fake_app_t app;
+    uint8_t out[NET_NPDU_MAX];
+    size_t out_len;
+    bool out_bcast;
+} site_t;
+
+static site_t S;
+
+static int setup(void **state)
+{
+    static const net_addr_t ip = {6, {IP_ROUTER}}, ms = {1, {1}};
+    net_upper_t app = {&S.app, fake_app_rx};
+
+    (void)state;
+    memset(&S, 0, sizeof S);
+    net_router_init(&S.r, &app);
+    for (unsigned i = 0; i < 3; i++) {
+        net_link_t l = {&S.link[i], fake_send, i == 0 ? 1497 : 501};
+        assert_int_equal(net_router_add_port(&S.r, &l, (uint16_t)(i + 1), i == 0 ? &ip : &ms),
+                         (int)i);
+    }
+    return 0;
+}
+
+static void rx(unsigned port, const net_addr_t *src, bool bcast, const uint8_t *b, size_t n)
+{
+    S.out_len = net_router_receive(&S.r, port, src, bcast, b, n, S.out, sizeof S.out,
+                                   &S.out_bcast);
+}
+
+#define RX(port, src, bcast, ...)                                                      \
+    do {                                                                               \
+        static const uint8_t in_[] = {__VA_ARGS__};                                    \
+        rx(port, src, bcast, in_, sizeof in_);                                         \
+    } while (0)
+
+static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t n)
+{
+    assert_int_equal(got_len, n);
+    assert_memory_equal(got, want, n);
+}
+
+#define EXPECT_OUT(bcast, ...)                                                         \
+    do {                                                                               \
+        static const uint8_t w_[] = {__VA_ARGS__};                                     \
+        expect_bytes(S.out, S.out_len, w_, sizeof w_);                                 \
+        assert_int_equal(S.out_bcast, bcast);                                          \
+    } while (0)
+
+/* Frame i sent on port p, to dst (len 0: broadcast). */
+#define EXPECT_SENT(p, i, dst_len, dst_mac, ...)                                       \
+    do {                                                                               \
+        static const uint8_t w_[] = {__VA_ARGS__};                                     \
+        const frame_t *f_ = &S.link[p].f[i];                                           \
+        assert_true(S.link[p].n > (i));                                                \
+        assert_int_equal(f_->dst.len, dst_len);                                        \
+        assert_memory_equal(f_->dst.mac, dst_mac, dst_len);                            \
+        expect_bytes(f_->b, f_->len, w_, sizeof w_);                                   \
+    } while (0)
+
+static const net_addr_t client = {6, {IP_CLIENT}};
+static const net_addr_t router2 = {6, {IP_ROUTER2}};
+static const net_addr_t meter5 = {1, {5}};
+static const net_addr_t router7 = {1, {7}};
+static const uint8_t client_mac[] = {IP_CLIENT};
+static const uint8_t router2_mac[] = {IP_ROUTER2};
+static const uint8_t mac5[] = {5}, mac7[] = {7}, mac9[] = {9};
+
+static void no_sends(void)
+{
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(S.link[i].n, 0);
+}
+
+static void clear(void)
+{
+    for (unsigned i = 0; i < 3; i++)
+        S.link[i].n = 0;
+    S.out_len = 0;
+}
+
+/* ---- the messages, octet by octet ------------------------------------------------ */
+
+/* Parse a whole network-message NPDU; returns the body. */
+static net_msg_t parse(const uint8_t *b, size_t n, bac_npdu_t *h)
+{
+    bac_buf_t rd;
+    net_msg_t m;
+
+    bac_buf_reader(&rd, b, n);
+    assert_true(bac_npdu_decode(&rd, h) > 0);
+    assert_true(h->network_msg);
+    assert_true(net_msg_decode(&rd, h->msg_type, h->vendor_id, &m) >= 0);
+    assert_true(bac_done(&rd));
+    return m;
+}
+
+/* Build m with a local header and compare with want; then parse want back. */
+static void build(const net_msg_t *m, const uint8_t *want, size_t n)
+{
+    uint8_t o[64];
+    bac_buf_t w;
+    bac_npdu_t h = {0};
+
+    bac_buf_writer(&w, o, sizeof o);
+    assert_int_equal(net_msg_encode(&w, &h, m), (int)n);
+    assert_memory_equal(o, want, n);
+}
+
+#define VEC(name, ...) static const uint8_t name[] = {__VA_ARGS__}
+
+static void test_msg_who_is_router(void **state)
+{
+    (void)state;
+    /* version 1, control 0x80 (network message, no DNET/SNET), type 0x00 */
+    VEC(any, 0x01, 0x80, 0x00);
+    /* ... then the 2-octet network wanted: 2 */
+    VEC(net2, 0x01, 0x80, 0x00, 0x00, 0x02);
+    net_msg_t m = {.type = NET_MSG_WHO_IS_ROUTER};
+    bac_npdu_t h;
+
+    build(&m, any, sizeof any);
+    assert_false(parse(any, sizeof any, &h).has_dnet);
+    m.has_dnet = true;
+    m.dnet = 2;
+    build(&m, net2, sizeof net2);
+    m = parse(net2, sizeof net2, &h);
+    assert_true(m.has_dnet);
+    assert_int_equal(m.dnet, 2);
+}
+
+static void test_msg_i_am_router(void **state)
+{
+    (void)state;
+    /* type 0x01, then the networks: 2, 0x0103 */
+    VEC(v, 0x01, 0x80, 0x01, 0x00, 0x02, 0x01, 0x03);
+    static const uint8_t list[] = {0x00, 0x02, 0x01, 0x03};
+    net_msg_t m = {.type = NET_MSG_I_AM_ROUTER, .count = 2, .list = list, .list_len = 4};
+    bac_npdu_t h;
+
+    build(&m, v, sizeof v);
+    m = parse(v, sizeof v, &h);
+    assert_int_equal(m.count, 2);
+    assert_int_equal(net_msg_dnet(&m, 0), 2);
+    assert_int_equal(net_msg_dnet(&m, 1), 0x0103);
+}
+
+static void test_msg_could_be_reject(void **state)
+{
+    (void)state;
+    /* I-Could-Be-Router-To-Network: type 0x02, DNET 5, performance index 10 */
+    VEC(cb, 0x01, 0x80, 0x02, 0x00, 0x05, 0x0A);
+    /* Reject-Message-To-Network: type 0x03, reason 1, DNET 9 */
+    VEC(rj, 0x01, 0x80, 0x03, 0x01, 0x00, 0x09);
+    net_msg_t m = {.type = NET_MSG_I_COULD_BE_ROUTER, .dnet = 5, .perf = 10};
+    bac_npdu_t h;
+
+    build(&m, cb, sizeof cb);
+    m = parse(cb, sizeof cb, &h);
+    assert_int_equal(m.dnet, 5);
+    assert_int_equal(m.perf, 10);
+    m = (net_msg_t){.type = NET_MSG_REJECT, .reason = NET_REJECT_UNKNOWN_DNET, .dnet = 9};
+    build(&m, rj, sizeof rj);
+    m = parse(rj, sizeof rj, &h);
+    assert_int_equal(m.reason, 1);
+    assert_int_equal(m.dnet, 9);
+}
+
+static void test_msg_busy_available(void **state)
+{
+    (void)state;
+    /* Router-Busy-To-Network: type 0x04, networks 2; and with no list (all) */
+    VEC(busy, 0x01, 0x80, 0x04, 0x00, 0x02);
+    VEC(busy_all, 0x01, 0x80, 0x04);
+    /* Router-Available-To-Network: type 0x05, network 2 */
+    VEC(avail, 0x01, 0x80, 0x05, 0x00, 0x02);
+    static const uint8_t list[] = {0x00, 0x02};
+    net_msg_t m = {.type = NET_MSG_ROUTER_BUSY, .count = 1, .list = list, .list_len = 2};
+    bac_npdu_t h;
+
+    build(&m, busy, sizeof busy);
+    m = parse(busy, sizeof busy, &h);
+    assert_int_equal(m.count, 1);
+    assert_int_equal(net_msg_dnet(&m, 0), 2);
+    m = parse(busy_all, sizeof busy_all, &h);
+    assert_int_equal(m.count, 0);
+    m = (net_msg_t){.type = NET_MSG_ROUTER_AVAILABLE, .count = 1, .list = list, .list_len = 2};
+    build(&m, avail, sizeof avail);
+    m = parse(avail, sizeof avail, &h);
+    assert_int_equal(m.type, NET_MSG_ROUTER_AVAILABLE);
+    assert_int_equal(net_msg_dnet(&m, 0), 2);
+}
+
+static void test_msg_init_routing_table(void **state)
+{
+    (void)state;
+    /* Initialize-Routing-Table query: type 0x06, number of ports 0 */
+    VEC(q, 0x01, 0x80, 0x06, 0x00);
+    /* Ack: type 0x07, 2 ports: DNET 1 port id 1 info length 0; DNET 2 port id 2 info
+     * length 2, info 0xAB 0xCD */
+    VEC(ack, 0x01, 0x80, 0x07, 0x02, 0x00, 0x01, 0x01, 0x00, 0x00, 0x02, 0x02, 0x02, 0xAB,
+        0xCD);
+    net_msg_t m = {.type = NET_MSG_INIT_RT};
+    net_rt_entry_t e;
+    size_t off = 0;
+    bac_npdu_t h;
+
+    build(&m, q, sizeof q);
+    m = parse(q, sizeof q, &h);
+    assert_int_equal(m.count, 0);
+    m = (net_msg_t){.type = NET_MSG_INIT_RT_ACK, .count = 2, .list = ack + 4,
+                    .list_len = sizeof ack - 4};
+    build(&m, ack, sizeof ack);
+    m = parse(ack, sizeof ack, &h);
+    assert_int_equal(m.count, 2);
+    assert_true(net_msg_rt_next(&m, &off, &e));
+    assert_int_equal(e.dnet, 1);
+    assert_int_equal(e.port_id, 1);
+    assert_int_equal(e.info_len, 0);
+    assert_true(net_msg_rt_next(&m, &off, &e));
+    assert_int_equal(e.dnet, 2);
+    assert_int_equal(e.port_id, 2);
+    assert_int_equal(e.info_len, 2);
+    assert_int_equal(e.info[1], 0xCD);
+    assert_false(net_msg_rt_next(&m, &off, &e));
+}
+
+static void test_msg_connection_and_number(void **state)
+{
+    (void)state;
+    /* Establish-Connection-To-Network: type 0x08, DNET 5, termination time 10 min */
+    VEC(est, 0x01, 0x80, 0x08, 0x00, 0x05, 0x0A);
+    /* Disconnect-Connection-To-Network: type 0x09, DNET 5 */
+    VEC(dis, 0x01, 0x80, 0x09, 0x00, 0x05);
+    /* What-Is-Network-Number: type 0x12, no data */
+    VEC(what, 0x01, 0x80, 0x12);
+    /* Network-Number-Is: type 0x13, network 2, flag 1 (configured) */
+    VEC(is, 0x01, 0x80, 0x13, 0x00, 0x02, 0x01);
+    net_msg_t m = {.type = NET_MSG_ESTABLISH, .dnet = 5, .term_time = 10};
+    bac_npdu_t h;
+
+    build(&m, est, sizeof est);
+    assert_int_equal(parse(est, sizeof est, &h).term_time, 10);
+    m = (net_msg_t){.type = NET_MSG_DISCONNECT, .dnet = 5};
+    build(&m, dis, sizeof dis);
+    assert_int_equal(parse(dis, sizeof dis, &h).dnet, 5);
+    m = (net_msg_t){.type = NET_MSG_WHAT_IS_NETWORK_NUMBER};
+    build(&m, what, sizeof what);
+    parse(what, sizeof what, &h);
+    m = (net_msg_t){.type = NET_MSG_NETWORK_NUMBER_IS, .dnet = 2, .flag = 1};
+    build(&m, is, sizeof is);
+    m = parse(is, sizeof is, &h);
+    assert_int_equal(m.dnet, 2);
+    assert_int_equal(m.flag, 1);
+}
+
+static void test_msg_proprietary_and_bad(void **state)
+{
+    (void)state;
+    /* type 0x80, vendor id 0x0104, one octet of data */
+    VEC(prop, 0x01, 0x80, 0x80, 0x01, 0x04, 0xAA);
+    static const uint8_t data[] = {0xAA};
+    net_msg_t m = {.type = 0x80, .vendor_id = 0x0104, .list = data, .list_len = 1};
+    bac_npdu_t h;
+    bac_buf_t rd;
+
+    build(&m, prop, sizeof prop);
+    m = parse(prop, sizeof prop, &h);
+    assert_int_equal(m.vendor_id, 0x0104);
+    assert_int_equal(m.list_len, 1);
+    /* Layouts checked exactly: an odd DNET list, a reject one octet short, a
+     * Network-Number-Is flag 2, an empty I-Am-Router, a routing table entry cut short. */
+    static const struct {
+        uint8_t type;
+        uint8_t n;
+        uint8_t b[6];
+    } bad[] = {{0x01, 3, {0, 2, 0}}, {0x03, 2, {1, 0}},    {0x13, 3, {0, 2, 2}},
+               {0x01, 0, {0}},       {0x06, 4, {1, 0, 1, 1}}, {0x00, 1, {0}}};
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bac_buf_reader(&rd, bad[i].b, bad[i].n);
+        assert_true(net_msg_decode(&rd, bad[i].type, 0, &m) < 0);
+        assert_int_equal(bac_pos(&rd), 0);
+    }
+}
+
+/* ---- routing ----------------------------------------------------------------------- */
+
+static void test_local_delivery(void **state)
+{
+    (void)state;
+    static const uint8_t reply[] = {0x01, 0x00, 0x20, 0x01, 0x0F};
+    S.app.reply = reply;
+    S.app.reply_len = sizeof reply;
+    /* A confirmed request to the router's own IP address, no DNET: control 0x04. */
+    RX(0, &client, false, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0F);
+    assert_int_equal(S.app.calls, 1);
+    expect_bytes(S.app.in, S.app.in_len,
+                 (const uint8_t[]){0x01, 0x04, 0x00, 0x05, 0x01, 0x0F}, 6);
+    assert_false(S.app.bcast);
+    assert_int_equal(S.app.src.len, 6);
+    /* The answer goes back through the upcall's reply buffer, to the client. */
+    EXPECT_OUT(false, 0x01, 0x00, 0x20, 0x01, 0x0F);
+    no_sends();
+}
+
+static void test_forward_ip_to_mstp(void **state)
+{
+    (void)state;
+    /* Client -> meter 5 on network 2: control 0x24 (DNET, expecting reply), DNET 2,
+     * DLEN 1, DADR 5, hop count 255, APDU (ReadProperty header). */
+    RX(0, &client, false, 0x01, 0x24, 0x00, 0x02, 0x01, 0x05, 0xFF, 0x00, 0x05, 0x01, 0x0C);
+    /* On the trunk to MAC 5: control 0x0C (SNET, expecting reply), SNET 1, SLEN 6,
+     * SADR = the client's IP and port; no DNET, no hop count. */
+    EXPECT_SENT(1, 0, 1, mac5, 0x01, 0x0C, 0x00, 0x01, 0x06, IP_CLIENT, 0x00, 0x05, 0x01,
+                0x0C);
+    assert_int_equal(S.link[1].n, 1);
+    assert_int_equal(S.out_len, 0);
+    assert_int_equal(S.app.calls, 0);
+}
+
+static void test_reply_mstp_to_ip(void **state)
+{
+    (void)state;
+    /* Meter 5 answers: control 0x20 (DNET), DNET 1, DLEN 6, DADR client, hop 255,
+     * APDU (ComplexAck header). */
+    RX(1, &meter5, false, 0x01, 0x20, 0x00, 0x01, 0x06, IP_CLIENT, 0xFF, 0x30, 0x01, 0x0C);
+    /* To the client: control 0x08 (SNET), SNET 2, SLEN 1, SADR 5. */
+    EXPECT_SENT(0, 0, 6, client_mac, 0x01, 0x08, 0x00, 0x02, 0x01, 0x05, 0x30, 0x01, 0x0C);
+    assert_int_equal(S.link[0].n, 1);
+    assert_int_equal(S.link[2].n, 0);
+}
+
+static void test_global_broadcast(void **state)
+{
+    (void)state;
+    /* Global Who-Is from the client: control 0x20, DNET 0xFFFF, DLEN 0, hop 255,
+     * APDU Unconfirmed Who-Is. */
+    RX(0, &client, true, 0x01, 0x20, 0xFF, 0xFF, 0x00, 0xFF, 0x10, 0x08);
+    /* The router's device hears it as a broadcast, without DNET. */
+    assert_int_equal(S.app.calls, 1);
+    assert_true(S.app.bcast);
+    expect_bytes(S.app.in, S.app.in_len, (const uint8_t[]){0x01, 0x00, 0x10, 0x08}, 4);
+    /* Every other port broadcasts it with DNET kept, SNET 1/SADR client, hop 254. */
+    for (unsigned p = 1; p <= 2; p++) {
+        EXPECT_SENT(p, 0, 0, mac5, 0x01, 0x28, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x06, IP_CLIENT,
+                    0xFE, 0x10, 0x08);
+        assert_int_equal(S.link[p].n, 1);
+    }
+    assert_int_equal(S.link[0].n, 0);
+}
+
+static void test_remote_broadcast(void **state)
+{
+    (void)state;
+    /* Who-Is to every station of network 2: DNET 2, DLEN 0, hop 255. */
+    RX(0, &client, false, 0x01, 0x20, 0x00, 0x02, 0x00, 0xFF, 0x10, 0x08);
+    /* Network 2's local broadcast, SNET 1/SADR client. */
+    EXPECT_SENT(1, 0, 0, mac5, 0x01, 0x08, 0x00, 0x01, 0x06, IP_CLIENT, 0x10, 0x08);
+    /* The router is on network 2 too: its device hears it. */
+    assert_int_equal(S.app.calls, 1);
+    assert_int_equal(S.link[2].n, 0);
+}
+
+/* Teach the router network 4 behind router 7 on port 2. */
+static void learn_net4(void)
+{
+    /* I-Am-Router-To-Network 4 from MAC 7 on network 3. */
+    RX(2, &router7, true, 0x01, 0x80, 0x01, 0x00, 0x04);
+    const net_route_t *rt = net_router_route(&S.r, 4);
+    assert_non_null(rt);
+    assert_int_equal(rt->port, 2);
+    assert_int_equal(rt->next_hop.mac[0], 7);
+}
+
+static void test_learn_route(void **state)
+{
+    (void)state;
+    learn_net4();
+    /* It tells the other networks: I-Am-Router-To-Network 4, broadcast. */
+    EXPECT_SENT(0, 0, 0, mac5, 0x01, 0x80, 0x01, 0x00, 0x04);
+    EXPECT_SENT(1, 0, 0, mac5, 0x01, 0x80, 0x01, 0x00, 0x04);
+    assert_int_equal(S.link[2].n, 0);
+    clear();
+    /* Told again: nothing changed, nothing said (no loops between routers). */
+    RX(2, &router7, true, 0x01, 0x80, 0x01, 0x00, 0x04);
+    no_sends();
+    /* Traffic for network 4 goes to router 7 with DNET kept and one hop spent:
+     * control 0x2C (DNET, SNET, expecting reply), DNET 4, DLEN 1, DADR 9, SNET 1,
+     * SLEN 6, SADR client, hop 254. */
+    RX(0, &client, false, 0x01, 0x24, 0x00, 0x04, 0x01, 0x09, 0xFF, 0x00, 0x05, 0x01, 0x0C);
+    EXPECT_SENT(2, 0, 1, mac7, 0x01, 0x2C, 0x00, 0x04, 0x01, 0x09, 0x00, 0x01, 0x06, IP_CLIENT,
+                0xFE, 0x00, 0x05, 0x01, 0x0C);
+    (void)mac9;
+}
+
+static void test_hop_count_expiry(void **state)
+{
+    (void)state;
+    learn_net4();
+    clear();
+    /* Hop count 1 would leave with 0: discarded. */
+    RX(0, &client, false, 0x01, 0x20, 0x00, 0x04, 0x01, 0x09, 0x01, 0x10, 0x08);
+    no_sends();
+    assert_int_equal(S.out_len, 0);
+    /* Hop count 2 leaves with 1. */
+    RX(0, &client, false, 0x01, 0x20, 0x00, 0x04, 0x01, 0x09, 0x02, 0x10, 0x08);
+    EXPECT_SENT(2, 0, 1, mac7, 0x01, 0x28, 0x00, 0x04, 0x01, 0x09, 0x00, 0x01, 0x06, IP_CLIENT,
+                0x01, 0x10, 0x08);
+    /* Already 0 on arrival: discarded too, global broadcasts included. */
+    clear();
+    RX(0, &client, true, 0x01, 0x20, 0xFF, 0xFF, 0x00, 0x00, 0x10, 0x08);
+    no_sends();
+}
+
+static void test_unknown_dnet(void **state)
+{
+    (void)state;
+    /* To network 9, which nobody has mentioned. */
+    RX(0, &client, false, 0x01, 0x24, 0x00, 0x09, 0x01, 0x05, 0xFF, 0x00, 0x05, 0x01, 0x0C);
+    /* The router asks the other networks: Who-Is-Router-To-Network 9, broadcast. */
+    EXPECT_SENT(1, 0, 0, mac5, 0x01, 0x80, 0x00, 0x00, 0x09);
+    EXPECT_SENT(2, 0, 0, mac5, 0x01, 0x80, 0x00, 0x00, 0x09);
+    /* and refuses this one: Reject-Message-To-Network reason 1, DNET 9, to the client. */
+    EXPECT_OUT(false, 0x01, 0x80, 0x03, 0x01, 0x00, 0x09);
+    assert_int_equal(S.link[0].n, 0);
+}
+
+static void test_unknown_dnet_remote_source(void **state)
+{
+    (void)state;
+    /* The same from a station behind router2 (SNET 7, SADR 0x33): the Reject goes
+     * to router2 with DNET 7 / DADR 0x33, hop 255. */
+    RX(0, &router2, false, 0x01, 0x28, 0x00, 0x09, 0x01, 0x05, 0x00, 0x07, 0x01, 0x33, 0xFE,
+       0x10, 0x08);
+    EXPECT_OUT(false, 0x01, 0xA0, 0x00, 0x07, 0x01, 0x33, 0xFF, 0x03, 0x01, 0x00, 0x09);
+}
+
+static void test_busy(void **state)
+{
+    (void)state;
+    learn_net4();
+    clear();
+    /* Router 7: Router-Busy-To-Network 4. Passed on to the other networks. */
+    RX(2, &router7, true, 0x01, 0x80, 0x04, 0x00, 0x04);
+    assert_true(net_router_route(&S.r, 4)->busy);
+    EXPECT_SENT(0, 0, 0, mac5, 0x01, 0x80, 0x04, 0x00, 0x04);
+    EXPECT_SENT(1, 0, 0, mac5, 0x01, 0x80, 0x04, 0x00, 0x04);
+    clear();
+    /* Traffic for network 4 now: Reject reason 2 (router busy), DNET 4. */
+    RX(0, &client, false, 0x01, 0x24, 0x00, 0x04, 0x01, 0x09, 0xFF, 0x00, 0x05, 0x01, 0x0C);
+    EXPECT_OUT(false, 0x01, 0x80, 0x03, 0x02, 0x00, 0x04);
+    no_sends();
+    /* Router-Available-To-Network with no list: all its networks are back. */
+    RX(2, &router7, true, 0x01, 0x80, 0x05);
+    assert_false(net_router_route(&S.r, 4)->busy);
+    EXPECT_SENT(0, 0, 0, mac5, 0x01, 0x80, 0x05, 0x00, 0x04);
+    clear();
+    RX(0, &client, false, 0x01, 0x24, 0x00, 0x04, 0x01, 0x09, 0xFF, 0x00, 0x05, 0x01, 0x0C);
+    assert_int_equal(S.link[2].n, 1);
+}
+
+static void test_who_is_router(void **state)
+{
+    (void)state;
+    learn_net4();
+    clear();
+    /* Who-Is-Router-To-Network, no DNET, from the IP side: I-Am-Router 2, 3, 4
+     * broadcast on network 1 (not network 1 itself). */
+    RX(0, &client, true, 0x01, 0x80, 0x00);
+    EXPECT_OUT(true, 0x01, 0x80, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x04);
+    /* From network 3: 1 and 2 only (4 is reached through network 3 itself). */
+    RX(2, &router7, true, 0x01, 0x80, 0x00);
+    EXPECT_OUT(true, 0x01, 0x80, 0x01, 0x00, 0x01, 0x00, 0x02);
+    /* For network 4 from network 3: not through us, no answer. */
+    RX(2, &router7, true, 0x01, 0x80, 0x00, 0x00, 0x04);
+    assert_int_equal(S.out_len, 0);
+    /* For network 2 from the IP side: I-Am-Router 2. */
+    RX(0, &client, true, 0x01, 0x80, 0x00, 0x00, 0x02);
+    EXPECT_OUT(true, 0x01, 0x80, 0x01, 0x00, 0x02);
+    no_sends();
+    /* For an unknown network 8: asked on the other ports on the client's behalf,
+     * control 0x88 (network message, SNET), SNET 1, SLEN 6, SADR client. */
+    RX(0, &client, true, 0x01, 0x80, 0x00, 0x00, 0x08);
+    assert_int_equal(S.out_len, 0);
+    EXPECT_SENT(1, 0, 0, mac5, 0x01, 0x88, 0x00, 0x01, 0x06, IP_CLIENT, 0x00, 0x00, 0x08);
+    EXPECT_SENT(2, 0, 0, mac5, 0x01, 0x88, 0x00, 0x01, 0x06, IP_CLIENT, 0x00, 0x00, 0x08);
+}
+
+static void test_init_routing_table(void **state)
+{
+    (void)state;
+    learn_net4();
+    clear();
+    /* Query (0 ports): the Ack lists networks 1..3 on port ids 1..3 and 4 on port id 3,
+     * no port info. */
+    RX(0, &client, false, 0x01, 0x80, 0x06, 0x00);
+    EXPECT_OUT(false, 0x01, 0x80, 0x07, 0x04, 0x00, 0x01, 0x01, 0x00, 0x00, 0x02, 0x02, 0x00,
+               0x00, 0x03, 0x03, 0x00, 0x00, 0x04, 0x03, 0x00);
+    /* An update purging network 4 (port id 0): acknowledged with no data. */
+    RX(0, &client, false, 0x01, 0x80, 0x06, 0x01, 0x00, 0x04, 0x00, 0x00);
+    EXPECT_OUT(false, 0x01, 0x80, 0x07);
+    assert_null(net_router_route(&S.r, 4));
+}
+
+static void test_network_number(void **state)
+{
+    static const net_addr_t ms = {1, {1}};
+    fake_link_t l4 = {0};
+    net_link_t link = {&l4, fake_send, 501};
+
+    (void)state;
+    /* What-Is-Network-Number on network 2: Network-Number-Is 2, configured. */
+    RX(1, &meter5, true, 0x01, 0x80, 0x12);
+    EXPECT_OUT(true, 0x01, 0x80, 0x13, 0x00, 0x02, 0x01);
+    /* Not when it carries SNET (it came through a router). */
+    RX(1, &meter5, true, 0x01, 0x88, 0x00, 0x07, 0x01, 0x33, 0x12);
+    assert_int_equal(S.out_len, 0);
+    /* A port whose number is not configured learns it from a configured source... */
+    assert_int_equal(net_router_add_port(&S.r, &link, 0, &ms), 3);
+    RX(3, &meter5, true, 0x01, 0x80, 0x12);
+    assert_int_equal(S.out_len, 0); /* nothing to tell yet */
+    RX(3, &router7, true, 0x01, 0x80, 0x13, 0x00, 0x0A, 0x00); /* learned: ignored */
+    assert_int_equal(S.r.ports[3].net, 0);
+    RX(3, &router7, true, 0x01, 0x80, 0x13, 0x00, 0x0A, 0x01);
+    assert_int_equal(S.r.ports[3].net, 10);
+    /* ... and then says it was learned (flag 0). */
+    RX(3, &meter5, true, 0x01, 0x80, 0x12);
+    EXPECT_OUT(true, 0x01, 0x80, 0x13, 0x00, 0x0A, 0x00);
+    /* A configured port never relearns. */
+    RX(1, &router7, true, 0x01, 0x80, 0x13, 0x00, 0x0B, 0x01);
+    assert_int_equal(S.r.ports[1].net, 2);
+}
+
+static void test_unknown_message_type(void **state)
+{
+    (void)state;
+    /* Type 0x14 addressed to the router: Reject reason 3; as a broadcast: silence. */
+    RX(0, &client, false, 0x01, 0x80, 0x14);
+    EXPECT_OUT(false, 0x01, 0x80, 0x03, 0x03, 0x00, 0x00);
+    RX(0, &client, true, 0x01, 0x80, 0x14);
+    assert_int_equal(S.out_len, 0);
+    /* Proprietary 0x80, vendor 0x0104: the same. */
+    RX(0, &client, false, 0x01, 0x80, 0x80, 0x01, 0x04, 0xAA);
+    EXPECT_OUT(false, 0x01, 0x80, 0x03, 0x03, 0x00, 0x00);
+    /* A Reject is never answered with a Reject. */
+    RX(0, &client, false, 0x01, 0x80, 0x03, 0x07, 0x00, 0x09);
+    assert_int_equal(S.out_len, 0);
+    no_sends();
+}
+
+static void test_not_back_where_it_came_from(void **state)
+{
+    (void)state;
+    /* DNET 1 arriving on network 1 for another station: not ours to repeat. */
+    RX(0, &client, false, 0x01, 0x20, 0x00, 0x01, 0x06, IP_ROUTER2, 0xFF, 0x10, 0x08);
+    no_sends();
+    assert_int_equal(S.out_len, 0);
+    /* A route that points back to the incoming port: dropped, not bounced. */
+    net_router_set_route(&S.r, 7, 0, &router2);
+    RX(0, &client, false, 0x01, 0x20, 0x00, 0x07, 0x01, 0x33, 0xFF, 0x10, 0x08);
+    no_sends();
+}
+
+static void test_reject_relayed_to_source(void **state)
+{
+    (void)state;
+    /* A Reject from router 7 for our client (DNET 1, DADR client) is routed to it like
+     * any NPDU, SNET added (clause 6.6.3.5). */
+    RX(2, &router7, false, 0x01, 0xA0, 0x00, 0x01, 0x06, IP_CLIENT, 0xFF, 0x03, 0x01, 0x00,
+       0x0C);
+    EXPECT_SENT(0, 0, 6, client_mac, 0x01, 0x88, 0x00, 0x03, 0x01, 0x07, 0x03, 0x01, 0x00,
+                0x0C);
+}
+
+static void test_app_reply_routed(void **state)
+{
+    (void)state;
+    /* Network 7 lies behind router2 on network 1. */
+    RX(0, &router2, true, 0x01, 0x80, 0x01, 0x00, 0x07);
+    clear();
+    /* The router's device answers a request from station 0x33 on network 7, which
+     * came through router2 (SNET 7, SADR 0x33); the device's reply has DNET 7. */
+    static const uint8_t reply[] = {0x01, 0x20, 0x00, 0x07, 0x01, 0x33, 0xFF, 0x20, 0x01, 0x0F};
+    S.app.reply = reply;
+    S.app.reply_len = sizeof reply;
+    RX(0, &router2, false, 0x01, 0x0C, 0x00, 0x07, 0x01, 0x33, 0x00, 0x05, 0x01, 0x0F);
+    assert_int_equal(S.app.calls, 1);
+    /* Out to router2 with the router's own source: SNET 1, SADR its IP address. */
+    EXPECT_OUT(false, 0x01, 0x28, 0x00, 0x07, 0x01, 0x33, 0x00, 0x01, 0x06, IP_ROUTER, 0xFF,
+               0x20, 0x01, 0x0F);
+    (void)router2_mac;
+}
+
+static void test_too_long(void **state)
+{
+    uint8_t big[600] = {0x01, 0x24, 0x00, 0x02, 0x01, 0x05, 0xFF};
+
+    (void)state;
+    /* 593 octets of APDU do not fit MS/TP's 501: Reject reason 4. */
+    rx(0, &client, false, big, sizeof big);
+    no_sends();
+    EXPECT_OUT(false, 0x01, 0x80, 0x03, 0x04, 0x00, 0x02);
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_msg_who_is_router),
+        T(test_msg_i_am_router),
+        T(test_msg_could_be_reject),
+        T(test_msg_busy_available),
+        T(test_msg_init_routing_table),
+        T(test_msg_connection_and_number),
+        T(test_msg_proprietary_and_bad),
+        T(test_local_delivery),
+        T(test_forward_ip_to_mstp),
+        T(test_reply_mstp_to_ip),
+        T(test_global_broadcast),
+        T(test_remote_broadcast),
+        T(test_learn_route),
+        T(test_hop_count_expiry),
+        T(test_unknown_dnet),
+        T(test_unknown_dnet_remote_source),
+        T(test_busy),
+        T(test_who_is_router),
+        T(test_init_routing_table),
+        T(test_network_number),
+        T(test_unknown_message_type),
+        T(test_not_back_where_it_came_from),
+        T(test_reject_relayed_to_source),
+        T(test_app_reply_routed),
+        T(test_too_long),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
