@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "net/net.h"
+#include "net/net_router.h"
 
 static bool dnet_list(uint8_t type)
 {

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "net/net.h"
+#include "net/net_router.h"
 
 /* One received NPDU being handled. */
 typedef struct {

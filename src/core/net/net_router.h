@@ -1,0 +1,146 @@
+/*
+ * s4100 network layer (prefix net_): ASHRAE 135 clause 6 network-layer messages and a
+ * router joining N data links (net/net.h) with a routing table and the router's own
+ * application entity. Kept apart from net.h so that the data links never see the
+ * application-layer codec; the NPDU header codec is bacnet/bac.h's.
+ *
+ * Portable core: no heap, no OS, no stdio, no mutable globals. See docs/network.md.
+ */
+#ifndef S4100_NET_ROUTER_H
+#define S4100_NET_ROUTER_H
+
+#include "bacnet/bac.h"
+#include "net/net.h"
+
+#ifndef NET_MAX_PORTS
+#define NET_MAX_PORTS 8u
+#endif
+#ifndef NET_MAX_ROUTES
+#define NET_MAX_ROUTES 64u
+#endif
+#ifndef NET_NPDU_MAX
+#define NET_NPDU_MAX 1520u /* BACnet/IP's 1497 plus the SNET/SADR a router adds */
+#endif
+
+/* Network-layer message types (clause 6.2.4). */
+enum {
+    NET_MSG_WHO_IS_ROUTER = 0x00,
+    NET_MSG_I_AM_ROUTER = 0x01,
+    NET_MSG_I_COULD_BE_ROUTER = 0x02,
+    NET_MSG_REJECT = 0x03,
+    NET_MSG_ROUTER_BUSY = 0x04,
+    NET_MSG_ROUTER_AVAILABLE = 0x05,
+    NET_MSG_INIT_RT = 0x06,
+    NET_MSG_INIT_RT_ACK = 0x07,
+    NET_MSG_ESTABLISH = 0x08,
+    NET_MSG_DISCONNECT = 0x09,
+    NET_MSG_WHAT_IS_NETWORK_NUMBER = 0x12,
+    NET_MSG_NETWORK_NUMBER_IS = 0x13,
+    NET_MSG_PROPRIETARY = 0x80, /* 0x80..0xFF: a vendor id follows the type */
+};
+
+/* Reject-Message-To-Network reasons (clause 6.4.4; 5 withdrawn, 7.. later editions). */
+enum {
+    NET_REJECT_OTHER = 0,
+    NET_REJECT_UNKNOWN_DNET = 1, /* not directly connected and no router to it known */
+    NET_REJECT_BUSY = 2,
+    NET_REJECT_UNKNOWN_MSG = 3,
+    NET_REJECT_TOO_LONG = 4,
+    NET_REJECT_SECURITY = 5,
+    NET_REJECT_ADDRESSING = 6,
+};
+
+/* The body of one network-layer message, the octets after the type (and vendor id).
+ * Lists stay on the wire: list points to count entries (DNETs, 2 octets each, for
+ * I-Am-Router, Router-Busy and Router-Available; routing-table entries for
+ * Initialize-Routing-Table and its Ack; the payload of an unknown type), so a list of
+ * any length is read and written without a copy. */
+typedef struct {
+    uint8_t type;
+    uint16_t vendor_id;  /* type >= NET_MSG_PROPRIETARY */
+    bool has_dnet;       /* Who-Is-Router's optional DNET */
+    uint16_t dnet;       /* Who-Is, I-Could-Be, Reject, Establish, Disconnect;
+                            Network-Number-Is: the network number */
+    uint8_t reason;      /* Reject */
+    uint8_t perf;        /* I-Could-Be: performance index */
+    uint8_t term_time;   /* Establish: termination time, minutes */
+    uint8_t flag;        /* Network-Number-Is: 1 configured, 0 learned */
+    uint16_t count;      /* entries in list */
+    const uint8_t *list;
+    size_t list_len;     /* octets */
+} net_msg_t;
+
+/* One Initialize-Routing-Table entry: port_id 0 purges dnet; info is a view. */
+typedef struct {
+    uint16_t dnet;
+    uint8_t port_id;
+    uint8_t info_len;
+    const uint8_t *info;
+} net_rt_entry_t;
+
+/* Decode the body of a message of the given type (from bac_npdu_t msg_type and
+ * vendor_id) up to the end of b; the layout is checked (lengths exact, flags 0/1).
+ * Returns octets consumed or a negative BAC_E_. */
+int net_msg_decode(bac_buf_t *b, uint8_t type, uint16_t vendor_id, net_msg_t *m);
+/* Encode header hdr (network_msg, msg_type and vendor_id are set from m) and body. */
+int net_msg_encode(bac_buf_t *b, const bac_npdu_t *hdr, const net_msg_t *m);
+/* Entry i of a DNET list. */
+uint16_t net_msg_dnet(const net_msg_t *m, uint16_t i);
+/* The next routing-table entry at *off in m->list (start at 0): false at the end. */
+bool net_msg_rt_next(const net_msg_t *m, size_t *off, net_rt_entry_t *e);
+
+/* ---- the router -------------------------------------------------------------------- */
+typedef struct net_router net_router_t;
+
+typedef struct {
+    net_router_t *r;  /* back pointers for net_router_port_upper's ctx */
+    uint8_t index;
+    net_link_t link;
+    uint16_t net;     /* 0: unknown until a Network-Number-Is teaches it */
+    bool configured;  /* net was configured, not learned */
+    net_addr_t mac;   /* the router's own address on this link */
+} net_port_t;
+
+typedef struct {
+    uint16_t dnet;
+    uint8_t port;
+    bool busy;           /* Router-Busy-To-Network: reject until Router-Available */
+    net_addr_t next_hop; /* the router on that port that reaches dnet */
+} net_route_t;
+
+typedef struct {
+    uint32_t forwarded, delivered, dropped, rejected;
+} net_stats_t;
+
+struct net_router {
+    net_port_t ports[NET_MAX_PORTS];
+    uint8_t nports;
+    net_route_t routes[NET_MAX_ROUTES];
+    uint16_t nroutes;
+    net_upper_t app; /* the router's own application entity (receive may be NULL) */
+    net_stats_t stats;
+};
+
+/* app: the router's device; its reply, if any, is routed like any NPDU. */
+void net_router_init(net_router_t *r, const net_upper_t *app);
+/* A port on link with network number net (0: learn it) and the router's mac there.
+ * Returns the port index, or -1 when NET_MAX_PORTS are in use or net is 0xFFFF. */
+int net_router_add_port(net_router_t *r, const net_link_t *link, uint16_t net,
+                        const net_addr_t *mac);
+/* What port k's link calls with each NPDU it receives. */
+net_upper_t net_router_port_upper(net_router_t *r, unsigned k);
+/* The receive behind that upper, callable directly. */
+size_t net_router_receive(net_router_t *r, unsigned k, const net_addr_t *src, bool bcast,
+                          const uint8_t *npdu, size_t len, uint8_t *out, size_t cap,
+                          bool *reply_bcast);
+/* Add or replace the route to dnet (what I-Am-Router-To-Network teaches). Returns
+ * 1 when the table changed, 0 when it already said so, -1 when full or refused (dnet 0,
+ * 0xFFFF or a directly connected network). */
+int net_router_set_route(net_router_t *r, uint16_t dnet, unsigned port,
+                         const net_addr_t *next_hop);
+const net_route_t *net_router_route(const net_router_t *r, uint16_t dnet);
+/* The port directly connected to net, or -1. */
+int net_router_port_of(const net_router_t *r, uint16_t net);
+
+
+#endif
