@@ -642,6 +642,20 @@ static void test_not_back_where_it_came_from(void **state)
     no_sends();
 }
 
+static void test_network_zero(void **state)
+{
+    (void)state;
+    /* DNET 0 or SNET 0 name no network: dropped, nothing answered (a Reject to SNET 0
+     * could not be addressed). */
+    RX(0, &client, false, 0x01, 0x20, 0x00, 0x00, 0x00, 0xFF, 0x10, 0x08);
+    RX(0, &router2, false, 0x01, 0x28, 0x00, 0x09, 0x00, 0x00, 0x00, 0x01, 0x33, 0xFF, 0x10,
+       0x08);
+    assert_int_equal(S.out_len, 0);
+    no_sends();
+    assert_int_equal(S.app.calls, 0);
+    assert_int_equal(S.r.stats.dropped, 2);
+}
+
 static void test_reject_relayed_to_source(void **state)
 {
     (void)state;
@@ -710,6 +724,7 @@ int main(void)
         T(test_network_number),
         T(test_unknown_message_type),
         T(test_not_back_where_it_came_from),
+        T(test_network_zero),
         T(test_reject_relayed_to_source),
         T(test_app_reply_routed),
         T(test_too_long),

@@ -630,7 +630,8 @@ size_t net_router_receive(net_router_t *r, unsigned k, const net_addr_t *src, bo
     }
     body = npdu + bac_pos(&rd);
     blen = len - bac_pos(&rd);
-    if (h.has_dnet && h.dnet == 0) { /* network 0 is no network */
+    /* Network 0 is no network: nothing could be routed to it or answered there. */
+    if ((h.has_dnet && h.dnet == 0) || (h.has_snet && h.snet == 0)) {
         r->stats.dropped++;
         return 0;
     }
