@@ -31,11 +31,13 @@ typedef struct {
     bool on;
     mstp_t m;
     mstp_config_t cfg;
-    meter_t *mt;       /* NULL: a test master */
+    meter_t *mt;       /* NULL: a test master or a port */
+    bool own_mt;       /* the bus made it (sim_bus_add_meter) and frees it */
+    net_upper_t up;    /* a port's layer above (sim_bus_add_port); receive NULL: none */
     uint32_t writes;   /* the device's settings writes the node has followed */
     uint64_t last_rx_ns;               /* end of the last octet it received */
     uint64_t tx_start_ns, tx_end_ns;   /* its last transmission */
-    reply_t inbox[INBOX_LEN];
+    reply_t *inbox;    /* a test master's: INBOX_LEN replies (NULL for others) */
     int in_head, in_count;
 } node_t;
 
@@ -407,7 +409,9 @@ void sim_bus_free(sim_bus_t *b)
     if (!b)
         return;
     for (int i = 0; i < b->n_nodes; i++) {
-        free(b->nodes[i]->mt);
+        if (b->nodes[i]->own_mt)
+            free(b->nodes[i]->mt);
+        free(b->nodes[i]->inbox);
         free(b->nodes[i]);
     }
     free(b);
@@ -418,7 +422,7 @@ void sim_bus_free(sim_bus_t *b)
 static bool node_start(node_t *nd)
 {
     mstp_port_t port = {.ctx = nd, .send = node_send};
-    net_upper_t up = {.ctx = nd, .receive = client_receive};
+    net_upper_t up = nd->inbox ? (net_upper_t){.ctx = nd, .receive = client_receive} : nd->up;
     if (nd->mt) {
         meter_link_config(nd->mt, &nd->cfg);
         nd->cfg.baud = nd->bus->baud;
@@ -434,25 +438,28 @@ static bool node_start(node_t *nd)
     return true;
 }
 
-static int add_node(sim_bus_t *b, meter_t *mt, uint8_t mac, uint8_t max_master,
-                    uint8_t max_info_frames)
+/* kind: 'm' a meter (mt), 'c' a test master, 'p' a port with the layer above up. */
+static int add_node(sim_bus_t *b, char kind, meter_t *mt, const mstp_config_t *cfg,
+                    const net_upper_t *up)
 {
     node_t *nd = calloc(1, sizeof *nd);
-    if (!nd || b->n_nodes == SIM_BUS_MAX_NODES) {
+    if (nd && kind == 'c')
+        nd->inbox = calloc(INBOX_LEN, sizeof *nd->inbox);
+    if (!nd || (kind == 'c' && !nd->inbox) || b->n_nodes == SIM_BUS_MAX_NODES) {
+        if (nd)
+            free(nd->inbox);
         free(nd);
-        free(mt);
         return -1;
     }
     nd->bus = b;
     nd->index = b->n_nodes;
     nd->mt = mt;
-    mstp_config_default(&nd->cfg);
-    nd->cfg.mac = mac;
-    nd->cfg.max_master = max_master;
-    nd->cfg.max_info_frames = max_info_frames;
+    if (up)
+        nd->up = *up;
+    nd->cfg = *cfg;
     nd->cfg.baud = b->baud;
     if (!node_start(nd)) {
-        free(mt);
+        free(nd->inbox);
         free(nd);
         return -1;
     }
@@ -461,6 +468,14 @@ static int add_node(sim_bus_t *b, meter_t *mt, uint8_t mac, uint8_t max_master,
     nd->on = true;
     b->nodes[b->n_nodes] = nd;
     return b->n_nodes++;
+}
+
+static void node_config(mstp_config_t *c, uint8_t mac, uint8_t max_master, uint8_t max_info_frames)
+{
+    mstp_config_default(c);
+    c->mac = mac;
+    c->max_master = max_master;
+    c->max_info_frames = max_info_frames;
 }
 
 int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master)
@@ -481,12 +496,31 @@ int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master)
     id.baud = b->baud;
     mtr_config_default(&cfg);
     meter_init(mt, &id, &cfg, NULL);
-    return add_node(b, mt, mac, max_master, id.max_info_frames);
+    int k = sim_bus_attach_meter(b, mt);
+    if (k < 0)
+        free(mt);
+    else
+        b->nodes[k]->own_mt = true;
+    return k;
+}
+
+int sim_bus_attach_meter(sim_bus_t *b, meter_t *mt)
+{
+    mstp_config_t c;
+    meter_link_config(mt, &c);
+    return add_node(b, 'm', mt, &c, NULL);
+}
+
+int sim_bus_add_port(sim_bus_t *b, const mstp_config_t *cfg, const net_upper_t *up)
+{
+    return add_node(b, 'p', NULL, cfg, up);
 }
 
 int sim_bus_add_client(sim_bus_t *b, uint8_t mac, uint8_t max_master, uint8_t max_info_frames)
 {
-    return add_node(b, NULL, mac, max_master, max_info_frames);
+    mstp_config_t c;
+    node_config(&c, mac, max_master, max_info_frames);
+    return add_node(b, 'c', NULL, &c, NULL);
 }
 
 static node_t *node_at(const sim_bus_t *b, int node)

@@ -117,6 +117,12 @@ void sim_bus_free(sim_bus_t *b);                     /* NULL is fine */
 /* A meter at mac: a fresh meter (instance 100000 + mac, factory settings) and its MS/TP
  * master; its I-Am waits for the first token. Returns the node number, or -1. */
 int sim_bus_add_meter(sim_bus_t *b, uint8_t mac, uint8_t max_master);
+/* A meter the caller owns (and frees after the bus), at the MS/TP settings its device
+ * holds; the bus ticks it and its node follows those settings as for add_meter. */
+int sim_bus_attach_meter(sim_bus_t *b, meter_t *mt);
+/* A station whose layer above is up (a router's port): its link is
+ * mstp_link(sim_bus_mstp(b, node)). cfg's baud is the bus's. */
+int sim_bus_add_port(sim_bus_t *b, const mstp_config_t *cfg, const net_upper_t *up);
 /* A test master without a device: its requests and the replies it receives. */
 int sim_bus_add_client(sim_bus_t *b, uint8_t mac, uint8_t max_master, uint8_t max_info_frames);
 mstp_t *sim_bus_mstp(sim_bus_t *b, int node);
