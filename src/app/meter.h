@@ -128,4 +128,14 @@ void app_nv_sync(app_meter_t *m, bool force);
 int app_nv_reload(app_meter_t *m);
 void app_nv_close(app_meter_t *m);
 
+/* feed.c: the samples of a meter in a fleet or a site. */
+#define APP_FEED_MAX 256 /* sample sets per call: 0.1 s, so BACnet waits little */
+/* Meter k's variant of its scenario (k 0: as written): load 0.5..1.0, the currents late
+ * by 0..3 samples, its own noise. Deterministic from k. */
+void app_meter_vary(app_meter_t *m, unsigned k, uint64_t scenario_seed);
+/* n (<= APP_FEED_MAX) sample sets from its source through the front end into the meter
+ * (dropped while it is unpowered). 1: the source ended or failed (exit status in *rc,
+ * reason printed). */
+int app_meter_feed(app_meter_t *m, size_t n, unsigned max_cycles, unsigned *cycles, int *rc);
+
 #endif

@@ -24,7 +24,7 @@ enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, O
        OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP,
        OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER, OPT_METERS };
 
-#define CHUNK 256 /* sample sets per engine call: 0.1 s, so BACnet waits little */
+#define CHUNK APP_FEED_MAX
 
 
 static void usage(FILE *f)
@@ -594,55 +594,6 @@ static void fleet_line(const run_t *r)
 /* Meter K's variant of the scenario: its load at vary_scale, and its currents late by
  * vary_delay samples (a load angle 8.6 degrees larger per sample at 60 Hz), exactly
  * and for next to nothing. */
-static void vary(app_meter_t *m, mtr_frame_t *x, size_t n)
-{
-    if (m->vary_scale == 0.0f)
-        return;
-    for (size_t k = 0; k < n; k++) {
-        float *h = m->vary_hist[m->vary_pos % 4], *late = m->vary_hist[(m->vary_pos + 4 - m->vary_delay) % 4];
-        for (int p = 0; p < 3; p++)
-            h[p] = x[k][MTR_IA + p];
-        for (int p = 0; p < 3; p++)
-            x[k][MTR_IA + p] = late[p] * m->vary_scale;
-        m->vary_pos++;
-    }
-}
-
-/* Deterministic from the meter's number: the same fleet twice is the same fleet. */
-static void choose_variant(app_meter_t *m, unsigned k, uint64_t scenario_seed)
-{
-    if (k == 0)
-        return; /* meter 1 runs the scenario as written */
-    uint64_t z = 0x9E3779B97F4A7C15ull * (k + 1);
-    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
-    m->vary_scale = 0.5f + (float)((z >> 11) % 1000) / 1999.0f; /* 0.5 .. 1.0 */
-    m->vary_delay = (unsigned)(z >> 40) % 4;
-    sim_reseed(m->src, scenario_seed + k);
-}
-
-/* One chunk of samples for one meter. 1: its source ended or failed (rc in *rc). */
-static int feed_one(app_meter_t *m, size_t n, unsigned max_cycles, unsigned *cycles, int *rc)
-{
-    mtr_frame_t buf[CHUNK];
-    uint8_t pulse[CHUNK];
-    sim_err_t err = {{0}};
-    long got = sim_read(m->src, buf, pulse, n, &err);
-    *cycles = 0;
-    if (got <= 0) {
-        fprintf(stderr, "s4100 run: %s\n", got < 0 ? err.msg : "the recording ended");
-        *rc = got < 0 ? 1 : 0;
-        return 1;
-    }
-    vary(m, buf, (size_t)got);
-    if (m->mt.powered) { /* unpowered, time passes and the meter sees nothing */
-        sim_afe(&m->mt.dev.mtr.cfg, buf, (size_t)got);
-        meter_feed(&m->mt, buf, pulse, (size_t)got, max_cycles, cycles);
-        if (*cycles)
-            m->panel_dirty = true;
-    }
-    return 0;
-}
-
 /* Produce and feed what is owed to every meter, for at most a few milliseconds of wall
  * time so that BACnet and the panel are served between slices. 1: stop (rc in *rc). */
 static int produce(run_t *r, int *rc)
@@ -655,7 +606,7 @@ static int produce(run_t *r, int *rc)
         size_t n = due - p->produced > CHUNK ? CHUNK : (size_t)(due - p->produced);
         unsigned cycles = 0, c;
         for (unsigned k = 0; k < r->n; k++) {
-            if (feed_one(r->ms[k], n, r->cycles_left, &c, rc))
+            if (app_meter_feed(r->ms[k], n, r->cycles_left, &c, rc))
                 return 1;
             cycles = c > cycles ? c : cycles;
         }
@@ -1235,7 +1186,7 @@ static int run_meters(run_opts_t *o, const app_settings_t *st, bool scenario_nam
         if (!(ms[k] = calloc(1, sizeof *ms[k])))
             rc = 1;
         else if (!(rc = open_meter(ms[k], &mo[k].o, st, scenario_named)))
-            opened++, choose_variant(ms[k], k, 4100), ms[k]->udp.rx = rx;
+            opened++, app_meter_vary(ms[k], k, 4100), ms[k]->udp.rx = rx;
     }
     if (!rc && o->control && (!(ctl = malloc(sizeof *ctl)) ||
                               app_ctl_server_open(ctl, o->control, msg, sizeof msg) < 0)) {
