@@ -1,0 +1,304 @@
+/*
+ * The site's runtime (site_host.h): the router, its B/IP port, the trunks and their
+ * meters. The router's port 0 is BACnet/IP; port k+1 is trunk k, where the router is
+ * one more MS/TP master on the virtual wire.
+ */
+#include "site_host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "port.h"
+
+/* The router's queues: a B/IP port of a 10,000-meter site holds an I-Am of each
+ * (~25 octets); a trunk's holds what waits for its token. */
+#define SH_BIP_QUEUE (512u * 1024u)
+#define SH_TRUNK_QUEUE (16u * 1024u)
+
+typedef struct {
+    app_meter_t am;
+    run_opts_t o;      /* what persist.c reads of a meter's options: its NV file */
+    char nv_path[512];
+    sh_meter_t conf;
+    char serial[OBJ_SERIAL_MAX + 1];
+    unsigned trunk;
+} sh_node_t;
+
+struct site_host {
+    sh_config_t c;
+    net_router_t *r;
+    bip_t bip;
+    sh_trunk_t *trunks;
+    unsigned ntrunks, max_trunks;
+    sh_node_t **meters;
+    unsigned nmeters, max_meters;
+    uint64_t now_us;    /* the site's clock */
+    uint64_t produced;  /* sample sets fed to every meter */
+    uint8_t *queues;    /* the router's port queues, one block */
+    lx_nv_group_t nvg;  /* the meters' routine saves: one flush for all */
+    uint64_t nvg_last_us;
+};
+
+/* The bus's clock starts at 1 s (sim_bus_new): the site's 0. */
+#define BUS_T0_US 1000000u
+
+static int bip_down(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+{
+    net_link_t l = bip_link(ctx);
+    return l.send(l.ctx, dst, npdu, len);
+}
+
+/* The router's link to a trunk: its station's MS/TP link, whichever node it is. */
+static int trunk_down(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+{
+    sh_trunk_t *t = ctx;
+    net_link_t l = mstp_link(sim_bus_mstp(t->bus, t->node));
+    return l.send(l.ctx, dst, npdu, len);
+}
+
+site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_meters)
+{
+    site_host_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->c = *c;
+    s->r = calloc(1, sizeof *s->r);
+    s->trunks = calloc(max_trunks ? max_trunks : 1, sizeof *s->trunks);
+    s->meters = calloc(max_meters ? max_meters : 1, sizeof *s->meters);
+    if (!s->r || !s->trunks || !s->meters || max_trunks + 1 > NET_MAX_PORTS) {
+        sh_free(s);
+        return NULL;
+    }
+    s->max_trunks = max_trunks;
+    s->max_meters = max_meters;
+    net_router_init(s->r, NULL);
+    net_link_t link = {.ctx = &s->bip, .send = bip_down, .max_npdu = BIP_MAX_NPDU};
+    net_addr_t mac = {.len = 6};
+    memcpy(mac.mac, c->self.octets, 6);
+    if (net_router_add_port(s->r, &link, c->bip_net, &mac) != 0) {
+        sh_free(s);
+        return NULL;
+    }
+    net_upper_t up = net_router_port_upper(s->r, 0);
+    bip_init(&s->bip, &c->port, &c->self, &c->broadcast, &up);
+    return s;
+}
+
+void sh_free(site_host_t *s)
+{
+    if (!s)
+        return;
+    for (unsigned k = 0; k < s->nmeters; k++) {
+        sh_node_t *n = s->meters[k];
+        app_nv_close(&n->am);
+        sim_close(n->am.src);
+        free(n);
+    }
+    for (unsigned k = 0; k < s->ntrunks; k++)
+        sim_bus_free(s->trunks[k].bus);
+    lx_nv_group_free(&s->nvg);
+    free(s->queues);
+    free(s->meters);
+    free(s->trunks);
+    free(s->r);
+    free(s);
+}
+
+int sh_add_trunk(site_host_t *s, uint16_t net, uint32_t baud, uint8_t router_mac,
+                 uint8_t max_master, uint8_t max_info_frames, char *err, size_t cap)
+{
+    if (s->ntrunks == s->max_trunks) {
+        snprintf(err, cap, "more trunks than the %u planned", s->max_trunks);
+        return -1;
+    }
+    sh_trunk_t *t = &s->trunks[s->ntrunks];
+    *t = (sh_trunk_t){.net = net, .baud = baud, .first = s->nmeters};
+    if (!(t->bus = sim_bus_new(baud, 0x5173ull + s->ntrunks))) {
+        snprintf(err, cap, "network %u: %u baud is not an MS/TP rate", net, baud);
+        return -1;
+    }
+    net_link_t link = {.ctx = t, .send = trunk_down, .max_npdu = MSTP_MAX_DATA};
+    net_addr_t mac = {.len = 1, .mac = {router_mac}};
+    int port = net_router_add_port(s->r, &link, net, &mac);
+    mstp_config_t cfg;
+    mstp_config_default(&cfg);
+    cfg.mac = router_mac;
+    cfg.max_master = max_master;
+    cfg.max_info_frames = max_info_frames;
+    net_upper_t up = net_router_port_upper(s->r, port < 0 ? 0 : (unsigned)port);
+    if (port < 0 || (t->node = sim_bus_add_port(t->bus, &cfg, &up)) < 0) {
+        snprintf(err, cap, "network %u: the router cannot take it (ports full, a duplicate "
+                           "network, or MAC %u above Max_Master %u)", net, router_mac, max_master);
+        sim_bus_free(t->bus);
+        if (port >= 0)
+            s->r->nports--; /* the port just added, never used */
+        return -1;
+    }
+    return (int)s->ntrunks++;
+}
+
+static int nv_commit(void *ctx, bac_error_t *err)
+{
+    return app_nv_commit_write(ctx, err); /* MS/TP answers at once: synced at once */
+}
+
+static void nv_sync(void *ctx, bool force)
+{
+    app_meter_t *m = ctx;
+    m->nvf.defer = !force && m->nvf.group != NULL;
+    app_nv_sync(m, force);
+    m->nvf.defer = false;
+}
+
+static int open_node(site_host_t *s, sh_node_t *n, char *err, size_t cap)
+{
+    app_meter_t *m = &n->am;
+    app_settings_t none = {{0}, {0}};
+    sim_err_t se = {{0}};
+    m->udp.fd = -1;
+    m->nvf.fd = -1;
+    if (sim_open_scenario(&m->src, n->conf.scenario, &se) < 0) {
+        snprintf(err, cap, "%s", se.msg);
+        return -1;
+    }
+    mtr_config_default(&m->cfg);
+    sim_scenario_meter(m->src, &m->cfg);
+    if (mtr_config_check(&m->cfg) != MTR_OK) {
+        snprintf(err, cap, "%s: the [meter] settings are out of range", n->conf.scenario);
+        return -1;
+    }
+    obj_identity_t id;
+    obj_identity_default(&id, n->serial);
+    meter_init(&m->mt, &id, &m->cfg, NULL);
+    n->o = (run_opts_t){.serial = n->serial, .quiet = true, .nv_factory_reset = s->c.nv_factory_reset};
+    m->opts = &n->o;
+    if (s->c.nv_dir) {
+        snprintf(n->nv_path, sizeof n->nv_path, "%s/%s.nv", s->c.nv_dir, n->serial);
+        n->o.nv_path = n->nv_path;
+        meter_set_nv(&m->mt, &(meter_nv_t){.ctx = m, .commit = nv_commit, .sync = nv_sync});
+        if (app_nv_start(m, &none, (long)n->conf.instance) < 0) {
+            snprintf(err, cap, "%s: NV refused (see above)", n->nv_path);
+            return -1;
+        }
+    }
+    if (app_settings_commission(&m->mt.dev, &none, &m->cfg, sim_scenario_meter_given(m->src),
+                                NULL) < 0) {
+        snprintf(err, cap, "%s: the [meter] settings cannot be applied", n->conf.scenario);
+        return -1;
+    }
+    /* The site file is the commissioning record of identity and link settings. */
+    obj_identity_t *d = &m->mt.dev.id;
+    d->instance = n->conf.instance;
+    d->mac = n->conf.mac;
+    d->max_master = n->conf.max_master;
+    d->max_info_frames = n->conf.max_info_frames;
+    d->baud = s->trunks[n->trunk].baud;
+    m->mt.dev.writes++;
+    obj_commit_settings(&m->mt.dev);
+    if (s->c.nv_dir)
+        app_nv_sync(m, false);
+    app_meter_vary(m, n->conf.variant, 4100);
+    return 0;
+}
+
+int sh_add_meter(site_host_t *s, const sh_meter_t *conf, char *err, size_t cap)
+{
+    if (s->ntrunks == 0 || s->nmeters == s->max_meters) {
+        snprintf(err, cap, s->ntrunks ? "more meters than the %u planned" : "a meter before any trunk",
+                 s->max_meters);
+        return -1;
+    }
+    sh_node_t *n = calloc(1, sizeof *n);
+    if (!n) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    n->conf = *conf;
+    n->trunk = s->ntrunks - 1;
+    snprintf(n->serial, sizeof n->serial, "%s", conf->serial);
+    n->conf.serial = n->serial;
+    sh_trunk_t *t = &s->trunks[n->trunk];
+    if (open_node(s, n, err, cap) < 0 || sim_bus_attach_meter(t->bus, &n->am.mt) < 0) {
+        if (!err[0])
+            snprintf(err, cap, "MAC %u does not fit on network %u", conf->mac, t->net);
+        app_nv_close(&n->am);
+        sim_close(n->am.src);
+        free(n);
+        return -1;
+    }
+    if (s->c.nv_dir)
+        lx_nv_group_add(&s->nvg, &n->am.nvf); /* out of memory: it syncs on its own */
+    t->count++;
+    s->meters[s->nmeters] = n;
+    return (int)s->nmeters++;
+}
+
+void sh_start(site_host_t *s)
+{
+    /* Meters announced themselves when they joined their wire (sim_bus_attach_meter). */
+    (void)s;
+}
+
+void sh_bip_receive(site_host_t *s, const bip_addr_t *from, const uint8_t *data, size_t len)
+{
+    bip_receive(&s->bip, from, data, len);
+}
+
+/* Samples owed up to the site's clock, in slices every meter takes in turn. */
+static int feed(site_host_t *s, int *rc)
+{
+    uint64_t due = s->now_us * MTR_FS / 1000000u;
+    while (due - s->produced >= APP_FEED_MAX / 4 || (due > s->produced && s->nmeters == 0)) {
+        size_t n = due - s->produced > APP_FEED_MAX ? APP_FEED_MAX : (size_t)(due - s->produced);
+        unsigned cycles;
+        for (unsigned k = 0; k < s->nmeters; k++)
+            if (app_meter_feed(&s->meters[k]->am, n, 0, &cycles, rc))
+                return 1;
+        s->produced += n;
+    }
+    return 0;
+}
+
+int sh_advance(site_host_t *s, uint64_t us, int *rc)
+{
+    s->now_us += us;
+    if (feed(s, rc))
+        return 1;
+    for (unsigned k = 0; k < s->ntrunks; k++) {
+        sim_bus_t *b = s->trunks[k].bus;
+        uint64_t to = BUS_T0_US + s->now_us, at = sim_bus_now_us(b);
+        if (to > at)
+            sim_bus_run(b, to - at);
+    }
+    /* Twice a second, one durable write for every meter's routine saves. */
+    if (s->c.nv_dir && s->now_us - s->nvg_last_us >= 500000u) {
+        for (unsigned k = 0; k < s->nmeters; k++)
+            nv_sync(&s->meters[k]->am, false);
+        if (lx_nv_group_pending(&s->nvg) && lx_nv_group_flush(&s->nvg) < 0)
+            fprintf(stderr, "s4100 site: NV group flush failed: each save syncs on its own now\n");
+        s->nvg_last_us = s->now_us;
+    }
+    return 0;
+}
+
+void sh_sync(site_host_t *s, bool force)
+{
+    for (unsigned k = 0; s->c.nv_dir && k < s->nmeters; k++)
+        nv_sync(&s->meters[k]->am, force);
+    if (s->c.nv_dir && lx_nv_group_pending(&s->nvg))
+        lx_nv_group_flush(&s->nvg);
+}
+
+uint64_t sh_now_us(const site_host_t *s) { return s->now_us; }
+unsigned sh_meters(const site_host_t *s) { return s->nmeters; }
+app_meter_t *sh_meter(site_host_t *s, unsigned k) { return k < s->nmeters ? &s->meters[k]->am : NULL; }
+const sh_meter_t *sh_meter_conf(const site_host_t *s, unsigned k)
+{
+    return k < s->nmeters ? &s->meters[k]->conf : NULL;
+}
+unsigned sh_trunks(const site_host_t *s) { return s->ntrunks; }
+const sh_trunk_t *sh_trunk(const site_host_t *s, unsigned k) { return k < s->ntrunks ? &s->trunks[k] : NULL; }
+unsigned sh_trunk_of(const site_host_t *s, unsigned meter) { return s->meters[meter]->trunk; }
+net_router_t *sh_router(site_host_t *s) { return s->r; }
+bip_t *sh_bip(site_host_t *s) { return &s->bip; }
