@@ -91,7 +91,8 @@ void sh_free(site_host_t *s)
         return;
     for (unsigned k = 0; k < s->nmeters; k++) {
         sh_node_t *n = s->meters[k];
-        app_nv_close(&n->am);
+        if (s->c.nv_dir)
+            app_nv_close(&n->am);
         sim_close(n->am.src);
         free(n);
     }
@@ -222,7 +223,8 @@ int sh_add_meter(site_host_t *s, const sh_meter_t *conf, char *err, size_t cap)
     if (open_node(s, n, err, cap) < 0 || sim_bus_attach_meter(t->bus, &n->am.mt) < 0) {
         if (!err[0])
             snprintf(err, cap, "MAC %u does not fit on network %u", conf->mac, t->net);
-        app_nv_close(&n->am);
+        if (s->c.nv_dir && n->am.nvf.fd >= 0)
+            app_nv_close(&n->am);
         sim_close(n->am.src);
         free(n);
         return -1;
