@@ -3,6 +3,7 @@
 #define S4100_APP_METER_H
 
 #include "app.h"
+#include "control.h"
 #include "bacnet/bac.h"
 #include "bip/bip.h"
 #include "meter/meter.h"
@@ -127,6 +128,18 @@ void app_nv_sync(app_meter_t *m, bool force);
 /* Power on: reload what NV holds, as a real meter's firmware does at boot. */
 int app_nv_reload(app_meter_t *m);
 void app_nv_close(app_meter_t *m);
+
+/* meter_cmd.c: what the control socket does to one meter. */
+/* display, key, power, set: the answer's lines to f. */
+void app_meter_cmd(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f);
+/* Power on: what NV holds reloaded, as a real meter's firmware does at boot. */
+void app_meter_power_on(app_meter_t *m);
+/* Its status as JSON members: the state ("powered" .. "dcc", a comma after), and the
+ * tail ("nv" when it has NV, "settings", "readings" and the closing brace, newline). */
+void app_meter_json_state(const app_meter_t *m, FILE *f);
+void app_meter_json_tail(const app_meter_t *m, FILE *f);
+/* "RTC PLOSS-B" for an alarm word; "none". */
+const char *app_alert_list(uint32_t alarms, char *buf, size_t cap);
 
 /* feed.c: the samples of a meter in a fleet or a site. */
 #define APP_FEED_MAX 256 /* sample sets per call: 0.1 s, so BACnet waits little */

@@ -282,25 +282,6 @@ static bool parse_broadcast(const run_opts_t *o, bip_addr_t *out)
 
 
 /* Short names of the alerts (BI1..BI15, bit n-1 of Alarm_Bitmap), for the status line. */
-static const char *const alert_names[MTR_BI_COUNT] = {
-    "VOLT-A", "VOLT-B", "VOLT-C", "CURR-A", "CURR-B", "CURR-C", "FREQ", "BI8",
-    "PLOSS-A", "PLOSS-B", "PLOSS-C", "LOWPF-A", "LOWPF-B", "LOWPF-C", "RTC"};
-
-/* "RTC PLOSS-B": the RTC first (a fresh meter always shows it), then BI1..BI14; "none". */
-static const char *alert_list(uint32_t alarms, char *buf, size_t cap)
-{
-    size_t n = 0;
-    buf[0] = '\0';
-    for (unsigned k = 0; k < MTR_BI_COUNT && n < cap; k++) {
-        unsigned bi = k == 0 ? MTR_BI_RTC_RESET : k;
-        if (alarms & MTR_BIT(bi))
-            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", alert_names[bi - 1]);
-    }
-    if (!buf[0])
-        snprintf(buf, cap, "none");
-    return buf;
-}
-
 static void status_line(const app_meter_t *m)
 {
     const float *ai = m->mt.dev.mtr.ai;
@@ -312,7 +293,7 @@ static void status_line(const app_meter_t *m)
            m->mt.dev.mtr.cycles, (double)ai[MTR_AI_KW], (double)ai[MTR_AI_KVAR],
            (double)ai[MTR_AI_PF], (double)ai[MTR_AI_VLN_AVG], (double)ai[MTR_AI_I_AVG],
            (double)ai[MTR_AI_FREQ], (double)ai[MTR_AI_KWH_IMP], (double)ai[MTR_AI_KWH_EXP],
-           alert_list(m->mt.dev.mtr.alarms, alerts, sizeof alerts), m->mstp_on ? "mstp" : "bip",
+           app_alert_list(m->mt.dev.mtr.alarms, alerts, sizeof alerts), m->mstp_on ? "mstp" : "bip",
            m->mstp_on ? m->mstp.rx.c.frames : m->bip.rx, m->mstp_on ? m->mstp.c.tx_frames : m->bip.tx,
            nv[0] ? "  NV " : "", nv);
     fflush(stdout);
@@ -327,13 +308,6 @@ static int bip_link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, 
     int rc = link.send(link.ctx, dst, npdu, len);
     lx_udp_batch_flush(&m->udp);
     return rc;
-}
-
-static void power_on(app_meter_t *m)
-{
-    if (app_nv_reload(m) < 0)
-        obj_restart(&m->mt.dev, true); /* the store went bad meanwhile: keep what RAM had */
-    meter_power_on(&m->mt);
 }
 
 /* The sample clock: how many sample sets the engine owes by now. In real time that
@@ -383,22 +357,11 @@ typedef struct {
 static void status_json(run_t *r, unsigned k, FILE *f)
 {
     app_meter_t *m = r->ms[k];
-    obj_datetime_t dt;
-    obj_clock_get(&m->mt.dev, &dt);
-    const mtr_t *e = &m->mt.dev.mtr;
-    static const char *const dcc[] = {"enable", "disable", "disable-initiation"};
-    char alerts[128];
     double now = lx_now_s();
     uint64_t due = pace_due(&r->pace, now);
     fprintf(f, "{\"meter\":%u,\"port\":%u,", k + 1, m->opts->port);
-    fprintf(f, "\"powered\":%s,\"device_id\":%u,\"cycles\":%u,\"sim_time\":%.3f,"
-               "\"clock\":\"%04d-%02d-%02dT%02d:%02d:%02d\",\"alarms\":%u,\"alerts\":\"%s\","
-               "\"alarm_output\":\"%s\",\"dcc\":\"%s\",\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},",
-            m->mt.powered ? "true" : "false", m->mt.dev.id.instance, e->cycles, sim_time(m->src),
-            1900 + dt.date.year, dt.date.month, dt.date.day, dt.time.hour, dt.time.min, dt.time.sec,
-            e->alarms, alert_list(e->alarms, alerts, sizeof alerts),
-            (!m->mt.powered || (e->alarms & MTR_ALARM_OUTPUT_MASK)) ? "open" : "closed",
-            dcc[m->mt.srv.dcc % 3], m->bip.rx, m->bip.tx, m->bip.dropped);
+    app_meter_json_state(m, f);
+    fprintf(f, "\"bip\":{\"rx\":%u,\"tx\":%u,\"dropped\":%u},", m->bip.rx, m->bip.tx, m->bip.dropped);
     /* Lag is wall time behind the schedule, so it means the same at any scale. */
     if (r->pace.virtual_time)
         fprintf(f, "\"time\":{\"virtual\":true,\"advancing\":%s,\"owed_s\":%.3f},",
@@ -410,8 +373,6 @@ static void status_json(run_t *r, unsigned k, FILE *f)
                 pace_achieved(&r->pace, now),
                 due > r->pace.produced ? (double)(due - r->pace.produced) / (MTR_FS * r->pace.scale) * 1e3 : 0.0,
                 r->pace.max_lag_s * 1e3);
-    app_nv_status_json(m, f);
-    fputc(',', f);
     if (r->nvg)
         fprintf(f, "\"nv_group\":{\"files\":%u,\"deferred\":%llu,\"forced\":%llu,"
                    "\"flushes\":%llu,\"failures\":%llu,\"off\":%s},", r->nvg->n,
@@ -423,40 +384,7 @@ static void status_json(run_t *r, unsigned k, FILE *f)
         app_ctl_stats_json(&r->ctl->stats, f);
         fputc(',', f);
     }
-    fputs("\"settings\":{", f);
-    for (unsigned av = MTR_SET_SYSTEM_TYPE; av <= MTR_SET_SUBINTERVAL_LEN; av++)
-        fprintf(f, "%s\"%s\":%.9g", av > MTR_SET_SYSTEM_TYPE ? "," : "", obj_find(OBJ_AV, av)->name,
-                mtr_setting_get(&m->mt.dev.pending_cfg, (mtr_setting_t)av));
-    fputs("},\"readings\":{", f);
-    app_json_readings(f, e);
-    fputs("}}\n", f);
-}
-
-static void cmd_panel(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f)
-{
-    if (!m->mt.powered) {
-        fputs("error: the meter is powered off: its display is dark\n", f);
-        return;
-    }
-    if (c->verb == APP_CTL_KEY)
-        meter_key(&m->mt, c->key);
-    m->panel_dirty = true;
-    ui_display_t d;
-    meter_display(&m->mt, &d);
-    fprintf(f, "%s\n%s\n", d.text[0], d.text[1]);
-}
-
-static void cmd_set(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f)
-{
-    sim_err_t err = {{0}};
-    int rc = c->ramp ? sim_set_ramp(m->src, c->name, c->value, c->seconds, &err)
-                     : sim_set(m->src, c->name, c->value, &err);
-    if (rc < 0)
-        fprintf(f, "error: set %s: %s\n", c->name, err.msg[0] ? err.msg : "refused");
-    else if (c->ramp)
-        fprintf(f, "ok: %s ramps to %s over %g s\n", c->name, c->value, c->seconds);
-    else
-        fprintf(f, "ok: %s = %s\n", c->name, c->value);
+    app_meter_json_tail(m, f);
 }
 
 /* advance: answered once the meter has run that much time (ctl_advanced). */
@@ -514,15 +442,9 @@ static void on_command(void *ctx, app_ctl_server_t *srv, unsigned conn, const ch
         case APP_CTL_METERS: cmd_meters(r, f); break;
         case APP_CTL_HELP: fprintf(f, "ok: commands:\n%s", app_ctl_help); break;
         case APP_CTL_DISPLAY:
-        case APP_CTL_KEY: cmd_panel(m, &c, f); break;
+        case APP_CTL_KEY:
         case APP_CTL_POWER:
-            if (c.on && !m->mt.powered)
-                power_on(m);
-            else if (!c.on && m->mt.powered)
-                meter_power_off(&m->mt);
-            fprintf(f, "ok: power %s\n", c.on ? "on" : "off");
-            break;
-        case APP_CTL_SET: cmd_set(m, &c, f); break;
+        case APP_CTL_SET: app_meter_cmd(m, &c, f); break;
         case APP_CTL_ADVANCE: pending = cmd_advance(r, &c, conn, f); break;
         }
     }
