@@ -16,6 +16,9 @@
 
 #define NET_ADDR_MAX 7u /* the longest MAC a link uses (BACnet/IP: 6) */
 
+/* net_link_t.send: "not now, try again later" (any other negative is a hard error). */
+#define NET_ERR_BUSY (-2)
+
 /* A link-layer address: BACnet/IP 6 octets (IPv4 + port), MS/TP 1; len 0 is the local
  * broadcast. */
 typedef struct {
@@ -26,9 +29,11 @@ typedef struct {
 /* Down: what the layer above may ask of a link. */
 typedef struct {
     void *ctx;
-    /* Send one NPDU to dst (NULL or len 0: the local broadcast). Returns 0, or a
-     * negative error (counted by the link, not retried). A link that can only send
-     * when it may (MS/TP: holding the token) queues it. */
+    /* Send one NPDU to dst (NULL or len 0: the local broadcast). Returns 0;
+     * NET_ERR_BUSY when the link cannot take it now but will later (its own queue is
+     * full: the caller keeps it and offers it again after the link has been ticked);
+     * or another negative error (counted by the link, not retried). A link that can
+     * only send when it may (MS/TP: holding the token) queues it. */
     int (*send)(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len);
     uint16_t max_npdu; /* the largest NPDU the link carries */
 } net_link_t;

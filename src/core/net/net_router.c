@@ -38,24 +38,211 @@ static void to_net_addr(net_addr_t *a, const bac_mac_t *m)
     memcpy(a->mac, m->addr, a->len);
 }
 
+/* ---- the output queues ------------------------------------------------------------ */
+
+#define REC_HDR 3u   /* NPDU length (2), destination length (1) */
+#define REC_PAD 0xFFu /* no NPDU length starts so: the rest of the ring is skipped */
+#define TOKEN 1000u   /* one NPDU in the bucket's thousandths */
+
+static uint32_t q_tail(const net_queue_t *q)
+{
+    uint32_t t = q->head + q->used;
+
+    return t >= q->cap ? t - q->cap : t;
+}
+
+/* Append one record, kept whole: when it does not fit before the end of the ring it
+ * starts at 0 and the end is skipped. False when there is no room. */
+static bool q_put(net_queue_t *q, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+{
+    uint32_t n = REC_HDR + dst->len + (uint32_t)len, tail, skip = 0;
+    uint8_t *o;
+
+    if (!q->buf || len > NET_NPDU_MAX || n > q->cap - q->used)
+        return false;
+    if (q->used == 0)
+        q->head = 0; /* empty: start over, the whole ring is one piece */
+    tail = q_tail(q);
+    if (tail >= q->head && q->cap - tail < n) {
+        if (q->head < n)
+            return false;
+        skip = q->cap - tail;
+        q->buf[tail] = REC_PAD;
+        tail = 0;
+    } else if (tail < q->head && q->head - tail < n) {
+        return false;
+    }
+    o = q->buf + tail;
+    o[0] = (uint8_t)(len >> 8);
+    o[1] = (uint8_t)len;
+    o[2] = dst->len;
+    memcpy(o + REC_HDR, dst->mac, dst->len);
+    memcpy(o + REC_HDR + dst->len, npdu, len);
+    q->used += skip + n;
+    q->count++;
+    return true;
+}
+
+/* Drop the oldest record; the head then points at a record again. */
+static void q_pop(net_queue_t *q)
+{
+    const uint8_t *o = q->buf + q->head;
+    uint32_t n = REC_HDR + o[2] + ((uint32_t)o[0] << 8 | o[1]);
+
+    q->head += n;
+    q->used -= n;
+    if (--q->count == 0) {
+        q->head = q->used = 0;
+    } else if (q->head == q->cap || q->buf[q->head] == REC_PAD) {
+        q->used -= q->cap - q->head;
+        q->head = 0;
+    }
+}
+
+/* The token bucket at the router's clock. */
+static bool may_send(net_port_t *p, uint32_t now)
+{
+    net_pace_t *b = &p->pace;
+    uint32_t dt = now - b->last_ms, room;
+
+    if (b->rate == 0)
+        return true;
+    b->last_ms = now;
+    room = b->burst * TOKEN - b->tokens;
+    /* dt * rate stays below room + rate, so it cannot overflow. */
+    b->tokens += dt >= room / b->rate + 1u ? room : dt * b->rate;
+    if (b->tokens > b->burst * TOKEN)
+        b->tokens = b->burst * TOKEN;
+    return b->tokens >= TOKEN;
+}
+
+static void sent(net_port_t *p)
+{
+    if (p->pace.rate)
+        p->pace.tokens -= TOKEN;
+    p->stats.sent++;
+}
+
+/* Port p's congestion changed: the other routers are told at the next poll (not from
+ * here, where a send could set off another port's announcement, and so on). */
+static void congest(net_router_t *r, net_port_t *p, bool on)
+{
+    if (p->congested == on)
+        return;
+    p->congested = on;
+    p->tell = !p->tell; /* set then cleared before a poll: nothing to tell */
+    if (p->tell)
+        r->owed++;
+    else
+        r->owed--;
+}
+
+static bool enqueue(net_router_t *r, net_port_t *p, const net_addr_t *dst, const uint8_t *npdu,
+                    size_t len)
+{
+    net_queue_t *q = &p->queue;
+
+    if (!q_put(q, dst, npdu, len)) {
+        p->stats.dropped++;
+        r->stats.dropped++;
+        return false;
+    }
+    p->stats.queued++;
+    r->waiting++;
+    if (q->used > p->stats.peak)
+        p->stats.peak = q->used;
+    if (q->used > q->cap / 4u * 3u)
+        congest(r, p, true);
+    return true;
+}
+
+/* Port p's link takes npdu now, or it waits behind what already waits. False: lost. */
+static bool port_out(net_router_t *r, net_port_t *p, const net_addr_t *dst, const uint8_t *npdu,
+                     size_t len)
+{
+    static const net_addr_t bcast = {0};
+    int rc = -1;
+
+    if (!dst)
+        dst = &bcast;
+    if (p->queue.count == 0 && may_send(p, r->now_ms)) {
+        if (p->link.send)
+            rc = p->link.send(p->link.ctx, dst->len ? dst : NULL, npdu, len);
+        if (rc == 0) {
+            sent(p);
+            return true;
+        }
+        if (rc != NET_ERR_BUSY) {
+            p->stats.errors++;
+            r->stats.dropped++;
+            return false;
+        }
+    }
+    return enqueue(r, p, dst, npdu, len);
+}
+
+/* Offer port p's queue to its link, oldest first, while it takes them and pacing lets. */
+static void drain(net_router_t *r, net_port_t *p)
+{
+    net_queue_t *q = &p->queue;
+
+    while (q->count && may_send(p, r->now_ms)) {
+        const uint8_t *o = q->buf + q->head;
+        net_addr_t dst = {.len = o[2]};
+        int rc = -1;
+
+        memcpy(dst.mac, o + REC_HDR, dst.len);
+        if (p->link.send)
+            rc = p->link.send(p->link.ctx, dst.len ? &dst : NULL, o + REC_HDR + dst.len,
+                              (size_t)o[0] << 8 | o[1]);
+        if (rc == NET_ERR_BUSY)
+            break;
+        if (rc == 0) {
+            sent(p);
+        } else {
+            p->stats.errors++;
+            r->stats.dropped++;
+        }
+        q_pop(q);
+        r->waiting--;
+    }
+    if (q->used <= q->cap / 4u)
+        congest(r, p, false);
+}
+
 /* Send npdu on port p to dst (NULL / len 0: broadcast). The first thing for the
  * sender's own port that goes to the sender or the broadcast uses the reply buffer,
- * so a link with a reply deadline (MS/TP) gets it in time. */
-static void emit(rx_t *x, unsigned p, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+ * so a link with a reply deadline (MS/TP) gets it in time, unless the port's queue or
+ * pacing holds it back (then it waits its turn there). False: lost. */
+static bool emit(rx_t *x, unsigned p, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
     bool bcast = !dst || dst->len == 0;
     net_port_t *port = &x->r->ports[p];
 
     if (p == x->k && x->out && x->out_len == 0 && len <= x->cap && x->src &&
-        (bcast || (dst->len == x->src->len && !memcmp(dst->mac, x->src->mac, dst->len)))) {
+        (bcast || (dst->len == x->src->len && !memcmp(dst->mac, x->src->mac, dst->len))) &&
+        port->queue.count == 0 && may_send(port, x->r->now_ms)) {
         memcpy(x->out, npdu, len);
         x->out_len = len;
         if (x->reply_bcast)
             *x->reply_bcast = bcast;
-        return;
+        sent(port);
+        return true;
     }
-    if (port->link.send)
-        port->link.send(port->link.ctx, bcast ? NULL : dst, npdu, len);
+    return port_out(x->r, port, bcast ? NULL : dst, npdu, len);
+}
+
+/* npdu on every port but skip (NO_PORT: none) that carries it. Returns how many took
+ * it. */
+#define NO_PORT 0xFFFFFFFFu
+static unsigned emit_all(rx_t *x, unsigned skip, const uint8_t *npdu, size_t len)
+{
+    unsigned n = 0;
+
+    for (unsigned p = 0; p < x->r->nports; p++)
+        if (p != skip && len <= x->r->ports[p].link.max_npdu && emit(x, p, NULL, npdu, len))
+            n++;
+    return n;
 }
 
 /* ---- routing table -------------------------------------------------------------- */
@@ -100,7 +287,7 @@ int net_router_set_route(net_router_t *r, uint16_t dnet, unsigned port,
     }
     memset(rt, 0, sizeof *rt);
     rt->dnet = dnet;
-    rt->port = (uint8_t)port;
+    rt->port = (uint16_t)port;
     rt->next_hop = *next_hop;
     return 1;
 }
@@ -134,6 +321,7 @@ int net_router_add_port(net_router_t *r, const net_link_t *link, uint16_t net,
     memset(p, 0, sizeof *p);
     p->r = r;
     p->index = r->nports;
+    p->pace.last_ms = r->now_ms;
     p->link = *link;
     p->net = net;
     p->configured = net != 0;
@@ -160,20 +348,81 @@ net_upper_t net_router_port_upper(net_router_t *r, unsigned k)
     return u;
 }
 
+int net_router_port_queue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap)
+{
+    net_queue_t *q;
+
+    if (k >= r->nports || r->ports[k].queue.count || cap > 0x7FFFFFFFu)
+        return -1;
+    q = &r->ports[k].queue;
+    memset(q, 0, sizeof *q);
+    if (buf && cap) {
+        q->buf = buf;
+        q->cap = (uint32_t)cap;
+    }
+    return 0;
+}
+
+int net_router_port_pace(net_router_t *r, unsigned k, uint32_t rate, uint32_t burst)
+{
+    net_pace_t *b;
+
+    if (k >= r->nports || rate > NET_PACE_MAX ||
+        (rate && (burst == 0 || burst > NET_PACE_MAX)))
+        return -1;
+    b = &r->ports[k].pace;
+    b->rate = rate;
+    b->burst = rate ? burst : 0;
+    b->tokens = b->burst * TOKEN;
+    b->last_ms = r->now_ms;
+    return 0;
+}
+
+uint32_t net_router_waiting(const net_router_t *r)
+{
+    return r->waiting;
+}
+
 /* ---- sending network messages ---------------------------------------------------- */
+
+/* Encode a message from the router into o; 0 when it does not fit. */
+static size_t encode_msg(uint8_t *o, size_t cap, const bac_npdu_t *hdr, const net_msg_t *m)
+{
+    bac_buf_t w;
+    int n;
+
+    bac_buf_writer(&w, o, cap);
+    n = net_msg_encode(&w, hdr, m);
+    return n > 0 ? (size_t)n : 0;
+}
 
 /* A message from the router itself on port p, local (no DNET) or to dnet/dadr. */
 static void send_msg(rx_t *x, unsigned p, const net_addr_t *dst, const bac_npdu_t *hdr,
                      const net_msg_t *m)
 {
     uint8_t o[NET_NPDU_MAX];
-    bac_buf_t w;
-    int n;
+    size_t n = encode_msg(o, sizeof o, hdr, m);
 
-    bac_buf_writer(&w, o, sizeof o);
-    n = net_msg_encode(&w, hdr, m);
-    if (n > 0 && (size_t)n <= x->r->ports[p].link.max_npdu)
-        emit(x, p, dst, o, (size_t)n);
+    if (n && n <= x->r->ports[p].link.max_npdu)
+        emit(x, p, dst, o, n);
+}
+
+/* A DNET list message (I-Am-Router, Router-Busy, Router-Available) of n octets of list,
+ * broadcast on port p in as many messages as the link needs: 313 trunks do not fit in
+ * one MS/TP frame. */
+static void send_dnets(rx_t *x, unsigned p, uint8_t type, const uint8_t *list, size_t n)
+{
+    uint16_t max = x->r->ports[p].link.max_npdu;
+    size_t per = max > 4u ? (max - 3u) / 2u * 2u : 0; /* version, control, type */
+    bac_npdu_t h = {0};
+
+    for (size_t off = 0; per && off < n; off += per) {
+        size_t c = n - off < per ? n - off : per;
+        net_msg_t m = {.type = type, .list = list + off, .list_len = c,
+                       .count = (uint16_t)(c / 2u)};
+
+        send_msg(x, p, NULL, &h, &m);
+    }
 }
 
 /* Reject the NPDU h that came in on x->k from x->src: back toward its source. */
@@ -195,24 +444,19 @@ static void reject(rx_t *x, const bac_npdu_t *h, uint8_t reason, uint16_t dnet)
     send_msg(x, x->k, x->src, &rh, &m);
 }
 
-/* The networks reachable from port k other than through k itself, as a DNET list in
- * o (at most cap/2 entries); returns its length in octets. only: 0 for all, else the
- * one network asked for (0 octets if it is not reachable that way). */
-static size_t reachable(const net_router_t *r, unsigned k, uint16_t only, uint8_t *o, size_t cap)
+/* The networks reachable from port k other than through k itself, from entry *i on
+ * (ports, then routes), as a DNET list in o, up to cap octets; returns its length and
+ * leaves *i at the next entry. only: 0 for all, else the one network asked for. */
+static size_t reachable(const net_router_t *r, unsigned k, uint16_t only, unsigned *i,
+                        uint8_t *o, size_t cap)
 {
     size_t n = 0;
 
-    for (unsigned i = 0; i < r->nports + r->nroutes && n + 2u <= cap; i++) {
-        uint16_t net;
-        unsigned port;
+    for (; *i < (unsigned)r->nports + r->nroutes && n + 2u <= cap; (*i)++) {
+        unsigned e = *i;
+        uint16_t net = e < r->nports ? r->ports[e].net : r->routes[e - r->nports].dnet;
+        unsigned port = e < r->nports ? e : r->routes[e - r->nports].port;
 
-        if (i < r->nports) {
-            net = r->ports[i].net;
-            port = i;
-        } else {
-            net = r->routes[i - r->nports].dnet;
-            port = r->routes[i - r->nports].port;
-        }
         if (net == 0 || port == k || (only && net != only))
             continue;
         o[n++] = (uint8_t)(net >> 8);
@@ -221,19 +465,10 @@ static size_t reachable(const net_router_t *r, unsigned k, uint16_t only, uint8_
     return n;
 }
 
-static void i_am_router(rx_t *x, unsigned p, const uint8_t *list, size_t n)
-{
-    bac_npdu_t h = {0};
-    net_msg_t m = {.type = NET_MSG_I_AM_ROUTER, .list = list, .list_len = n,
-                   .count = (uint16_t)(n / 2u)};
-
-    if (n)
-        send_msg(x, p, NULL, &h, &m);
-}
-
 /* ---- forwarding -------------------------------------------------------------------- */
 
-/* Put header h and the octets after the incoming header (body) out on port p to dst. */
+/* Put header h and the octets after the incoming header (body) out on port p to dst.
+ * False: too long for that link. */
 static bool put_out(rx_t *x, unsigned p, const net_addr_t *dst, const bac_npdu_t *h,
                     const uint8_t *body, size_t body_len)
 {
@@ -245,17 +480,23 @@ static bool put_out(rx_t *x, unsigned p, const net_addr_t *dst, const bac_npdu_t
     bac_put_bytes(&w, body, body_len);
     if (bac_err(&w) || bac_pos(&w) > x->r->ports[p].link.max_npdu)
         return false;
-    emit(x, p, dst, o, bac_pos(&w));
-    x->r->stats.forwarded++;
+    if (emit(x, p, dst, o, bac_pos(&w)))
+        x->r->stats.forwarded++;
     return true;
 }
 
-/* A global broadcast goes out of every port but the one it came in on, DNET kept. */
+/* A global broadcast goes out of every port but the one it came in on, DNET kept: the
+ * same octets everywhere, encoded once. */
 static void flood(rx_t *x, const bac_npdu_t *h, const uint8_t *body, size_t len)
 {
-    for (unsigned p = 0; p < x->r->nports; p++)
-        if (p != x->k)
-            put_out(x, p, NULL, h, body, len);
+    uint8_t o[NET_NPDU_MAX];
+    bac_buf_t w;
+
+    bac_buf_writer(&w, o, sizeof o);
+    bac_npdu_encode(&w, h);
+    bac_put_bytes(&w, body, len);
+    if (!bac_err(&w))
+        x->r->stats.forwarded += emit_all(x, x->k, o, bac_pos(&w));
 }
 
 /* Route h (DNET set, not global, not port k's own network). x->own: the router's own
@@ -284,11 +525,11 @@ static void route(rx_t *x, bac_npdu_t *h, const uint8_t *body, size_t len)
     if (!rt) {
         bac_npdu_t wh = {0};
         net_msg_t m = {.type = NET_MSG_WHO_IS_ROUTER, .has_dnet = true, .dnet = h->dnet};
+        uint8_t o[8];
+        size_t n = encode_msg(o, sizeof o, &wh, &m);
 
-        /* Look for it for next time; this one is refused (there is no queue). */
-        for (unsigned q = 0; q < x->r->nports; q++)
-            if (x->own || q != x->k)
-                send_msg(x, q, NULL, &wh, &m);
+        /* Look for it for next time; this one is refused (nothing waits for a route). */
+        emit_all(x, x->own ? NO_PORT : x->k, o, n);
         reject(x, h, NET_REJECT_UNKNOWN_DNET, h->dnet);
         return;
     }
@@ -395,16 +636,18 @@ static void on_who_is_router(rx_t *x, const bac_npdu_t *h, const net_msg_t *m, c
                              size_t len)
 {
     uint8_t list[NET_NPDU_MAX - 8u];
-    size_t n = reachable(x->r, x->k, m->has_dnet ? m->dnet : 0, list, sizeof list);
-    bool known = !m->has_dnet || net_router_port_of(x->r, m->dnet) >= 0 ||
-                 find_route(x->r, m->dnet);
+    uint16_t only = m->has_dnet ? m->dnet : 0;
+    bool said = false, known = !m->has_dnet || net_router_port_of(x->r, m->dnet) >= 0 ||
+                               find_route(x->r, m->dnet);
+    unsigned i = 0;
+    size_t n;
 
-    if (n) {
-        i_am_router(x, x->k, list, n);
-        return;
+    while ((n = reachable(x->r, x->k, only, &i, list, sizeof list)) > 0) {
+        send_dnets(x, x->k, NET_MSG_I_AM_ROUTER, list, n);
+        said = true;
     }
-    if (known)
-        return; /* reachable only through the asker's own network: not through us */
+    if (said || known)
+        return; /* known and reachable only through the asker's own network: not us */
     /* Unknown: ask the other networks on the requester's behalf (clause 6.6.3.2). */
     bac_npdu_t fh = *h;
     if (!fh.has_snet && x->r->ports[x->k].net && x->src->len && x->src->len <= BAC_MAC_MAX) {
@@ -413,16 +656,14 @@ static void on_who_is_router(rx_t *x, const bac_npdu_t *h, const net_msg_t *m, c
         to_bac_mac(&fh.sadr, x->src);
     }
     fh.has_dnet = false;
-    for (unsigned p = 0; p < x->r->nports; p++)
-        if (p != x->k)
-            put_out(x, p, NULL, &fh, body, len);
+    flood(x, &fh, body, len);
 }
 
 /* Learn from I-Am-Router; tell the other networks only what changed, so that two
  * routers on a loop of networks stop telling each other. */
 static void on_i_am_router(rx_t *x, const net_msg_t *m)
 {
-    uint8_t list[NET_NPDU_MAX - 8u];
+    uint8_t list[NET_NPDU_MAX - 8u]; /* m came in one NPDU: its list fits */
     size_t n = 0;
 
     if (x->src->len == 0)
@@ -435,40 +676,59 @@ static void on_i_am_router(rx_t *x, const net_msg_t *m)
             list[n++] = (uint8_t)d;
         }
     }
-    for (unsigned p = 0; p < x->r->nports; p++)
+    for (unsigned p = 0; p < x->r->nports && n; p++)
         if (p != x->k)
-            i_am_router(x, p, list, n);
+            send_dnets(x, p, NET_MSG_I_AM_ROUTER, list, n);
+}
+
+/* A DNET list being passed on to every port but the one it came from, in pieces. */
+typedef struct {
+    rx_t *x;
+    uint8_t type;
+    size_t n;
+    uint8_t list[NET_NPDU_MAX - 8u];
+} relay_t;
+
+static void relay_flush(relay_t *d)
+{
+    for (unsigned p = 0; p < d->x->r->nports && d->n; p++)
+        if (p != d->x->k)
+            send_dnets(d->x, p, d->type, d->list, d->n);
+    d->n = 0;
+}
+
+static void relay_add(relay_t *d, uint16_t dnet)
+{
+    if (d->n + 2u > sizeof d->list)
+        relay_flush(d);
+    d->list[d->n++] = (uint8_t)(dnet >> 8);
+    d->list[d->n++] = (uint8_t)dnet;
+}
+
+/* Mark rt busy or not if the sender is its next hop; pass on a change. */
+static void mark(relay_t *d, net_route_t *rt, bool busy)
+{
+    const net_addr_t *src = d->x->src;
+
+    if (!rt || rt->port != d->x->k || rt->next_hop.len != src->len ||
+        memcmp(rt->next_hop.mac, src->mac, src->len) || rt->busy == busy)
+        return;
+    rt->busy = busy;
+    relay_add(d, rt->dnet);
 }
 
 /* Busy/Available: mark the routes through the sender (all of them when the list is
  * empty) and pass on what changed. */
 static void on_busy(rx_t *x, const net_msg_t *m, bool busy)
 {
-    uint8_t list[2u * NET_MAX_ROUTES];
-    size_t n = 0;
+    relay_t d = {.x = x, .type = m->type};
 
-    for (unsigned i = 0; i < x->r->nroutes; i++) {
-        net_route_t *rt = &x->r->routes[i];
-        bool listed = m->count == 0;
-
-        for (uint16_t j = 0; j < m->count && !listed; j++)
-            listed = net_msg_dnet(m, j) == rt->dnet;
-        if (!listed || rt->port != x->k || rt->next_hop.len != x->src->len ||
-            memcmp(rt->next_hop.mac, x->src->mac, x->src->len) || rt->busy == busy)
-            continue;
-        rt->busy = busy;
-        list[n++] = (uint8_t)(rt->dnet >> 8);
-        list[n++] = (uint8_t)rt->dnet;
-    }
-    if (n == 0)
-        return;
-    for (unsigned p = 0; p < x->r->nports; p++) {
-        bac_npdu_t h = {0};
-        net_msg_t o = {.type = m->type, .list = list, .list_len = n, .count = (uint16_t)(n / 2u)};
-
-        if (p != x->k)
-            send_msg(x, p, NULL, &h, &o);
-    }
+    if (m->count == 0)
+        for (unsigned i = 0; i < x->r->nroutes; i++)
+            mark(&d, &x->r->routes[i], busy);
+    for (uint16_t j = 0; j < m->count; j++)
+        mark(&d, find_route(x->r, net_msg_dnet(m, j)), busy);
+    relay_flush(&d);
 }
 
 /* Initialize-Routing-Table: a query (no entries) gets the table; an update may only
@@ -490,7 +750,12 @@ static void on_init_rt(rx_t *x, const bac_npdu_t *h, const net_msg_t *m)
         send_msg(x, x->k, x->src, &rh, &a);
         return;
     }
-    for (unsigned i = 0; i < x->r->nports + x->r->nroutes && count < 255u && n + 4u <= sizeof list;
+    /* As many entries as the link carries (a header of at most 26 octets before them),
+     * and the count is one octet. */
+    size_t max = x->r->ports[x->k].link.max_npdu > 26u ? x->r->ports[x->k].link.max_npdu - 26u : 0;
+    if (max > sizeof list)
+        max = sizeof list;
+    for (unsigned i = 0; i < (unsigned)x->r->nports + x->r->nroutes && count < 255u && n + 4u <= max;
          i++) {
         uint16_t net = i < x->r->nports ? x->r->ports[i].net : x->r->routes[i - x->r->nports].dnet;
         unsigned port = i < x->r->nports ? i : x->r->routes[i - x->r->nports].port;
@@ -499,7 +764,9 @@ static void on_init_rt(rx_t *x, const bac_npdu_t *h, const net_msg_t *m)
             continue;
         list[n++] = (uint8_t)(net >> 8);
         list[n++] = (uint8_t)net;
-        list[n++] = (uint8_t)(port + 1u); /* port ids start at 1: 0 means purge */
+        /* Port ids start at 1 (0 means purge) and are one octet: ports from 255 on
+         * share id 255. */
+        list[n++] = (uint8_t)(port < 254u ? port + 1u : 255u);
         list[n++] = 0;                    /* no port info */
         count++;
     }
@@ -649,4 +916,61 @@ size_t net_router_receive(net_router_t *r, unsigned k, const net_addr_t *src, bo
             deliver(&x, h, body, blen, to_bcast);
     }
     return x.out_len;
+}
+
+/* ---- the host's clock: queues drained, congestion told ---------------------------- */
+
+static void tell(rx_t *x, const uint32_t *to, uint8_t type, const uint8_t *list, size_t n)
+{
+    for (unsigned p = 0; p < x->r->nports && n; p++)
+        if (to[p / 32u] >> (p % 32u) & 1u)
+            send_dnets(x, p, type, list, n);
+}
+
+/* Router-Busy-To-Network (or Router-Available-To-Network) for the networks behind port
+ * k (its own and the routes through it), to the routers on the other ports: only
+ * routers act on these, and a port where a route leads has one. */
+static void announce(net_router_t *r, unsigned k)
+{
+    static const net_addr_t none = {0};
+    uint32_t to[(NET_MAX_PORTS + 31u) / 32u] = {0};
+    rx_t x = {.r = r, .k = NO_PORT, .src = &none};
+    uint8_t type = r->ports[k].congested ? NET_MSG_ROUTER_BUSY : NET_MSG_ROUTER_AVAILABLE;
+    uint8_t list[NET_NPDU_MAX - 8u];
+    size_t n = 0;
+
+    for (unsigned i = 0; i < r->nroutes; i++)
+        if (r->routes[i].port != k)
+            to[r->routes[i].port / 32u] |= 1u << (r->routes[i].port % 32u);
+    for (unsigned e = 0; e <= r->nroutes; e++) {
+        const net_route_t *rt = e ? &r->routes[e - 1u] : NULL;
+        uint16_t net = !rt ? r->ports[k].net : rt->port == k ? rt->dnet : 0;
+
+        if (net == 0)
+            continue;
+        if (n + 2u > sizeof list) {
+            tell(&x, to, type, list, n);
+            n = 0;
+        }
+        list[n++] = (uint8_t)(net >> 8);
+        list[n++] = (uint8_t)net;
+    }
+    tell(&x, to, type, list, n);
+}
+
+uint32_t net_router_poll(net_router_t *r, uint32_t now_ms)
+{
+    r->now_ms = now_ms;
+    for (unsigned k = 0; k < r->nports && (r->waiting || r->owed); k++) {
+        net_port_t *p = &r->ports[k];
+
+        if (p->queue.count)
+            drain(r, p);
+        if (p->tell) {
+            p->tell = false;
+            r->owed--;
+            announce(r, k);
+        }
+    }
+    return r->waiting;
 }

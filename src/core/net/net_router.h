@@ -18,6 +18,7 @@
 #ifndef NET_MAX_ROUTES
 #define NET_MAX_ROUTES 64u
 #endif
+#define NET_PACE_MAX 1000000u /* NPDUs a second, and a burst: burst * 1000 fits 32 bits */
 #ifndef NET_NPDU_MAX
 #define NET_NPDU_MAX 1520u /* BACnet/IP's 1497 plus the SNET/SADR a router adds */
 #endif
@@ -92,18 +93,51 @@ bool net_msg_rt_next(const net_msg_t *m, size_t *off, net_rt_entry_t *e);
 /* ---- the router -------------------------------------------------------------------- */
 typedef struct net_router net_router_t;
 
+/* A port's output queue: length-prefixed records (NPDU length 2, destination length 1,
+ * destination, NPDU) in the caller's byte ring, each kept whole (a record that would
+ * wrap starts again at offset 0 and the tail it skipped counts as used). */
+typedef struct {
+    uint8_t *buf;   /* net_router_port_queue's storage; NULL: no queue */
+    uint32_t cap;   /* octets */
+    uint32_t head;  /* the oldest record */
+    uint32_t used;  /* octets from head to the free space, skipped tails included */
+    uint32_t count; /* NPDUs waiting */
+} net_queue_t;
+
+/* A token bucket: rate NPDUs a second on average, burst of them at once. Tokens are
+ * counted in thousandths so that a millisecond adds exactly rate of them. */
+typedef struct {
+    uint32_t rate;    /* 0: no limit */
+    uint32_t burst;
+    uint32_t tokens;  /* thousandths of an NPDU, at most burst * 1000 */
+    uint32_t last_ms; /* the router's clock when tokens were last added */
+} net_pace_t;
+
+typedef struct {
+    uint32_t sent;    /* NPDUs the link took (the upcall's reply buffer included) */
+    uint32_t queued;  /* NPDUs that had to wait (link busy, pacing, or others waiting) */
+    uint32_t dropped; /* lost: the queue was full, or there is none */
+    uint32_t errors;  /* lost: the link's send failed hard */
+    uint32_t peak;    /* the most octets the queue ever held */
+} net_port_stats_t;
+
 typedef struct {
     net_router_t *r;  /* back pointers for net_router_port_upper's ctx */
-    uint8_t index;
+    uint16_t index;
     net_link_t link;
     uint16_t net;     /* 0: unknown until a Network-Number-Is teaches it */
     bool configured;  /* net was configured, not learned */
     net_addr_t mac;   /* the router's own address on this link */
+    bool congested;   /* its queue is near full: its networks are busy (docs/network.md) */
+    bool tell;        /* congested changed and the other routers are not told yet */
+    net_queue_t queue;
+    net_pace_t pace;
+    net_port_stats_t stats;
 } net_port_t;
 
 typedef struct {
     uint16_t dnet;
-    uint8_t port;
+    uint16_t port;
     bool busy;           /* Router-Busy-To-Network: reject until Router-Available */
     net_addr_t next_hop; /* the router on that port that reaches dnet */
 } net_route_t;
@@ -114,11 +148,14 @@ typedef struct {
 
 struct net_router {
     net_port_t ports[NET_MAX_PORTS];
-    uint8_t nports;
+    uint16_t nports;
     net_route_t routes[NET_MAX_ROUTES];
     uint16_t nroutes;
     net_upper_t app; /* the router's own application entity (receive may be NULL) */
-    net_stats_t stats;
+    net_stats_t stats; /* dropped includes what the ports' queues and links lost */
+    uint32_t now_ms;   /* the clock of the last net_router_poll */
+    uint32_t waiting;  /* NPDUs in all the queues */
+    uint16_t owed;     /* ports whose tell is set */
 };
 
 /* app: the router's device; its reply, if any, is routed like any NPDU. */
@@ -142,5 +179,26 @@ const net_route_t *net_router_route(const net_router_t *r, uint16_t dnet);
 /* The port directly connected to net, or -1. */
 int net_router_port_of(const net_router_t *r, uint16_t net);
 
+/* ---- queueing and pacing (docs/network.md) ----------------------------------------- */
+
+/* Give port k an output queue of cap octets at buf (the caller's, kept for the life of
+ * the router; NULL/0: none). What the port's link refuses with NET_ERR_BUSY, or pacing
+ * holds back, waits there, and whatever comes for the port while anything waits queues
+ * behind it, in order. An NPDU takes its length + 3 + its destination's length (an
+ * I-Am to a B/IP client about 40); one that does not fit is dropped and counted.
+ * Returns 0, or -1 when k is no port or its queue holds NPDUs. */
+int net_router_port_queue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap);
+/* Pace port k: rate NPDUs a second on average and at most burst at once (a token
+ * bucket on net_router_poll's clock, full to begin with). rate 0: no limit (the
+ * default). Returns 0, or -1 when k is no port or rate/burst are outside
+ * 1..NET_PACE_MAX (burst, with a rate). */
+int net_router_port_pace(net_router_t *r, unsigned k, uint32_t rate, uint32_t burst);
+/* Offer what waits to the links, oldest first, as far as they take it and pacing
+ * allows; owed Router-Busy/-Available messages go out. now_ms: the host's monotonic
+ * millisecond clock (it may wrap); call it after ticking the links, every millisecond
+ * or so while net_router_waiting() is not 0. Returns the NPDUs still waiting. */
+uint32_t net_router_poll(net_router_t *r, uint32_t now_ms);
+/* NPDUs waiting in all the queues. */
+uint32_t net_router_waiting(const net_router_t *r);
 
 #endif
