@@ -247,20 +247,71 @@ static unsigned emit_all(rx_t *x, unsigned skip, const uint8_t *npdu, size_t len
 
 /* ---- routing table -------------------------------------------------------------- */
 
+/* Lookups by network number are binary searches: routes[] is kept sorted by DNET and
+ * by_net[] lists the numbered ports sorted by net (with 313 trunks a scan cost more
+ * than the rest of forwarding). */
+
+/* The first position in by_net[] whose port's net is not below net. */
+static unsigned port_pos(const net_router_t *r, uint16_t net)
+{
+    unsigned lo = 0, hi = r->nnets;
+
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2u;
+
+        if (r->ports[r->by_net[mid]].net < net)
+            lo = mid + 1u;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int net_router_port_of(const net_router_t *r, uint16_t net)
 {
-    for (unsigned i = 0; net && i < r->nports; i++)
-        if (r->ports[i].net == net)
-            return (int)i;
-    return -1;
+    unsigned i = port_pos(r, net);
+
+    return net && i < r->nnets && r->ports[r->by_net[i]].net == net ? (int)r->by_net[i] : -1;
+}
+
+/* Port k's number becomes net (not 0, no other port's), in by_net[] too. */
+static void number_port(net_router_t *r, unsigned k, uint16_t net)
+{
+    unsigned i;
+
+    if (r->ports[k].net) { /* a learned number learned again */
+        i = port_pos(r, r->ports[k].net);
+        r->nnets--;
+        memmove(&r->by_net[i], &r->by_net[i + 1u], (r->nnets - i) * sizeof r->by_net[0]);
+    }
+    r->ports[k].net = net;
+    i = port_pos(r, net);
+    memmove(&r->by_net[i + 1u], &r->by_net[i], (r->nnets - i) * sizeof r->by_net[0]);
+    r->by_net[i] = (uint16_t)k;
+    r->nnets++;
+}
+
+/* The first position in routes[] whose DNET is not below dnet. */
+static unsigned route_pos(const net_router_t *r, uint16_t dnet)
+{
+    unsigned lo = 0, hi = r->nroutes;
+
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2u;
+
+        if (r->routes[mid].dnet < dnet)
+            lo = mid + 1u;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
 static net_route_t *find_route(net_router_t *r, uint16_t dnet)
 {
-    for (unsigned i = 0; i < r->nroutes; i++)
-        if (r->routes[i].dnet == dnet)
-            return &r->routes[i];
-    return NULL;
+    unsigned i = route_pos(r, dnet);
+
+    return i < r->nroutes && r->routes[i].dnet == dnet ? &r->routes[i] : NULL;
 }
 
 const net_route_t *net_router_route(const net_router_t *r, uint16_t dnet)
@@ -281,9 +332,13 @@ int net_router_set_route(net_router_t *r, uint16_t dnet, unsigned port,
         !memcmp(rt->next_hop.mac, next_hop->mac, next_hop->len))
         return 0;
     if (!rt) {
+        unsigned i = route_pos(r, dnet);
+
         if (r->nroutes >= NET_MAX_ROUTES)
             return -1;
-        rt = &r->routes[r->nroutes++];
+        memmove(&r->routes[i + 1u], &r->routes[i], (r->nroutes - i) * sizeof r->routes[0]);
+        r->nroutes++;
+        rt = &r->routes[i];
     }
     memset(rt, 0, sizeof *rt);
     rt->dnet = dnet;
@@ -296,8 +351,10 @@ static void purge_route(net_router_t *r, uint16_t dnet)
 {
     net_route_t *rt = find_route(r, dnet);
 
-    if (rt)
-        *rt = r->routes[--r->nroutes];
+    if (rt) {
+        r->nroutes--;
+        memmove(rt, rt + 1, (size_t)(&r->routes[r->nroutes] - rt) * sizeof *rt);
+    }
 }
 
 /* ---- setup ------------------------------------------------------------------------ */
@@ -323,10 +380,12 @@ int net_router_add_port(net_router_t *r, const net_link_t *link, uint16_t net,
     p->index = r->nports;
     p->pace.last_ms = r->now_ms;
     p->link = *link;
-    p->net = net;
     p->configured = net != 0;
     p->mac = *mac;
-    return r->nports++;
+    r->nports++;
+    if (net)
+        number_port(r, p->index, net);
+    return p->index;
 }
 
 static size_t port_receive(void *ctx, const net_addr_t *src, bool bcast, const uint8_t *npdu,
@@ -808,7 +867,7 @@ static void on_network_number(rx_t *x, const bac_npdu_t *h, const net_msg_t *m)
     /* Learn from a configured source only, and never over our own configuration. */
     if (!in->configured && m->flag == 1 && m->dnet != 0 && m->dnet != BAC_NET_BROADCAST &&
         net_router_port_of(x->r, m->dnet) < 0)
-        in->net = m->dnet;
+        number_port(x->r, x->k, m->dnet);
 }
 
 static void network_msg(rx_t *x, const bac_npdu_t *h, const uint8_t *body, size_t len,

@@ -146,11 +146,16 @@ typedef struct {
     uint32_t forwarded, delivered, dropped, rejected;
 } net_stats_t;
 
+/* Read the tables, never write them: routes[] is kept sorted by DNET and by_net[]
+ * indexes the ports' numbers (a pointer from net_router_route is good until the table
+ * next changes). */
 struct net_router {
     net_port_t ports[NET_MAX_PORTS];
     uint16_t nports;
-    net_route_t routes[NET_MAX_ROUTES];
+    net_route_t routes[NET_MAX_ROUTES]; /* sorted by dnet */
     uint16_t nroutes;
+    uint16_t by_net[NET_MAX_PORTS];     /* the ports with a number, sorted by it */
+    uint16_t nnets;
     net_upper_t app; /* the router's own application entity (receive may be NULL) */
     net_stats_t stats; /* dropped includes what the ports' queues and links lost */
     uint32_t now_ms;   /* the clock of the last net_router_poll */
