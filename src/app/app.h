@@ -9,6 +9,7 @@
 
 int app_measure(int argc, char **argv);
 int app_run(int argc, char **argv);
+int app_site(int argc, char **argv);
 /* s4100 ctl and the control socket: control.h */
 
 /* Meter-setting options (--system-type ...), shared by the commands. */

@@ -14,6 +14,7 @@ static void usage(FILE *f)
     fputs("usage: s4100 <command> [options]\n"
           "commands:\n"
           "  run       the meter in real time, serving BACnet/IP (the main job)\n"
+          "  site      a building: a BACnet router and MS/TP trunks of meters (sites/)\n"
           "  measure   run the metering engine over a scenario or a recording, print readings\n"
           "  ctl       drive a running meter through its control socket\n"
           "  version   the version (also --version)\n"
@@ -63,6 +64,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return app_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "site"))
+        return app_site(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ctl"))
         return app_ctl(argc - 1, argv + 1);
     if (!strcmp(argv[1], "measure"))
