@@ -482,6 +482,13 @@ static void test_forwarded_from_peer(void **state)
     RX(&peer2, "\x81\x04\x00\x0E\xC0\xA8\x07\x05\xBA\xC0\x01\x00\x10\x08");
     assert_int_equal(sent.n, 1);
     EXPECT_SENT(0, &fd2, "\x81\x04\x00\x0E\xC0\xA8\x07\x05\xBA\xC0\x01\x00\x10\x08");
+    /* A BDT without our own entry: peers are taken to unicast to us (two-hop). */
+    bip_bdt_clear(&m);
+    assert_int_equal(bip_bdt_add(&m, &peer2, ONES), 0);
+    reset();
+    RX(&peer2, FWD_REMOTE);
+    assert_int_equal(sent.n, 3);
+    EXPECT_SENT(0, &bcast, FWD_REMOTE);
 }
 
 static void test_distribute_broadcast(void **state)
