@@ -7,7 +7,8 @@
  * the request's SNET/SADR), carry a server's APDU, and be well-formed tag by tag.
  *
  * Input: [flags][cap high][cap low][NPDU ...]; flags bit 0 received as a broadcast,
- * bit 1 through the router (port from bits 4..5), bits 2..3 Max_APDU 50/128/480/1476.
+ * bit 1 through the router (port from bits 4..5), bits 2..3 Max_APDU 50/128/480/1476,
+ * bit 6 with a Description.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rdev_init(&d, &r, 4000, "Router 1");
     d.max_apdu = sizes[(data[0] >> 2) & 3u];
     d.location = "Plant room";
+    if (data[0] & 0x40u)
+        d.description = "Site router";
     net_upper_t app = rdev_upper(&d);
     net_router_init(&r, &app);
     for (unsigned i = 0; i < 3; i++) {
