@@ -5,7 +5,9 @@
  *
  * The test site: port 0 BACnet/IP network 1 (router at 192.168.0.1:47808), port 1 MS/TP
  * network 2 (router MAC 1), port 2 MS/TP network 3 (router MAC 1). A client at
- * 192.168.0.10:47808, a meter at MAC 5 on network 2.
+ * 192.168.0.10:47808, a meter at MAC 5 on network 2. The queue and pacing tests use a
+ * site of up to 301 ports built the same way (port k: network k + 1) on links that say
+ * busy when told to, and a virtual clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,6 +136,22 @@ static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want
         static const uint8_t w_[] = {__VA_ARGS__};                                     \
         const frame_t *f_ = &S.link[p].f[i];                                           \
         assert_true(S.link[p].n > (i));                                                \
+        assert_int_equal(f_->dst.len, dst_len);                                        \
+        assert_memory_equal(f_->dst.mac, dst_mac, dst_len);                            \
+        expect_bytes(f_->b, f_->len, w_, sizeof w_);                                   \
+    } while (0)
+
+#define RX_Q(port, src, bcast, ...)                                                    \
+    do {                                                                               \
+        static const uint8_t in_[] = {__VA_ARGS__};                                    \
+        qrx(port, src, bcast, in_, sizeof in_);                                        \
+    } while (0)
+
+/* The last NPDU port p's queue-test link took, to dst. */
+#define EXPECT_LAST(p, dst_len, dst_mac, ...)                                          \
+    do {                                                                               \
+        static const uint8_t w_[] = {__VA_ARGS__};                                     \
+        const frame_t *f_ = &Q.l[p].last;                                              \
         assert_int_equal(f_->dst.len, dst_len);                                        \
         assert_memory_equal(f_->dst.mac, dst_mac, dst_len);                            \
         expect_bytes(f_->b, f_->len, w_, sizeof w_);                                   \
@@ -697,6 +715,559 @@ static void test_too_long(void **state)
     EXPECT_OUT(false, 0x01, 0x80, 0x03, 0x04, 0x00, 0x02);
 }
 
+/* ---- queueing and pacing ----------------------------------------------------------- */
+
+/* A link that may say busy (or fail) and keeps what it takes: every NPDU in log (small
+ * ones), the last one whole. */
+typedef struct {
+    uint8_t dlen, dst[NET_ADDR_MAX];
+    uint16_t len;
+    uint8_t b[40];
+} qrec_t;
+
+typedef struct {
+    int busy;       /* NET_ERR_BUSY for the next this many offers */
+    int room;       /* then take this many (-1: any number), NET_ERR_BUSY after */
+    int fail;       /* -1 (a hard error) for the next this many offers */
+    unsigned offers, taken;
+    frame_t last;
+    qrec_t *log;    /* NULL: count only */
+    unsigned cap;
+} qlink_t;
+
+#define QPORTS 301u
+
+static struct {
+    net_router_t r;
+    qlink_t l[QPORTS];
+    uint8_t arena[1u << 20]; /* the queues' storage */
+    size_t used;
+    qrec_t log[1400];
+} Q;
+
+static int q_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
+{
+    qlink_t *l = ctx;
+
+    l->offers++;
+    if (l->fail > 0) {
+        l->fail--;
+        return -1;
+    }
+    if (l->busy > 0) {
+        l->busy--;
+        return NET_ERR_BUSY;
+    }
+    if (l->room == 0)
+        return NET_ERR_BUSY;
+    if (l->room > 0)
+        l->room--;
+    memset(&l->last, 0, sizeof l->last);
+    if (dst)
+        l->last.dst = *dst;
+    memcpy(l->last.b, npdu, len);
+    l->last.len = len;
+    if (l->log) {
+        qrec_t *q = &l->log[l->taken];
+
+        assert_true(l->taken < l->cap && len <= sizeof q->b);
+        q->dlen = dst ? dst->len : 0;
+        memcpy(q->dst, l->last.dst.mac, NET_ADDR_MAX);
+        q->len = (uint16_t)len;
+        memcpy(q->b, npdu, len);
+    }
+    l->taken++;
+    return 0;
+}
+
+/* A router of n ports: 0 B/IP network 1 (192.168.0.1), k MS/TP network k + 1 (MAC 1);
+ * every link takes everything until told otherwise. */
+static void qsite(unsigned n, const net_upper_t *app)
+{
+    static const net_addr_t ip = {6, {IP_ROUTER}}, ms = {1, {1}};
+
+    memset(&Q, 0, sizeof Q);
+    net_router_init(&Q.r, app);
+    for (unsigned i = 0; i < n; i++) {
+        net_link_t l = {&Q.l[i], q_send, i == 0 ? 1497 : 501};
+
+        Q.l[i].room = -1;
+        assert_int_equal(net_router_add_port(&Q.r, &l, (uint16_t)(i + 1), i == 0 ? &ip : &ms),
+                         (int)i);
+    }
+}
+
+static void qgive(unsigned k, size_t cap)
+{
+    assert_true(Q.used + cap <= sizeof Q.arena);
+    assert_int_equal(net_router_port_queue(&Q.r, k, Q.arena + Q.used, cap), 0);
+    Q.used += cap;
+}
+
+static void qlog(unsigned k, unsigned cap)
+{
+    Q.l[k].log = Q.log;
+    Q.l[k].cap = cap;
+}
+
+static void qrx(unsigned port, const net_addr_t *src, bool bcast, const uint8_t *b, size_t n)
+{
+    uint8_t out[NET_NPDU_MAX];
+    bool rb;
+
+    S.out_len = net_router_receive(&Q.r, port, src, bcast, b, n, out, sizeof out, &rb);
+}
+
+/* The client's ReadProperty-like request number seq to meter 5 on network 2, and what
+ * the trunk must get: SNET 1, SADR the client, the APDU unchanged. */
+static void to_meter5(uint8_t seq)
+{
+    const uint8_t in[] = {0x01, 0x24, 0x00, 0x02, 0x01, 0x05, 0xFF, 0x00, 0x05, seq, 0x0C};
+
+    qrx(0, &client, false, in, sizeof in);
+}
+
+static void expect_at_meter5(const qrec_t *q, uint8_t seq)
+{
+    const uint8_t w[] = {0x01, 0x0C, 0x00, 0x01, 0x06, IP_CLIENT, 0x00, 0x05, seq, 0x0C};
+
+    assert_int_equal(q->dlen, 1);
+    assert_int_equal(q->dst[0], 5);
+    expect_bytes(q->b, q->len, w, sizeof w);
+}
+
+static void test_busy_link_then_accepts(void **state)
+{
+    (void)state;
+    qsite(2, NULL);
+    qgive(1, 4096);
+    qlog(1, 16);
+    Q.l[1].busy = 3;
+    /* The first is offered and refused: it waits; the four after it queue behind it
+     * without being offered (order is kept). */
+    for (uint8_t i = 0; i < 5; i++)
+        to_meter5(i);
+    assert_int_equal(Q.l[1].offers, 1);
+    assert_int_equal(Q.l[1].taken, 0);
+    assert_int_equal(net_router_waiting(&Q.r), 5);
+    assert_int_equal(Q.r.ports[1].stats.queued, 5);
+    /* Polls: refused twice more (the same NPDU each time), then all of them. */
+    assert_int_equal(net_router_poll(&Q.r, 1), 5);
+    assert_int_equal(net_router_poll(&Q.r, 2), 5);
+    assert_int_equal(Q.l[1].offers, 3);
+    assert_int_equal(net_router_poll(&Q.r, 3), 0);
+    assert_int_equal(Q.l[1].taken, 5);
+    for (uint8_t i = 0; i < 5; i++)
+        expect_at_meter5(&Q.log[i], i);
+    assert_int_equal(Q.r.ports[1].stats.sent, 5);
+    assert_int_equal(Q.r.ports[1].stats.dropped, 0);
+    assert_int_equal(Q.r.stats.dropped, 0);
+    assert_int_equal(Q.r.stats.forwarded, 5);
+    /* Empty again: the next goes straight to the link. */
+    to_meter5(5);
+    assert_int_equal(Q.l[1].taken, 6);
+    expect_at_meter5(&Q.log[5], 5);
+    assert_int_equal(net_router_waiting(&Q.r), 0);
+}
+
+static void test_queue_full_drops_keeps_order(void **state)
+{
+    /* A record: 3 octets + the MAC (1) + the NPDU (15): 19. Room for three and a half:
+     * the fourth wraps to the start of the ring. */
+    const size_t rec = 3u + 1u + 15u;
+
+    (void)state;
+    qsite(2, NULL);
+    qgive(1, 3u * rec + rec / 2u);
+    qlog(1, 16);
+    Q.l[1].room = 0; /* busy until the trunk moves */
+    for (uint8_t i = 0; i < 5; i++)
+        to_meter5(i);
+    /* 0..2 wait, 3 and 4 are lost and counted. */
+    assert_int_equal(net_router_waiting(&Q.r), 3);
+    assert_int_equal(Q.r.ports[1].stats.dropped, 2);
+    assert_int_equal(Q.r.stats.dropped, 2);
+    assert_int_equal(Q.r.stats.forwarded, 3);
+    assert_int_equal(Q.r.ports[1].stats.peak, 3u * rec);
+    /* One leaves; 5 fits only at the start of the ring (the tail end is skipped); 6 does
+     * not fit at all. */
+    Q.l[1].room = 1;
+    net_router_poll(&Q.r, 1);
+    to_meter5(5);
+    to_meter5(6);
+    assert_int_equal(net_router_waiting(&Q.r), 3);
+    assert_int_equal(Q.r.ports[1].stats.dropped, 3);
+    assert_int_equal(Q.r.ports[1].queue.used, Q.r.ports[1].queue.cap);
+    Q.l[1].room = -1;
+    assert_int_equal(net_router_poll(&Q.r, 2), 0);
+    assert_int_equal(Q.l[1].taken, 4);
+    expect_at_meter5(&Q.log[0], 0);
+    expect_at_meter5(&Q.log[1], 1);
+    expect_at_meter5(&Q.log[2], 2);
+    expect_at_meter5(&Q.log[3], 5);
+    assert_int_equal(Q.r.ports[1].queue.used, 0);
+}
+
+static void test_queue_model(void **state)
+{
+    /* Random lengths, a link busy at random, polls at random: what comes out is exactly
+     * what was not counted as dropped, in order, byte for byte (the ring wraps many
+     * times in 300 octets). */
+    static uint8_t want[4000][40];
+    static size_t want_len[4000];
+    unsigned nwant = 0, seen = 0;
+    uint32_t x = 12345;
+
+    (void)state;
+    qsite(2, NULL);
+    qgive(1, 300);
+    qlog(1, 1400);
+    for (unsigned step = 0; step < 6000; step++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        if (x % 3u == 0) {
+            Q.l[1].room = (int)(x >> 8) % 4;
+            net_router_poll(&Q.r, step);
+        } else {
+            uint8_t in[40] = {0x01, 0x20, 0x00, 0x02, 0x01, 0x05, 0xFF};
+            size_t n = 7u + 1u + (x >> 4) % 24u;
+            uint32_t dropped = Q.r.ports[1].stats.dropped;
+
+            for (size_t i = 7; i < n; i++)
+                in[i] = (uint8_t)(step + i);
+            qrx(0, &client, false, in, n);
+            if (Q.r.ports[1].stats.dropped == dropped) {
+                /* On the trunk: control 0x08, SNET 1, SADR the client, the APDU. */
+                uint8_t *w = want[nwant];
+
+                memcpy(w, (const uint8_t[]){0x01, 0x08, 0x00, 0x01, 0x06, IP_CLIENT}, 11);
+                memcpy(w + 11, in + 7, n - 7u);
+                want_len[nwant++] = 11u + n - 7u;
+            }
+        }
+        for (; seen < Q.l[1].taken; seen++) {
+            assert_true(seen < nwant);
+            expect_bytes(Q.log[seen].b, Q.log[seen].len, want[seen], want_len[seen]);
+        }
+        if (seen >= 1000) { /* start the log again */
+            memmove(want, want + seen, (nwant - seen) * sizeof want[0]);
+            memmove(want_len, want_len + seen, (nwant - seen) * sizeof want_len[0]);
+            nwant -= seen;
+            Q.l[1].taken = seen = 0;
+        }
+    }
+    assert_true(Q.r.ports[1].stats.dropped > 100 && Q.r.ports[1].stats.sent > 1000);
+    assert_int_equal(Q.r.ports[1].stats.sent + Q.r.ports[1].stats.dropped + Q.r.waiting,
+                     Q.r.stats.forwarded + Q.r.ports[1].stats.dropped);
+}
+
+static void test_hard_error_not_retried(void **state)
+{
+    (void)state;
+    qsite(2, NULL);
+    qgive(1, 4096);
+    Q.l[1].fail = 1;
+    to_meter5(0);
+    to_meter5(1);
+    /* The first is lost and counted; it does not wait; the second goes. */
+    assert_int_equal(Q.r.ports[1].stats.errors, 1);
+    assert_int_equal(Q.r.stats.dropped, 1);
+    assert_int_equal(net_router_waiting(&Q.r), 0);
+    assert_int_equal(Q.l[1].taken, 1);
+    /* Without a queue a busy link loses the NPDU too (counted). */
+    assert_int_equal(net_router_port_queue(&Q.r, 1, NULL, 0), 0);
+    Q.l[1].busy = 1;
+    to_meter5(2);
+    assert_int_equal(Q.r.ports[1].stats.dropped, 1);
+    assert_int_equal(Q.r.stats.dropped, 2);
+    /* A queue is not taken away while it holds NPDUs. */
+    qgive(1, 4096);
+    Q.l[1].busy = 1;
+    to_meter5(3);
+    assert_int_equal(net_router_port_queue(&Q.r, 1, NULL, 0), -1);
+}
+
+static void test_pacing(void **state)
+{
+    (void)state;
+    qsite(2, NULL);
+    qgive(1, 4096);
+    qlog(1, 64);
+    /* Out of range: a rate with no burst, or beyond NET_PACE_MAX. */
+    assert_int_equal(net_router_port_pace(&Q.r, 1, 10, 0), -1);
+    assert_int_equal(net_router_port_pace(&Q.r, 1, NET_PACE_MAX + 1u, 1), -1);
+    assert_int_equal(net_router_port_pace(&Q.r, 2, 10, 3), -1);
+    net_router_poll(&Q.r, 1000);
+    /* 10 a second, 3 at once; the bucket starts full. */
+    assert_int_equal(net_router_port_pace(&Q.r, 1, 10, 3), 0);
+    for (uint8_t i = 0; i < 10; i++)
+        to_meter5(i);
+    assert_int_equal(Q.l[1].taken, 3);
+    assert_int_equal(net_router_waiting(&Q.r), 7);
+    net_router_poll(&Q.r, 1099); /* 0.99 of a token */
+    assert_int_equal(Q.l[1].taken, 3);
+    net_router_poll(&Q.r, 1100);
+    assert_int_equal(Q.l[1].taken, 4);
+    net_router_poll(&Q.r, 1100);
+    assert_int_equal(Q.l[1].taken, 4);
+    net_router_poll(&Q.r, 1450); /* 3.5 tokens, but the bucket holds 3 */
+    assert_int_equal(Q.l[1].taken, 7);
+    net_router_poll(&Q.r, 1549);
+    assert_int_equal(Q.l[1].taken, 7);
+    net_router_poll(&Q.r, 1550);
+    assert_int_equal(Q.l[1].taken, 8);
+    /* A long pause fills the bucket to 3, no more. */
+    net_router_poll(&Q.r, 100000);
+    assert_int_equal(Q.l[1].taken, 10);
+    for (uint8_t i = 10; i < 20; i++)
+        to_meter5(i);
+    assert_int_equal(Q.l[1].taken, 11); /* 1 token was left */
+    net_router_poll(&Q.r, 200000);
+    assert_int_equal(Q.l[1].taken, 14);
+    for (uint8_t i = 0; i < 14; i++)
+        expect_at_meter5(&Q.log[i], i);
+    /* 3 a second, 1 at once (a full bucket: one goes): then 333 ms are 0.999 of a token,
+     * 334 ms 1.002. The clock may wrap. */
+    assert_int_equal(net_router_port_pace(&Q.r, 1, 3, 1), 0);
+    net_router_poll(&Q.r, 0xFFFFFF00u);
+    assert_int_equal(net_router_waiting(&Q.r), 5);
+    unsigned t = Q.l[1].taken;
+    net_router_poll(&Q.r, 0xFFFFFF00u + 333u);
+    assert_int_equal(Q.l[1].taken, t);
+    net_router_poll(&Q.r, 0xFFFFFF00u + 334u);
+    assert_int_equal(Q.l[1].taken, t + 1u);
+    /* No limit again: the rest goes at the next poll. */
+    assert_int_equal(net_router_port_pace(&Q.r, 1, 0, 0), 0);
+    assert_int_equal(net_router_poll(&Q.r, 0xFFFFFF00u + 335u), 0);
+    assert_int_equal(Q.l[1].taken, 20);
+    expect_at_meter5(&Q.log[19], 19);
+}
+
+static void test_reply_waits_its_turn(void **state)
+{
+    static const uint8_t reply[] = {0x01, 0x00, 0x30, 0x01, 0x0C};
+    fake_app_t app = {.reply = reply, .reply_len = sizeof reply};
+    net_upper_t up = {&app, fake_app_rx};
+
+    (void)state;
+    qsite(2, &up);
+    qgive(1, 4096);
+    qlog(1, 16);
+    /* Meter 5 asks the router's device (no DNET): answered in the upcall... */
+    RX_Q(1, &meter5, false, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0C);
+    assert_int_equal(S.out_len, sizeof reply);
+    assert_int_equal(Q.r.ports[1].stats.sent, 1);
+    /* ...but while the trunk has NPDUs waiting, the answer waits behind them (MS/TP
+     * then answers Reply Postponed and sends it with the token). */
+    Q.l[1].busy = 1;
+    to_meter5(7);
+    RX_Q(1, &meter5, false, 0x01, 0x04, 0x00, 0x05, 0x01, 0x0C);
+    assert_int_equal(S.out_len, 0);
+    assert_int_equal(net_router_poll(&Q.r, 1), 0);
+    expect_at_meter5(&Q.log[0], 7);
+    assert_int_equal(Q.log[1].dlen, 1);
+    assert_int_equal(Q.log[1].dst[0], 5);
+    expect_bytes(Q.log[1].b, Q.log[1].len, reply, sizeof reply);
+}
+
+static void test_router_busy_announced(void **state)
+{
+    (void)state;
+    qsite(3, NULL);
+    qlog(0, 16);
+    /* Network 7 behind router2 on the IP side: a router lives there. None on port 1. */
+    RX_Q(0, &router2, true, 0x01, 0x80, 0x01, 0x00, 0x07);
+    Q.l[0].taken = Q.l[1].taken = Q.l[2].taken = 0;
+    /* Port 2's queue passes 3/4 full: at the next poll Router-Busy-To-Network 3 goes to
+     * the IP side, broadcast; not to port 1 (no router known there). */
+    qgive(2, 100);
+    Q.l[2].room = 0;
+    for (uint8_t i = 0; i < 4; i++) { /* 4 x 20 octets */
+        const uint8_t in[] = {0x01, 0x24, 0x00, 0x03, 0x01, 0x05, 0xFF, 0x00, 0x05, i, 0x0C};
+        qrx(0, &client, false, in, sizeof in);
+    }
+    assert_true(Q.r.ports[2].congested);
+    assert_int_equal(Q.l[0].taken, 0);
+    net_router_poll(&Q.r, 1);
+    assert_int_equal(Q.l[0].taken, 1);
+    assert_int_equal(Q.l[1].taken, 0);
+    assert_int_equal(Q.log[0].dlen, 0);
+    expect_bytes(Q.log[0].b, Q.log[0].len, (const uint8_t[]){0x01, 0x80, 0x04, 0x00, 0x03}, 5);
+    /* Said once. Drained to a quarter or less: Router-Available-To-Network 3. */
+    net_router_poll(&Q.r, 2);
+    assert_int_equal(Q.l[0].taken, 1);
+    Q.l[2].room = 2;
+    net_router_poll(&Q.r, 3);
+    assert_true(Q.r.ports[2].congested); /* 40 of 100 octets */
+    Q.l[2].room = 1;
+    net_router_poll(&Q.r, 4);
+    assert_false(Q.r.ports[2].congested);
+    net_router_poll(&Q.r, 5);
+    assert_int_equal(Q.l[0].taken, 2);
+    expect_bytes(Q.log[1].b, Q.log[1].len, (const uint8_t[]){0x01, 0x80, 0x05, 0x00, 0x03}, 5);
+}
+
+static void test_300_ports(void **state)
+{
+    uint8_t big[NET_NPDU_MAX];
+    unsigned n;
+
+    (void)state;
+    if (NET_MAX_PORTS < QPORTS)
+        skip();
+    qsite(QPORTS, NULL);
+    /* A global Who-Is from the client: one copy on each of the 300 trunks, none back. */
+    RX_Q(0, &client, true, 0x01, 0x20, 0xFF, 0xFF, 0x00, 0xFF, 0x10, 0x08);
+    static const uint8_t who[] = {0x01, 0x28, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x06, IP_CLIENT,
+                                  0xFE, 0x10, 0x08};
+    assert_int_equal(Q.l[0].taken, 0);
+    for (unsigned k = 1; k < QPORTS; k++) {
+        assert_int_equal(Q.l[k].taken, 1);
+        assert_int_equal(Q.l[k].last.dst.len, 0);
+        expect_bytes(Q.l[k].last.b, Q.l[k].last.len, who, sizeof who);
+    }
+    assert_int_equal(Q.r.stats.forwarded, 300);
+    /* Port 300 (an index past 255) both ways: the client to meter 5 on network 301, and
+     * the meter's answer back with SNET 301. */
+    RX_Q(0, &client, false, 0x01, 0x24, 0x01, 0x2D, 0x01, 0x05, 0xFF, 0x00, 0x05, 0x01, 0x0C);
+    assert_int_equal(Q.l[300].taken, 2);
+    EXPECT_LAST(300, 1, mac5, 0x01, 0x0C, 0x00, 0x01, 0x06, IP_CLIENT, 0x00, 0x05, 0x01, 0x0C);
+    RX_Q(300, &meter5, false, 0x01, 0x20, 0x00, 0x01, 0x06, IP_CLIENT, 0xFF, 0x30, 0x01, 0x0C);
+    EXPECT_LAST(0, 6, client_mac, 0x01, 0x08, 0x01, 0x2D, 0x01, 0x05, 0x30, 0x01, 0x0C);
+    /* Who-Is-Router-To-Network from trunk 300: the 300 other networks do not fit one
+     * MS/TP frame (249 DNETs do): two I-Am-Router-To-Network, 1..300 in order. The
+     * first goes back in the upcall, the second through the link. */
+    n = 0;
+    {
+        bool rb;
+        static const uint8_t wir[] = {0x01, 0x80, 0x00};
+        size_t len = net_router_receive(&Q.r, 300, &meter5, true, wir, sizeof wir, big,
+                                        sizeof big, &rb);
+        bac_npdu_t h;
+        net_msg_t m = parse(big, len, &h);
+
+        assert_true(rb);
+        assert_int_equal(len, 3u + 2u * 249u);
+        assert_int_equal(m.type, NET_MSG_I_AM_ROUTER);
+        for (uint16_t i = 0; i < m.count; i++)
+            assert_int_equal(net_msg_dnet(&m, i), ++n);
+        m = parse(Q.l[300].last.b, Q.l[300].last.len, &h);
+        assert_int_equal(m.count, 51);
+        for (uint16_t i = 0; i < m.count; i++)
+            assert_int_equal(net_msg_dnet(&m, i), ++n);
+    }
+    assert_int_equal(n, 300);
+    /* Initialize-Routing-Table from the client: as many entries as fit 1497 octets
+     * (count is one octet: 255), port ids 1..254, then 255 for every port from 254 on. */
+    {
+        bool rb;
+        static const uint8_t q[] = {0x01, 0x80, 0x06, 0x00};
+        size_t len = net_router_receive(&Q.r, 0, &client, false, q, sizeof q, big, sizeof big,
+                                        &rb);
+        bac_npdu_t h;
+        net_msg_t m = parse(big, len, &h);
+        net_rt_entry_t e;
+        size_t off = 0;
+        unsigned i = 0;
+
+        assert_int_equal(m.count, 255);
+        while (net_msg_rt_next(&m, &off, &e)) {
+            assert_int_equal(e.dnet, i + 1u);
+            assert_int_equal(e.port_id, i < 254u ? i + 1u : 255u);
+            i++;
+        }
+        assert_int_equal(i, 255);
+    }
+}
+
+/* 20 MS/TP trunks of 32 meters each answer two global Who-Is with global I-Ams; the
+ * B/IP side is paced at 500 a second, a trunk takes 4 NPDUs a millisecond. Every I-Am
+ * reaches the client, in the order the router got them (so each meter's two in order),
+ * and none is lost anywhere. */
+#define TRUNKS 20u
+#define METERS 32u
+
+static void i_am(uint8_t *o, unsigned trunk, unsigned meter, unsigned round, bool fwd)
+{
+    unsigned inst = trunk * 100u + meter;
+    size_t n = 0;
+
+    o[n++] = 0x01;
+    if (fwd) { /* as it leaves the router: SNET the trunk, SADR the meter, a hop spent */
+        const uint8_t h[] = {0x28, 0xFF, 0xFF, 0x00, 0x00, (uint8_t)(trunk + 2u), 0x01,
+                             (uint8_t)(meter + 2u), 0xFE};
+        memcpy(o + n, h, sizeof h);
+        n += sizeof h;
+    } else {
+        const uint8_t h[] = {0x20, 0xFF, 0xFF, 0x00, 0xFF};
+        memcpy(o + n, h, sizeof h);
+        n += sizeof h;
+    }
+    /* I-Am: device, max APDU 480, no segmentation, vendor = the round */
+    const uint8_t a[] = {0x10, 0x00, 0xC4, 0x02, 0x00, (uint8_t)(inst >> 8), (uint8_t)inst,
+                         0x22, 0x01, 0xE0, 0x91, 0x03, 0x21, (uint8_t)round};
+    memcpy(o + n, a, sizeof a);
+}
+
+static void test_who_is_flood_paced(void **state)
+{
+    static uint16_t order[2u * TRUNKS * METERS]; /* trunk << 8 | meter << 1 | round */
+    unsigned norder = 0, next[TRUNKS] = {0};
+
+    (void)state;
+    qsite(1u + TRUNKS, NULL);
+    qgive(0, 64u * 1024u);
+    qlog(0, 1400);
+    assert_int_equal(net_router_port_pace(&Q.r, 0, 500, 50), 0);
+    for (unsigned k = 1; k <= TRUNKS; k++)
+        qgive(k, 40u * 1024u);
+    net_router_poll(&Q.r, 0);
+    for (uint32_t t = 0; t < 100000u; t++) {
+        /* Two Who-Is, at 0 and 40 ms: every meter answers each, one meter of each trunk
+         * a millisecond (the token goes round). */
+        if (t == 0 || t == 40) {
+            RX_Q(0, &client, true, 0x01, 0x20, 0xFF, 0xFF, 0x00, 0xFF, 0x10, 0x08);
+            for (unsigned k = 0; k < TRUNKS; k++)
+                next[k] = t ? METERS : 0;
+        }
+        for (unsigned k = 0; k < TRUNKS; k++) {
+            if (next[k] >= (t < 40 ? METERS : 2u * METERS) || (t >= 40 && next[k] < METERS))
+                continue;
+            unsigned m = next[k] % METERS, round = next[k] / METERS;
+            net_addr_t src = {1, {(uint8_t)(m + 2u)}};
+            uint8_t in[20];
+
+            i_am(in, k, m, round, false);
+            qrx(1u + k, &src, true, in, sizeof in);
+            order[norder++] = (uint16_t)(k << 8 | m << 1 | round);
+            next[k]++;
+        }
+        for (unsigned k = 1; k <= TRUNKS; k++)
+            Q.l[k].room = 4; /* the token came round */
+        net_router_poll(&Q.r, t);
+        if (norder == 2u * TRUNKS * METERS && net_router_waiting(&Q.r) == 0)
+            break;
+    }
+    assert_int_equal(norder, 2u * TRUNKS * METERS);
+    assert_int_equal(net_router_waiting(&Q.r), 0);
+    assert_int_equal(Q.l[0].taken, 2u * TRUNKS * METERS);
+    for (unsigned i = 0; i < norder; i++) {
+        uint8_t w[24];
+
+        i_am(w, order[i] >> 8, (order[i] >> 1) & 0x7Fu, order[i] & 1u, true);
+        assert_int_equal(Q.log[i].dlen, 0);
+        expect_bytes(Q.log[i].b, Q.log[i].len, w, sizeof w);
+    }
+    /* Nothing lost anywhere: each trunk also got the 19 x 64 I-Ams of the others. */
+    assert_int_equal(Q.r.stats.dropped, 0);
+    for (unsigned k = 1; k <= TRUNKS; k++)
+        assert_int_equal(Q.l[k].taken, 2u + (TRUNKS - 1u) * 2u * METERS);
+    /* Paced: 1280 at 500 a second after a burst of 50 take 2.46 s of virtual time. */
+    assert_true(Q.r.now_ms >= 2400 && Q.r.now_ms <= 2600);
+    assert_true(Q.r.ports[0].stats.peak > 10000);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -728,6 +1299,15 @@ int main(void)
         T(test_reject_relayed_to_source),
         T(test_app_reply_routed),
         T(test_too_long),
+        T(test_busy_link_then_accepts),
+        T(test_queue_full_drops_keeps_order),
+        T(test_queue_model),
+        T(test_hard_error_not_retried),
+        T(test_pacing),
+        T(test_reply_waits_its_turn),
+        T(test_router_busy_announced),
+        T(test_300_ports),
+        T(test_who_is_flood_paced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

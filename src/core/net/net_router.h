@@ -12,11 +12,18 @@
 #include "bacnet/bac.h"
 #include "net/net.h"
 
+/* Build-time limits (set them for the core and everything that includes this header
+ * alike): 320 ports fit a site of 313 MS/TP trunks and its B/IP side. A port costs
+ * 120 octets of net_router_t, a route 14 (1.9 KB at 8 and 64, 46 KB at the defaults,
+ * 139 KB at 1024 and 1024). Port indices are 16-bit. */
 #ifndef NET_MAX_PORTS
-#define NET_MAX_PORTS 8u
+#define NET_MAX_PORTS 320u
 #endif
 #ifndef NET_MAX_ROUTES
-#define NET_MAX_ROUTES 64u
+#define NET_MAX_ROUTES 512u
+#endif
+#if NET_MAX_PORTS > 65535u || NET_MAX_ROUTES > 65535u
+#error "port and route indices are 16-bit"
 #endif
 #define NET_PACE_MAX 1000000u /* NPDUs a second, and a burst: burst * 1000 fits 32 bits */
 #ifndef NET_NPDU_MAX
