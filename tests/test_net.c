@@ -1181,6 +1181,26 @@ static void test_300_ports(void **state)
     }
 }
 
+static void test_port_taken_back(void **state)
+{
+    static const net_addr_t ms = {1, {1}};
+    net_link_t l = {&Q.l[3], q_send, 501};
+
+    (void)state;
+    qsite(3, NULL);
+    /* A host adds port 3 for network 40, cannot set up its link and takes it back; the
+     * slot is used again for network 9: 40 is gone, 9 and the others found. */
+    assert_int_equal(net_router_add_port(&Q.r, &l, 40, &ms), 3);
+    Q.r.nports--;
+    assert_int_equal(net_router_port_of(&Q.r, 40), -1);
+    assert_int_equal(net_router_add_port(&Q.r, &l, 9, &ms), 3);
+    assert_int_equal(net_router_port_of(&Q.r, 40), -1);
+    assert_int_equal(net_router_port_of(&Q.r, 9), 3);
+    for (unsigned k = 0; k < 3; k++)
+        assert_int_equal(net_router_port_of(&Q.r, (uint16_t)(k + 1)), (int)k);
+    assert_int_equal(Q.r.nnets, 4);
+}
+
 /* 20 MS/TP trunks of 32 meters each answer two global Who-Is with global I-Ams; the
  * B/IP side is paced at 500 a second, a trunk takes 4 NPDUs a millisecond. Every I-Am
  * reaches the client, in the order the router got them (so each meter's two in order),
@@ -1307,6 +1327,7 @@ int main(void)
         T(test_reply_waits_its_turn),
         T(test_router_busy_announced),
         T(test_300_ports),
+        T(test_port_taken_back),
         T(test_who_is_flood_paced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -271,7 +271,22 @@ int net_router_port_of(const net_router_t *r, uint16_t net)
 {
     unsigned i = port_pos(r, net);
 
-    return net && i < r->nnets && r->ports[r->by_net[i]].net == net ? (int)r->by_net[i] : -1;
+    return net && i < r->nnets && r->ports[r->by_net[i]].net == net &&
+                   r->by_net[i] < r->nports
+               ? (int)r->by_net[i]
+               : -1;
+}
+
+/* A host may take back the port it added last (nports--, when its link could not be
+ * set up): forget such ports before their slot is used again. */
+static void forget_taken_back(net_router_t *r)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < r->nnets; i++)
+        if (r->by_net[i] < r->nports)
+            r->by_net[n++] = r->by_net[i];
+    r->nnets = (uint16_t)n;
 }
 
 /* Port k's number becomes net (not 0, no other port's), in by_net[] too. */
@@ -374,6 +389,7 @@ int net_router_add_port(net_router_t *r, const net_link_t *link, uint16_t net,
     if (r->nports >= NET_MAX_PORTS || net == BAC_NET_BROADCAST || !link || !mac ||
         mac->len > NET_ADDR_MAX || net_router_port_of(r, net) >= 0)
         return -1;
+    forget_taken_back(r);
     p = &r->ports[r->nports];
     memset(p, 0, sizeof *p);
     p->r = r;
