@@ -15,12 +15,15 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "control.h"
 #include "site_cfg.h"
 #include "site_host.h"
+
+#define SITE_MAX_PTY 16
 
 typedef struct {
     const char *file, *control, *bind, *broadcast;
@@ -31,6 +34,14 @@ typedef struct {
     const char *pcap[16]; /* "NET=FILE" */
     unsigned npcap;
 } site_opts_t;
+
+/* A trunk bridged to a pty or serial port. */
+typedef struct {
+    int fd;
+    unsigned trunk;
+    uint64_t inj_end_us;  /* the bus time the last octets read end on the wire */
+    uint32_t rx, tx, errors;
+} site_pty_t;
 
 typedef struct {
     site_host_t *h;
@@ -43,7 +54,8 @@ typedef struct {
     unsigned advance_conn;
     double advance_s;
     lx_pcap_t *pcap[16];
-    double pcap_t0_us;
+    site_pty_t pty[SITE_MAX_PTY];
+    unsigned npty;
 } site_run_t;
 
 static void usage(FILE *f)
@@ -180,7 +192,10 @@ static void scenario_of(const site_meter_t *m, char *out, size_t cap)
     }
 }
 
-static site_host_t *build(const site_t *cfg, const site_opts_t *o, int fd, bip_addr_t *self)
+static int open_pty(site_run_t *r, const site_trunk_t *tr, unsigned t);
+
+static site_host_t *build(site_run_t *r, const site_t *cfg, const site_opts_t *o, int fd,
+                          bip_addr_t *self)
 {
     bip_addr_t bcast;
     addr_of(&cfg->broadcast, &bcast);
@@ -205,12 +220,6 @@ static site_host_t *build(const site_t *cfg, const site_opts_t *o, int fd, bip_a
     char err[400] = "", scen[600];
     for (unsigned t = 0; t < cfg->ntrunks; t++) {
         const site_trunk_t *tr = &cfg->trunks[t];
-        if (tr->pty) {
-            fprintf(stderr, "s4100 site: %s:%d: network %u: trunks on a pty are not supported yet\n",
-                    o->file, tr->line, tr->net);
-            sh_free(h);
-            return NULL;
-        }
         if (sh_add_trunk(h, tr->net, tr->baud, tr->router_mac, tr->max_master, tr->max_info_frames,
                          err, sizeof err) < 0) {
             fprintf(stderr, "s4100 site: %s:%d: %s\n", o->file, tr->line, err);
@@ -231,6 +240,12 @@ static site_host_t *build(const site_t *cfg, const site_opts_t *o, int fd, bip_a
                 sh_free(h);
                 return NULL;
             }
+        }
+        r->h = h;
+        if (tr->pty && open_pty(r, tr, t) < 0) {
+            sh_free(h);
+            r->h = NULL;
+            return NULL;
         }
     }
     sh_start(h);
@@ -362,6 +377,67 @@ static int open_pcaps(site_run_t *r)
     return 0;
 }
 
+/* ---- trunks on a real line -------------------------------------------------------
+ * The trunk's wire stays the virtual bus; a bridge joins it to the line: every frame a
+ * station of ours starts goes out to the line at once, and what the line brings in is
+ * put on the bus as a transmission at the trunk's baud, after the one before it. The
+ * bus runs on the wall clock, so this needs real time at scale 1. */
+
+static void pty_write(void *ctx, const uint8_t *octets, size_t n)
+{
+    site_pty_t *p = ctx;
+    if (write(p->fd, octets, n) == (ssize_t)n)
+        p->tx++;
+    else
+        p->errors++;
+}
+
+static int open_pty(site_run_t *r, const site_trunk_t *tr, unsigned t)
+{
+    const site_opts_t *o = r->o;
+    char err[300];
+    if (o->virtual_time || o->time_scale != 1.0) {
+        fprintf(stderr, "s4100 site: %s:%d: network %u is on %s: a real line needs real time "
+                        "(no --virtual-time, --time-scale 1)\n", o->file, tr->line, tr->net, tr->pty);
+        return -1;
+    }
+    if (r->npty == SITE_MAX_PTY) {
+        fprintf(stderr, "s4100 site: %s:%d: at most %u trunks on a pty or serial port\n", o->file,
+                tr->line, SITE_MAX_PTY);
+        return -1;
+    }
+    int fd = lx_serial_open(tr->pty, tr->baud, NULL, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "s4100 site: %s:%d: network %u: %s\n", o->file, tr->line, tr->net, err);
+        return -1;
+    }
+    /* Octets as they come: a pty has no framing errors to mark. */
+    struct termios tio;
+    if (tcgetattr(fd, &tio) == 0) {
+        tio.c_iflag &= ~(tcflag_t)(PARMRK | INPCK);
+        tcsetattr(fd, TCSANOW, &tio);
+    }
+    unsigned k = r->npty++;
+    r->pty[k].fd = fd;
+    r->pty[k].trunk = t;
+    sim_bus_tap(sh_trunk(r->h, t)->bus, pty_write, &r->pty[k]);
+    return 0;
+}
+
+static void serve_pty(site_run_t *r, unsigned k)
+{
+    uint8_t buf[512];
+    ssize_t n;
+    const sh_trunk_t *t = sh_trunk(r->h, r->pty[k].trunk);
+    while ((n = read(r->pty[k].fd, buf, sizeof buf)) > 0) {
+        uint64_t now = sim_bus_now_us(t->bus);
+        uint64_t at = r->pty[k].inj_end_us > now ? r->pty[k].inj_end_us : now;
+        sim_bus_inject(t->bus, at, buf, (size_t)n);
+        r->pty[k].inj_end_us = at + (uint64_t)n * 10u * 1000000u / t->baud;
+        r->pty[k].rx += (uint32_t)n;
+    }
+}
+
 static void serve_bip(site_run_t *r)
 {
     uint8_t buf[LX_UDP_DGRAM];
@@ -422,7 +498,7 @@ static int loop(site_run_t *r)
         perror("s4100 site: signalfd");
         return 1;
     }
-    struct pollfd pf[2 + APP_CTL_POLLFDS];
+    struct pollfd pf[2 + SITE_MAX_PTY + APP_CTL_POLLFDS];
     double last_status = lx_now_s();
     r->t0 = lx_now_s();
     for (;;) {
@@ -432,9 +508,12 @@ static int loop(site_run_t *r)
             advanced(r);
         pf[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
         pf[1] = (struct pollfd){.fd = r->fd, .events = POLLIN};
-        int nctl = r->ctl ? app_ctl_server_pollfds(r->ctl, pf + 2, APP_CTL_POLLFDS) : 0;
+        for (unsigned k = 0; k < r->npty; k++)
+            pf[2 + k] = (struct pollfd){.fd = r->pty[k].fd, .events = POLLIN};
+        struct pollfd *cpf = pf + 2 + r->npty;
+        int nctl = r->ctl ? app_ctl_server_pollfds(r->ctl, cpf, APP_CTL_POLLFDS) : 0;
         bool behind = r->o->virtual_time ? sh_now_us(r->h) < r->target_us : true;
-        if (poll(pf, (nfds_t)(2 + nctl), behind ? 1 : 1000) < 0 && errno != EINTR)
+        if (poll(pf, (nfds_t)(2 + r->npty + nctl), behind ? 1 : 1000) < 0 && errno != EINTR)
             break;
         double now = lx_now_s();
         if (pf[0].revents) {
@@ -447,8 +526,11 @@ static int loop(site_run_t *r)
         }
         if (pf[1].revents & POLLIN)
             serve_bip(r);
+        for (unsigned k = 0; k < r->npty; k++)
+            if (pf[2 + k].revents & POLLIN)
+                serve_pty(r, k);
         if (r->ctl)
-            app_ctl_server_service(r->ctl, pf + 2, nctl, now, on_command, r);
+            app_ctl_server_service(r->ctl, cpf, nctl, now, on_command, r);
         if (!r->o->quiet && now - last_status >= 10.0) {
             status_line(r);
             last_status = now;
@@ -479,7 +561,7 @@ static int run_site(const site_t *cfg, const site_opts_t *o)
     }
     site_run_t r = {.cfg = cfg, .o = o, .fd = fd};
     int rc = 1;
-    if (!(r.h = build(cfg, o, fd, &self)))
+    if (!(r.h = build(&r, cfg, o, fd, &self)))
         goto out;
     if (open_pcaps(&r) < 0)
         goto out;
@@ -504,6 +586,8 @@ out:
         sh_sync(r.h, true);
     for (unsigned k = 0; k < o->npcap; k++)
         lx_pcap_close(r.pcap[k]);
+    for (unsigned k = 0; k < r.npty; k++)
+        close(r.pty[k].fd);
     if (r.ctl) {
         app_ctl_server_close(r.ctl);
         free(r.ctl);

@@ -68,6 +68,8 @@ struct sim_bus {
     uint64_t rng;
     void (*monitor)(void *ctx, uint64_t t_us, const uint8_t *octets, size_t n);
     void *monitor_ctx;
+    void (*tap)(void *ctx, const uint8_t *octets, size_t n);
+    void *tap_ctx;
     sim_bus_stats_t st;
     uint64_t last_token_ns[256];
     bool have_token[256];
@@ -207,6 +209,8 @@ static void follow_settings(node_t *nd)
 
 static void watch(sim_bus_t *b, tx_t *t)
 {
+    if (t->sender >= 0 && b->tap) /* a line sees the frame once it has left our wire */
+        b->tap(b->tap_ctx, t->wire, t->n);
     b->st.frames++;
     b->st.busy_us += (t->n * 10u * 1000000u) / b->baud;
     if (b->monitor)
@@ -585,6 +589,12 @@ void sim_bus_monitor(sim_bus_t *b, void (*fn)(void *, uint64_t, const uint8_t *,
 {
     b->monitor = fn;
     b->monitor_ctx = ctx;
+}
+
+void sim_bus_tap(sim_bus_t *b, void (*fn)(void *, const uint8_t *, size_t), void *ctx)
+{
+    b->tap = fn;
+    b->tap_ctx = ctx;
 }
 
 uint64_t sim_bus_now_us(const sim_bus_t *b)

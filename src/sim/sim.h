@@ -143,6 +143,11 @@ void sim_bus_inject(sim_bus_t *b, uint64_t at_us, const uint8_t *octets, size_t 
 void sim_bus_monitor(sim_bus_t *b, void (*fn)(void *ctx, uint64_t t_us, const uint8_t *octets,
                                               size_t n), void *ctx);
 
+/* Called with every frame a node of the bus sent (not injected ones) once its last
+ * octet has left the wire, as it was on the wire: what a bridge to a real line (a pty,
+ * a serial port) writes out. Sooner, a fast peer there would answer over its end. */
+void sim_bus_tap(sim_bus_t *b, void (*fn)(void *ctx, const uint8_t *octets, size_t n), void *ctx);
+
 void sim_bus_run(sim_bus_t *b, uint64_t us);
 uint64_t sim_bus_now_us(const sim_bus_t *b);
 void sim_bus_stats(const sim_bus_t *b, sim_bus_stats_t *s);
