@@ -6,7 +6,18 @@
  * port it came in on nor gains hops. The router's own device answers everything with a
  * fixed reply, to the sender or globally, so the path of its replies is fuzzed too.
  *
- * Input: records of [port][source selector][length][length octets of NPDU].
+ * The ports' queues and pacing too: the links take only as much as a tick allows and
+ * say NET_ERR_BUSY after, or fail now and then; the router is polled at increasing times
+ * (across the 32-bit wrap). Checked: nothing reaches a link past a port's waiting
+ * NPDUs, an NPDU refused as busy is the next one offered (unless it was dropped), each
+ * ring walks exactly to its count and octets, the counters agree with what the links
+ * took, and at the end every queue drains.
+ *
+ * Input: records of [port][source selector][length][length octets of NPDU]; a first
+ * octet 0xC0..0xDF is a tick instead ([0xC0][ms to advance][2 bits per link: how many
+ * it takes, 0, 1, 2 or any]), 0xE0..0xFF configures port (octet & 0x1F) % 3: [ ][queue
+ * octets / 8][rate (low 5 bits) x 50 a second, burst (high 3 bits) + 1] (no NPDU
+ * follows).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +44,17 @@ typedef struct {
 
 typedef struct {
     cur_t *cur;
+    const net_router_t *r;
+    const bool *polling;
     unsigned index;
     uint16_t max;
+    int room;          /* NPDUs it takes before the next tick; -1: any */
+    unsigned fail;     /* a pseudo-random hard error now and then */
+    uint32_t taken;
+    bool refused;      /* the last offer was NET_ERR_BUSY: the next must be the same */
+    uint32_t dropped;  /* the port's dropped count then */
+    size_t refused_len;
+    uint8_t refused_npdu[NET_NPDU_MAX];
 } link_ctx_t;
 
 static void check_npdu(const cur_t *c, unsigned port, const uint8_t *npdu, size_t len)
@@ -69,10 +89,36 @@ static void check_npdu(const cur_t *c, unsigned port, const uint8_t *npdu, size_
 static int fake_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
     link_ctx_t *l = ctx;
+    const net_port_t *p = &l->r->ports[l->index];
 
     CHECK(len <= l->max);
     CHECK(!dst || dst->len <= NET_ADDR_MAX);
-    check_npdu(l->cur, l->index, npdu, len);
+    /* Outside a poll nothing may pass what waits; in a poll only the oldest is offered. */
+    CHECK(*l->polling || p->queue.count == 0);
+    if (l->refused && p->stats.dropped == l->dropped)
+        CHECK(len == l->refused_len && !memcmp(npdu, l->refused_npdu, len));
+    l->refused = false;
+    if (*l->polling) {
+        bac_buf_t rd;
+        bac_npdu_t h;
+
+        bac_buf_reader(&rd, npdu, len);
+        CHECK(bac_npdu_decode(&rd, &h) > 0); /* queued earlier: its origin is gone */
+    } else {
+        check_npdu(l->cur, l->index, npdu, len);
+    }
+    if (++l->fail % 53u == 0)
+        return -1;
+    if (l->room == 0) {
+        l->refused = true;
+        l->dropped = p->stats.dropped;
+        l->refused_len = len;
+        memcpy(l->refused_npdu, npdu, len);
+        return NET_ERR_BUSY;
+    }
+    if (l->room > 0)
+        l->room--;
+    l->taken++;
     return 0;
 }
 
@@ -107,21 +153,65 @@ static size_t app_rx(void *ctx, const net_addr_t *src, bool bcast, const uint8_t
     return bac_pos(&w);
 }
 
+/* Walk port p's ring: records end to end (tails skipped at the wrap) make exactly its
+ * count and its octets. */
+static void check_queue(const net_port_t *p)
+{
+    const net_queue_t *q = &p->queue;
+    uint32_t off = q->head, used = 0;
+
+    CHECK(q->used <= q->cap && (q->buf || q->count == 0));
+    for (uint32_t i = 0; i < q->count; i++) {
+        if (q->buf[off] == 0xFF) { /* the rest of the ring skipped */
+            used += q->cap - off;
+            off = 0;
+        }
+        uint32_t n = 3u + q->buf[off + 2] + ((uint32_t)q->buf[off] << 8 | q->buf[off + 1]);
+        CHECK(q->buf[off + 2] <= NET_ADDR_MAX && off + n <= q->cap);
+        used += n;
+        off += n;
+        if (off == q->cap)
+            off = 0;
+    }
+    CHECK(used == q->used);
+}
+
+static void check_router(const net_router_t *r, const link_ctx_t *lc, const uint32_t *replies)
+{
+    uint32_t waiting = 0;
+
+    for (unsigned i = 0; i < 3; i++) {
+        check_queue(&r->ports[i]);
+        waiting += r->ports[i].queue.count;
+        CHECK(r->ports[i].stats.sent == lc[i].taken + replies[i]);
+        CHECK(r->ports[i].stats.peak >= r->ports[i].queue.used);
+    }
+    CHECK(waiting == r->waiting);
+    CHECK(r->nroutes <= NET_MAX_ROUTES && r->nnets <= r->nports);
+    for (unsigned i = 1; i < r->nroutes; i++)
+        CHECK(r->routes[i - 1u].dnet < r->routes[i].dnet);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const net_addr_t srcs[4] = {
         {6, {0xC0, 0xA8, 0x00, 0x0A, 0xBA, 0xC0}}, {1, {5}}, {1, {7}}, {0, {0}}};
     static const net_addr_t ip = {6, {0xC0, 0xA8, 0x00, 0x01, 0xBA, 0xC0}}, ms = {1, {1}};
-    net_router_t r;
+    static net_router_t r; /* 46 KB: not on the stack */
+    static uint8_t qbuf[3][2040];
     cur_t cur;
-    link_ctx_t lc[3];
+    static link_ctx_t lc[3];
     net_upper_t app = {&cur, app_rx};
     uint8_t out[NET_NPDU_MAX];
+    uint32_t now = 0xFFFFF000u, replies[3] = {0};
+    bool polling = false;
 
     memset(&cur, 0, sizeof cur);
     net_router_init(&r, &app);
+    net_router_poll(&r, now);
     for (unsigned i = 0; i < 3; i++) {
-        lc[i] = (link_ctx_t){&cur, i, i == 0 ? 1497 : 501};
+        lc[i] = (link_ctx_t){.cur = &cur, .r = &r, .polling = &polling, .index = i,
+                             .max = i == 0 ? 1497 : 501, .room = -1};
         net_link_t l = {&lc[i], fake_send, lc[i].max};
         CHECK(net_router_add_port(&r, &l, i == 2 ? 0 : (uint16_t)(i + 1), i == 0 ? &ip : &ms) ==
               (int)i);
@@ -135,6 +225,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool reply_bcast = false;
         size_t n;
 
+        if (data[0] >= 0xE0) { /* configure port (octet & 0x1F) % 3 */
+            unsigned k = (data[0] & 0x1Fu) % 3u;
+
+            if (r.ports[k].queue.count == 0)
+                CHECK(net_router_port_queue(&r, k, qbuf[k], data[1] * 8u) == 0);
+            CHECK(net_router_port_pace(&r, k, (data[2] & 0x1Fu) * 50u, (data[2] >> 5) + 1u) == 0);
+            data += 3;
+            size -= 3;
+            continue;
+        }
+        if (data[0] >= 0xC0) { /* a tick: the links move, the router is polled */
+            static const int rooms[4] = {0, 1, 2, -1};
+            uint32_t left;
+
+            now += data[1];
+            for (unsigned i = 0; i < 3; i++)
+                lc[i].room = rooms[(data[2] >> (2u * i)) & 3u];
+            polling = true;
+            left = net_router_poll(&r, now);
+            polling = false;
+            CHECK(left == r.waiting);
+            check_router(&r, lc, replies);
+            data += 3;
+            size -= 3;
+            continue;
+        }
         cur.reply_dnet = data[1] & 8u;
         data += 3;
         size -= 3;
@@ -154,10 +270,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n) {
             CHECK(n <= lc[port].max);
             check_npdu(&cur, port, out, n);
+            replies[port]++;
         }
-        CHECK(r.nroutes <= NET_MAX_ROUTES);
+        check_router(&r, lc, replies);
         data += len;
         size -= len;
     }
+    /* The links take everything again: within a bounded number of polls (pacing is at
+     * least 50 a second) every queue drains. */
+    for (unsigned i = 0; i < 3; i++)
+        lc[i].room = -1;
+    polling = true;
+    for (unsigned t = 0; t < 1000u && net_router_poll(&r, now += 1000u); t++)
+        ;
+    polling = false;
+    CHECK(r.waiting == 0);
+    check_router(&r, lc, replies);
     return 0;
 }
