@@ -13,12 +13,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(x)                                                                           \
-    do {                                                                                   \
-        if (!(x)) {                                                                        \
-            fprintf(stderr, "check failed: %s (line %d)\n", #x, __LINE__);                 \
-            abort();                                                                       \
-        }                                                                                  \
+#define CHECK(x)                                                                                   \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fprintf(stderr, "check failed: %s (line %d)\n", #x, __LINE__);                         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static void check_meter(const site_trunk_t *t, const site_meter_t *m)

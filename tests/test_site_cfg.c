@@ -49,48 +49,47 @@ static void parse_bad(const char *text, int line, const char *what)
     assert_int_equal(s.nmeters, 0);
 }
 
-static const char full[] =
-    "; every key\n"
-    "[site]\n"
-    "name = Tower One\n"
-    "router_instance = 4194100\n"
-    "bind = 192.168.1.10:47809\n"
-    "broadcast = 192.168.1.255\n"
-    "bip_network = 7\n"
-    "bbmd = yes\n"
-    "bdt = 192.168.1.10, 10.0.0.1:47810/255.255.255.0\n"
-    "bdt = 10.0.1.1/24\n"
-    "fd_accept = no\n"
-    "nv_dir = /var/lib/s4100\n"
-    "profile = drift\n"
-    "baud = 19200\n"
-    "variation = on\n"
-    "\n"
-    "[trunk 12]\n"
-    "baud = 115200\n"
-    "router_mac = 5\n"
-    "max_master = 40\n"
-    "max_info_frames = 4\n"
-    "pty = /dev/ttyUSB1\n"
-    "meters = 1-3, 10\n"
-    "meters = 40\n"
-    "profile = harmonics\n"
-    "variation = no\n"
-    "instance_base = 500000\n"
-    "serial_prefix = T12-\n"
-    "\n"
-    "[TRUNK 11]   ; a comment after the header\n"
-    "Meters = 2\n"
-    "\n"
-    "[meter 12:10]\n"
-    "instance = 777\n"
-    "serial = SPECIAL\n"
-    "scenario = /x/y.ini\n"
-    "max_master = 60\n"
-    "max_info_frames = 2\n"
-    "\n"
-    "[meter 12 : 40]\n"
-    "profile = my/own.ini\n";
+static const char full[] = "; every key\n"
+                           "[site]\n"
+                           "name = Tower One\n"
+                           "router_instance = 4194100\n"
+                           "bind = 192.168.1.10:47809\n"
+                           "broadcast = 192.168.1.255\n"
+                           "bip_network = 7\n"
+                           "bbmd = yes\n"
+                           "bdt = 192.168.1.10, 10.0.0.1:47810/255.255.255.0\n"
+                           "bdt = 10.0.1.1/24\n"
+                           "fd_accept = no\n"
+                           "nv_dir = /var/lib/s4100\n"
+                           "profile = drift\n"
+                           "baud = 19200\n"
+                           "variation = on\n"
+                           "\n"
+                           "[trunk 12]\n"
+                           "baud = 115200\n"
+                           "router_mac = 5\n"
+                           "max_master = 40\n"
+                           "max_info_frames = 4\n"
+                           "pty = /dev/ttyUSB1\n"
+                           "meters = 1-3, 10\n"
+                           "meters = 40\n"
+                           "profile = harmonics\n"
+                           "variation = no\n"
+                           "instance_base = 500000\n"
+                           "serial_prefix = T12-\n"
+                           "\n"
+                           "[TRUNK 11]   ; a comment after the header\n"
+                           "Meters = 2\n"
+                           "\n"
+                           "[meter 12:10]\n"
+                           "instance = 777\n"
+                           "serial = SPECIAL\n"
+                           "scenario = /x/y.ini\n"
+                           "max_master = 60\n"
+                           "max_info_frames = 2\n"
+                           "\n"
+                           "[meter 12 : 40]\n"
+                           "profile = my/own.ini\n";
 
 static void test_full_file(void **state)
 {
@@ -379,13 +378,16 @@ static const bad_t bad_files[] = {
     {"[trunk 2]\nmeters = 0-3\n", 2, "meters: MAC 0 on network 2 is the router's"},
     {"[trunk 2]\nrouter_mac = 7\n\nmeters = 5-9\n", 4, "MAC 7 on network 2 is the router's"},
     {"[trunk 2]\nmeters = 1-3\nmeters = 4, 7\nmeters = 8\nrouter_mac = 7\n", 3, "MAC 7 on"},
-    {"[trunk 2]\nmax_master = 20\nmeters = 19-21\n", 3, "MAC 21 on network 2 is above max_master 20"},
+    {"[trunk 2]\nmax_master = 20\nmeters = 19-21\n", 3,
+     "MAC 21 on network 2 is above max_master 20"},
     {"[trunk 2]\nmax_master = 20\nrouter_mac = 21\n", 3, "router_mac 21 on network 2 is above"},
-    {"[trunk 2]\nmeters = 5\n[meter 2:5]\nmax_master = 4\n", 4, "max_master 4 is below the meter's MAC 5"},
+    {"[trunk 2]\nmeters = 5\n[meter 2:5]\nmax_master = 4\n", 4,
+     "max_master 4 is below the meter's MAC 5"},
     /* overrides */
     {"[trunk 2]\nmeters = 1\n[meter 3:1]\n", 3, "no trunk has network 3"},
     {"[trunk 2]\nmeters = 1\n[meter 2:2]\n", 3, "trunk 2 has no meter with MAC 2"},
-    {"[trunk 2]\nmeters = 1\n[meter 2:1]\n[meter 2:1]\n", 4, "[meter 2:1] appears twice (first at line 3)"},
+    {"[trunk 2]\nmeters = 1\n[meter 2:1]\n[meter 2:1]\n", 4,
+     "[meter 2:1] appears twice (first at line 3)"},
     {"[trunk 2]\nmeters = 1\n[meter 2:1]\nprofile = drift\nscenario = x.ini\n", 5, "not both"},
     {"[trunk 2]\nmeters = 1\n[meter 2:1]\nscenario =\n", 4, "scenario: expected a path"},
     {"[trunk 2]\nprofile = off ice\n", 2, "is not a profile name"},
@@ -394,19 +396,21 @@ static const bad_t bad_files[] = {
     {"[trunk 2]\nmeters = 1\n[meter 2:1]\ninstance = 4194000\n", 4, "instance: '4194000' is not"},
     {"[trunk 2]\nmeters = 1\n[meter 2:1]\ninstance = 0\n", 4, "instance: '0'"},
     {"[site]\nrouter_instance = 4194303\n[trunk 2]\n", 2, "router_instance"},
-    {"[trunk 2]\ninstance_base = 4193999\nmeters = 1\n", 3, "device instance 4194000 outside 1..4193999"},
+    {"[trunk 2]\ninstance_base = 4193999\nmeters = 1\n", 3,
+     "device instance 4194000 outside 1..4193999"},
     {"[trunk 5000]\nmeters = 1\n", 2, "give the trunk an instance_base"},
     {"[trunk 2]\nmeters = 1-3\n[trunk 3]\nmeters = 1\n[meter 3:1]\ninstance = 2002\n", 5,
      "meter 3:1: device instance 2002 is also meter 2:2's (line 2)"},
-    {"[trunk 2]\ninstance_base = 100\nmeters = 1-3\n[trunk 3]\ninstance_base = 101\nmeters = 1\n", 6,
-     "meter 3:1: device instance 102 is also meter 2:2's (line 3)"},
+    {"[trunk 2]\ninstance_base = 100\nmeters = 1-3\n[trunk 3]\ninstance_base = 101\nmeters = 1\n",
+     6, "meter 3:1: device instance 102 is also meter 2:2's (line 3)"},
     {"[site]\nrouter_instance = 2001\n[trunk 2]\nmeters = 1-3\n", 4,
      "device instance 2001 is also the router's (line 2)"},
     /* serials */
     {"[trunk 2]\nmeters = 1\n[meter 2:1]\nserial = a/b\n", 4, "serial: 'a/b'"},
     {"[trunk 2]\nmeters = 1\n[meter 2:1]\nserial = 12345678901234567\n", 4, "serial"},
     {"[trunk 2]\nserial_prefix = 12345678901234\n", 2, "serial_prefix"},
-    {"[trunk 2]\nmeters = 1-2\n[meter 2:2]\nserial = 4100002001\n", 3, "serial 4100002001 is also meter 2:1's"},
+    {"[trunk 2]\nmeters = 1-2\n[meter 2:2]\nserial = 4100002001\n", 3,
+     "serial 4100002001 is also meter 2:1's"},
     {"[trunk 2]\nserial_prefix = A\nmeters = 1\n[trunk 3]\nserial_prefix = A\nmeters = 1\n", 6,
      "serial A001 is also meter 2:1's (line 3)"},
     /* B/IP options that go together */
@@ -415,7 +419,8 @@ static const bad_t bad_files[] = {
     {"[site]\nbbmd = yes\nforeign = 1.2.3.4\n[trunk 2]\n", 3, "a BBMD does not register"},
     {"[site]\nforeign_ttl = 60\n[trunk 2]\n", 2, "foreign_ttl: only with foreign"},
     /* two trunks on one device */
-    {"[trunk 2]\npty = /dev/ttyS0\n[trunk 3]\npty = /dev/ttyS0\n", 3, "pty /dev/ttyS0 is trunk 2's already (line 1)"},
+    {"[trunk 2]\npty = /dev/ttyS0\n[trunk 3]\npty = /dev/ttyS0\n", 3,
+     "pty /dev/ttyS0 is trunk 2's already (line 1)"},
 };
 
 static void test_refusals(void **state)
@@ -435,8 +440,10 @@ static void test_refusals(void **state)
             snprintf(want, sizeof want, "t.ini: line %d: ", b->line);
         else
             snprintf(want, sizeof want, "t.ini: ");
-        if (r != -1 || strncmp(err, want, strlen(want)) || !strstr(err, b->what) || strchr(err, '\n'))
-            fail_msg("case %zu:\n%s\nwant '%s...%s', got %d '%s'", k, b->text, want, b->what, r, err);
+        if (r != -1 || strncmp(err, want, strlen(want)) || !strstr(err, b->what) ||
+            strchr(err, '\n'))
+            fail_msg("case %zu:\n%s\nwant '%s...%s', got %d '%s'", k, b->text, want, b->what, r,
+                     err);
         assert_null(s.trunks);
         assert_null(s.mem);
         assert_int_equal(s.nmeters, 0);
@@ -486,7 +493,8 @@ static void test_uniqueness_at_scale(void **state)
     assert_non_null(text);
     size_t n = 0;
     for (unsigned net = 2; net < 2 + 1024; net++)
-        n += (size_t)snprintf(text + n, cap - n, "[trunk %u]\nrouter_mac = 127\nmeters = 0-126\n", net);
+        n += (size_t)snprintf(text + n, cap - n, "[trunk %u]\nrouter_mac = 127\nmeters = 0-126\n",
+                              net);
     site_t s = parse_ok(text);
     assert_int_equal(s.nmeters, 1024 * 127);
     assert_int_equal(s.trunks[1023].meters[126].instance, 1025 * 1000 + 126);
@@ -521,8 +529,9 @@ static void test_load_paths(void **state)
     char dir[] = "/tmp/test_site_cfg.XXXXXX", path[128], err[256];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/b.ini", dir);
-    write_file(path, "[site]\nnv_dir = nv\n[trunk 2]\nprofile = my.ini\npty = /dev/pts/9\n"
-                     "meters = 1-2\n[meter 2:1]\nscenario = ../s/x.ini\n[meter 2:2]\nprofile = office\n");
+    write_file(path,
+               "[site]\nnv_dir = nv\n[trunk 2]\nprofile = my.ini\npty = /dev/pts/9\n"
+               "meters = 1-2\n[meter 2:1]\nscenario = ../s/x.ini\n[meter 2:2]\nprofile = office\n");
     site_t s;
     assert_int_equal(site_load(path, &s, err, sizeof err), 0);
     char want[160];
@@ -662,14 +671,10 @@ static void test_sites_dir(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_file),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_compact),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_long_lines),
-        cmocka_unit_test(test_uniqueness_at_scale),
-        cmocka_unit_test(test_load_paths),
-        cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_full_file),  cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_compact),    cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_long_lines), cmocka_unit_test(test_uniqueness_at_scale),
+        cmocka_unit_test(test_load_paths), cmocka_unit_test(test_describe),
         cmocka_unit_test(test_sites_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

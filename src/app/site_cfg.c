@@ -19,7 +19,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define SITE_FILE_MAX (16u << 20) /* a 130,000-meter site in long form is ~10 MB */
+#define SITE_FILE_MAX (16u << 20) /* 130,048 meters with an override each: 6.5 MB */
 
 _Static_assert(SITE_MAX_METERS_PER_TRUNK == 127, "MACs 0..127, one is the router's");
 
@@ -35,11 +35,33 @@ struct site_mem {
 };
 
 enum {
-    K_NAME, K_ROUTER_INSTANCE, K_BIND, K_BROADCAST, K_BIP_NETWORK, K_BBMD, K_BDT,
-    K_FD_ACCEPT, K_FOREIGN, K_FOREIGN_TTL, K_NV_DIR, K_TRUNKS, K_FIRST_NETWORK,
-    K_BAUD, K_PROFILE, K_VARIATION, K_MAX_MASTER, K_MAX_INFO_FRAMES,
-    K_ROUTER_MAC, K_PTY, K_METERS, K_INSTANCE_BASE, K_SERIAL_PREFIX,
-    K_INSTANCE, K_SERIAL, K_SCENARIO, K_COUNT
+    K_NAME,
+    K_ROUTER_INSTANCE,
+    K_BIND,
+    K_BROADCAST,
+    K_BIP_NETWORK,
+    K_BBMD,
+    K_BDT,
+    K_FD_ACCEPT,
+    K_FOREIGN,
+    K_FOREIGN_TTL,
+    K_NV_DIR,
+    K_TRUNKS,
+    K_FIRST_NETWORK,
+    K_BAUD,
+    K_PROFILE,
+    K_VARIATION,
+    K_MAX_MASTER,
+    K_MAX_INFO_FRAMES,
+    K_ROUTER_MAC,
+    K_PTY,
+    K_METERS,
+    K_INSTANCE_BASE,
+    K_SERIAL_PREFIX,
+    K_INSTANCE,
+    K_SERIAL,
+    K_SCENARIO,
+    K_COUNT
 };
 
 enum { SEC_NONE, SEC_SITE, SEC_TRUNK, SEC_METER, SEC_BAD };
@@ -188,7 +210,8 @@ static bool site_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 
 static bool site_bool(const char *s, bool *out)
 {
-    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
     for (size_t k = 0; k < 4; k++) {
         if (strcasecmp(s, yes[k]) == 0 || strcasecmp(s, no[k]) == 0) {
             *out = strcasecmp(s, yes[k]) == 0;
@@ -284,8 +307,10 @@ static const char *site_profile(site_parse_t *c, const char *key, const char *v)
     if (site_profile_is_path(v))
         return site_strdup(c, c->base_dir, v);
     if (!site_serial_ok(v, 1, 64)) {
-        site_perr(c, c->line, "%s: '%.40s' is not a profile name (letters, digits, '.', '_', "
-                              "'-'; a path contains '/' or ends in .ini)", key, v);
+        site_perr(c, c->line,
+                  "%s: '%.40s' is not a profile name (letters, digits, '.', '_', "
+                  "'-'; a path contains '/' or ends in .ini)",
+                  key, v);
         return NULL;
     }
     return site_strdup(c, NULL, v);
@@ -376,7 +401,8 @@ static bool site_bdt(site_parse_t *c, const char *v)
             ok = site_addr(item, SITE_DEFAULT_PORT, &e.addr, e.mask);
         }
         if (!ok) {
-            site_perr(c, c->line, "bdt: '%.*s' is not ADDR[:PORT][/MASK]", (int)(n > 40 ? 40 : n), p);
+            site_perr(c, c->line, "bdt: '%.*s' is not ADDR[:PORT][/MASK]", (int)(n > 40 ? 40 : n),
+                      p);
             return false;
         }
         for (unsigned k = 0; k < s->nbdt; k++) {
@@ -436,8 +462,10 @@ static int site_compact_item(site_parse_t *c, const char *p, size_t len)
     while (k < K_COUNT && strcasecmp(key, site_keys[k].name))
         k++;
     if (k != K_PROFILE && k != K_BAUD && k != K_FIRST_NETWORK && k != K_VARIATION) {
-        site_perr(c, c->line, "trunks: '%.40s': expected profile, baud, first_network or "
-                              "variation after the size", key);
+        site_perr(c, c->line,
+                  "trunks: '%.40s': expected profile, baud, first_network or "
+                  "variation after the size",
+                  key);
         return 0;
     }
     return site_key_set(c, &c->site, k, val);
@@ -482,13 +510,13 @@ static int site_compact(site_parse_t *c, const char *v)
     return 1;
 }
 
-static int site_uint_key(site_parse_t *c, int k, const char *v, unsigned long lo,
-                         unsigned long hi, unsigned long *out)
+static int site_uint_key(site_parse_t *c, int k, const char *v, unsigned long lo, unsigned long hi,
+                         unsigned long *out)
 {
     if (site_uint(v, lo, hi, out))
         return 1;
-    site_perr(c, c->line, "%s: '%.40s' is not a whole number in %lu..%lu", site_keys[k].name, v,
-              lo, hi);
+    site_perr(c, c->line, "%s: '%.40s' is not a whole number in %lu..%lu", site_keys[k].name, v, lo,
+              hi);
     return 0;
 }
 
@@ -496,6 +524,7 @@ static int site_uint_key(site_parse_t *c, int k, const char *v, unsigned long lo
 static int site_site_key(site_parse_t *c, int k, const char *v)
 {
     site_t *s = c->out;
+    site_addr_t *a;
     unsigned long x;
     bool b;
     switch (k) {
@@ -514,9 +543,8 @@ static int site_site_key(site_parse_t *c, int k, const char *v)
     case K_BIND:
     case K_BROADCAST:
     case K_FOREIGN:
-        if (!site_addr(v, k == K_BROADCAST ? 0 : SITE_DEFAULT_PORT,
-                       k == K_BIND ? &s->bind : k == K_BROADCAST ? &s->broadcast : &s->foreign_bbmd,
-                       NULL)) {
+        a = k == K_BIND ? &s->bind : k == K_BROADCAST ? &s->broadcast : &s->foreign_bbmd;
+        if (!site_addr(v, k == K_BROADCAST ? 0 : SITE_DEFAULT_PORT, a, NULL)) {
             site_perr(c, c->line, "%s: '%.40s' is not an IPv4 ADDR[:PORT]", site_keys[k].name, v);
             return 0;
         }
@@ -597,7 +625,8 @@ static int site_spec_key(site_parse_t *c, site_spec_t *sp, int k, const char *v)
         return 1;
     case K_SERIAL_PREFIX:
     case K_SERIAL:
-        if (!site_serial_ok(v, k == K_SERIAL, k == K_SERIAL ? SITE_SERIAL_MAX : SITE_SERIAL_MAX - 3)) {
+        if (!site_serial_ok(v, k == K_SERIAL,
+                            k == K_SERIAL ? SITE_SERIAL_MAX : SITE_SERIAL_MAX - 3)) {
             site_perr(c, c->line, "%s: '%.40s': %s letters, digits, '.', '_' or '-'",
                       site_keys[k].name, v, k == K_SERIAL ? "1..16" : "at most 13");
             return 0;
@@ -709,7 +738,8 @@ static void site_section_begin(site_parse_t *c, const char *name)
     bool trunk = w == 5 && !strncasecmp(name, "trunk", 5);
     bool meter = w == 5 && !strncasecmp(name, "meter", 5);
     if (!trunk && !meter) {
-        site_perr(c, c->line, "unknown section [%.40s] (expected site, trunk N or meter N:MAC)", name);
+        site_perr(c, c->line, "unknown section [%.40s] (expected site, trunk N or meter N:MAC)",
+                  name);
         return;
     }
     if (!site_sect_arg(arg, meter, &net, &mac)) {
@@ -717,9 +747,10 @@ static void site_section_begin(site_parse_t *c, const char *name)
                   meter ? "[meter N:MAC]" : "[trunk N]", meter ? " and MAC 0..127" : "");
         return;
     }
-    site_spec_t *sp = trunk ? site_new_spec(c, &c->trunks, &c->ntrunks, &c->captrunks, SITE_MAX_TRUNKS)
-                            : site_new_spec(c, &c->meters, &c->nmeters, &c->capmeters,
-                                            (size_t)SITE_MAX_TRUNKS * SITE_MAX_METERS_PER_TRUNK);
+    site_spec_t *sp =
+        trunk ? site_new_spec(c, &c->trunks, &c->ntrunks, &c->captrunks, SITE_MAX_TRUNKS)
+              : site_new_spec(c, &c->meters, &c->nmeters, &c->capmeters,
+                              (size_t)SITE_MAX_TRUNKS * SITE_MAX_METERS_PER_TRUNK);
     if (!sp)
         return;
     sp->net = (uint16_t)net;
@@ -783,8 +814,10 @@ static char *site_reader(char *str, int num, void *stream)
         if (nul)
             site_perr(c, c->line, "NUL byte in the line");
         else
-            site_perr(c, c->line, "line longer than %d characters (repeat a meters or bdt key "
-                                  "to continue a list)", num - 2);
+            site_perr(c, c->line,
+                      "line longer than %d characters (repeat a meters or bdt key "
+                      "to continue a list)",
+                      num - 2);
         strcpy(str, ";\n");
         return str;
     }
@@ -792,8 +825,9 @@ static char *site_reader(char *str, int num, void *stream)
     if (*s == '\n' || *s == ';' || *s == '#')
         return str;
     if (s != str) {
-        site_perr(c, c->line, "indented line (a key starts at the line's beginning; "
-                              "continuation lines are not supported)");
+        site_perr(c, c->line,
+                  "indented line (a key starts at the line's beginning; "
+                  "continuation lines are not supported)");
         strcpy(str, ";\n");
         return str;
     }
@@ -892,8 +926,8 @@ static void site_check_networks(site_parse_t *c)
 }
 
 /* A trunk's setting: its own, else the [site] default, else the built-in one. */
-#define SITE_EFF(c, sp, key, field, def)                                                       \
-    (((sp)->set >> (key) & 1u) ? (sp)->field : ((c)->site.set >> (key) & 1u) ? (c)->site.field : (def))
+#define SITE_EFF(c, sp, key, field, def)                                                           \
+    (((sp)->set >> (key)&1u) ? (sp)->field : ((c)->site.set >> (key)&1u) ? (c)->site.field : (def))
 
 static void site_make_meters(site_parse_t *c, const site_spec_t *sp, site_trunk_t *t)
 {
@@ -957,8 +991,9 @@ static void site_make_trunks(site_parse_t *c)
         t->max_info_frames = (sp->set >> K_MAX_INFO_FRAMES & 1u) ? sp->max_info_frames : 1;
         t->pty = sp->pty;
         if (t->router_mac > t->max_master) {
-            site_perr(c, site_kl(sp, K_ROUTER_MAC), "router_mac %u on network %u is above max_master %u",
-                      t->router_mac, t->net, t->max_master);
+            site_perr(c, site_kl(sp, K_ROUTER_MAC),
+                      "router_mac %u on network %u is above max_master %u", t->router_mac, t->net,
+                      t->max_master);
             return;
         }
         t->meters = next;
@@ -1012,7 +1047,9 @@ static void site_override(site_parse_t *c, const site_spec_t *o)
         return;
     }
     if ((o->set >> K_SCENARIO & 1u) && (o->set >> K_PROFILE & 1u)) {
-        site_perr(c, o->kline[K_SCENARIO] > o->kline[K_PROFILE] ? o->kline[K_SCENARIO] : o->kline[K_PROFILE],
+        site_perr(c,
+                  o->kline[K_SCENARIO] > o->kline[K_PROFILE] ? o->kline[K_SCENARIO]
+                                                             : o->kline[K_PROFILE],
                   "[meter %u:%u]: scenario or profile, not both", o->net, o->mac);
         return;
     }
@@ -1096,16 +1133,19 @@ static void site_check_unique(site_parse_t *c, int router_line)
             const site_meter_t *m = &s->trunks[k].meters[j];
             r[n++] = (site_ref_t){m->instance, m->line, m, s->trunks[k].net};
             if (m->instance < 1 || m->instance > SITE_METER_INSTANCE_MAX)
-                site_perr(c, m->line, "meter %u:%u: device instance %u outside 1..%u (DECISIONS O9%s)",
-                          s->trunks[k].net, m->mac, m->instance, SITE_METER_INSTANCE_MAX,
-                          m->instance > SITE_METER_INSTANCE_MAX ? "; give the trunk an instance_base" : "");
+                site_perr(
+                    c, m->line, "meter %u:%u: device instance %u outside 1..%u (DECISIONS O9%s)",
+                    s->trunks[k].net, m->mac, m->instance, SITE_METER_INSTANCE_MAX,
+                    m->instance > SITE_METER_INSTANCE_MAX ? "; give the trunk an instance_base"
+                                                          : "");
         }
     }
     qsort(r, n, sizeof *r, site_cmp_serial);
     for (size_t k = 1; k < n && !c->failed; k++)
         if (!strcmp(r[k].m->serial, r[k - 1].m->serial))
-            site_perr(c, r[k].line, "%s: serial %s is also %s's (line %d)", site_who(&r[k], a, sizeof a),
-                      r[k].m->serial, site_who(&r[k - 1], b, sizeof b), r[k - 1].line);
+            site_perr(c, r[k].line, "%s: serial %s is also %s's (line %d)",
+                      site_who(&r[k], a, sizeof a), r[k].m->serial,
+                      site_who(&r[k - 1], b, sizeof b), r[k - 1].line);
     r[n++] = (site_ref_t){s->router_instance, router_line, NULL, 0};
     qsort(r, n, sizeof *r, site_cmp_instance);
     for (size_t k = 1; k < n && !c->failed; k++)
@@ -1146,7 +1186,8 @@ static void site_check_ptys(site_parse_t *c)
 static void site_build(site_parse_t *c)
 {
     site_t *s = c->out;
-    s->profile = (c->site.set >> K_PROFILE & 1u) ? c->site.profile : site_strdup(c, NULL, "default");
+    s->profile =
+        (c->site.set >> K_PROFILE & 1u) ? c->site.profile : site_strdup(c, NULL, "default");
     site_check_site(c);
     if (!c->failed)
         site_expand_compact(c);
@@ -1366,7 +1407,7 @@ void site_describe(const site_t *s, FILE *f)
         fprintf(f, ", BBMD with %u BDT entr%s%s", s->nbdt, s->nbdt == 1 ? "y" : "ies",
                 s->fd_accept ? ", accepting foreign devices" : "");
     if (s->foreign)
-        fprintf(f, ", foreign device of %s every %u s", site_addr_str(&s->foreign_bbmd, a),
+        fprintf(f, ", foreign device of %s (TTL %u s)", site_addr_str(&s->foreign_bbmd, a),
                 s->foreign_ttl);
     fprintf(f, ", NV %s, joins %u MS/TP trunk%s with %u meters:\n", s->nv_dir ? s->nv_dir : "off",
             s->ntrunks, s->ntrunks == 1 ? "" : "s", s->nmeters);

@@ -19,9 +19,9 @@
 #define SITE_MAX_METERS_PER_TRUNK 127 /* MACs 0..127 less the router's */
 #define SITE_MAX_BDT 64
 #define SITE_NAME_MAX 64
-#define SITE_SERIAL_MAX 16                 /* OBJ_SERIAL_MAX */
-#define SITE_METER_INSTANCE_MAX 4193999u   /* what a meter accepts (DECISIONS O9) */
-#define SITE_ROUTER_INSTANCE_MAX 4194302u  /* 4194303 is the wildcard */
+#define SITE_SERIAL_MAX 16                    /* OBJ_SERIAL_MAX */
+#define SITE_METER_INSTANCE_MAX 4193999u      /* what a meter accepts (DECISIONS O9) */
+#define SITE_ROUTER_INSTANCE_MAX 4194302u     /* 4194303 is the wildcard */
 #define SITE_DEFAULT_ROUTER_INSTANCE 4194000u /* the first one no meter can take */
 #define SITE_DEFAULT_PORT 47808
 #define SITE_DEFAULT_BAUD 38400u
@@ -42,22 +42,22 @@ typedef struct {
 typedef struct {
     uint8_t mac;
     uint8_t max_master, max_info_frames;
-    bool vary;          /* give this meter its own variant of the load */
-    uint32_t vary_seed; /* (network << 8) | MAC: stable, distinct in the site */
-    uint32_t instance;  /* 1..SITE_METER_INSTANCE_MAX, unique in the site */
+    bool vary;                        /* give this meter its own variant of the load */
+    uint32_t vary_seed;               /* (network << 8) | MAC: stable, distinct in the site */
+    uint32_t instance;                /* 1..SITE_METER_INSTANCE_MAX, unique in the site */
     char serial[SITE_SERIAL_MAX + 1]; /* [A-Za-z0-9._-], unique in the site */
-    const char *profile;  /* never NULL: see site_profile_is_path */
-    const char *scenario; /* a scenario file for this meter alone, or NULL */
-    int line;             /* where it is defined: its [meter] header or its trunk's meters */
+    const char *profile;              /* never NULL: see site_profile_is_path */
+    const char *scenario;             /* a scenario file for this meter alone, or NULL */
+    int line; /* where it is defined: its [meter] header or its trunk's meters */
 } site_meter_t;
 
 typedef struct {
     uint16_t net; /* 1..65534 */
     uint8_t router_mac, max_master, max_info_frames;
     bool vary;
-    uint32_t baud;       /* 9600, 19200, 38400, 76800 or 115200 */
-    const char *pty;     /* a pty or serial device for this trunk; NULL: the virtual bus */
-    const char *profile; /* the trunk's; a meter may override it */
+    uint32_t baud;        /* 9600, 19200, 38400, 76800 or 115200 */
+    const char *pty;      /* a pty or serial device for this trunk; NULL: the virtual bus */
+    const char *profile;  /* the trunk's; a meter may override it */
     site_meter_t *meters; /* sorted by MAC */
     unsigned nmeters;
     int line; /* its [trunk N] header, or the compact form's trunks = line */
@@ -90,8 +90,7 @@ typedef struct {
  * scenario, a profile that is a path) are made relative to the file's directory. */
 int site_load(const char *path, site_t *out, char *err, size_t errcap);
 /* The same from memory; name is used in messages. Paths are kept as written. */
-int site_parse_string(const char *text, const char *name, site_t *out, char *err,
-                      size_t errcap);
+int site_parse_string(const char *text, const char *name, site_t *out, char *err, size_t errcap);
 /* len bytes (NULs are an error, as in a file); base_dir: for relative paths, or NULL. */
 int site_parse_buffer(const char *data, size_t len, const char *name, const char *base_dir,
                       site_t *out, char *err, size_t errcap);
