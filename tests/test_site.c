@@ -57,9 +57,9 @@ static int setup(void **state)
     bip_addr_parse("127.0.0.1", 47808, &c.self);
     bip_addr_parse("127.255.255.255", 47808, &c.broadcast);
     bip_addr_parse("127.0.0.9", 50000, &f->client);
-    f->s = sh_new(&c, 2, 2 * PER_TRUNK);
-    assert_non_null(f->s);
     char err[300] = "";
+    f->s = sh_new(&c, 2, 2 * PER_TRUNK, err, sizeof err);
+    assert_non_null(f->s);
     for (unsigned t = 0; t < 2; t++) {
         assert_int_equal(sh_add_trunk(f->s, NETS[t], 38400, 0, 127, 1, err, sizeof err), (int)t);
         for (unsigned k = 0; k < PER_TRUNK; k++) {
@@ -127,12 +127,15 @@ static unsigned i_ams(const fx_t *f, unsigned mark, unsigned *count)
         if (p.n.network_msg || p.apdu_len < 2 || p.apdu[0] != 0x10 || p.apdu[1] != 0x00)
             continue;
         assert_int_equal(p.fn, BIP_ORIGINAL_BROADCAST);
-        assert_true(p.n.has_snet);
-        assert_int_equal(p.n.sadr.len, 1);
         bac_buf_t b;
         bac_buf_reader(&b, p.apdu + 2, p.apdu_len - 2);
         bac_oid_t oid;
         assert_true(bac_dec_oid(&b, &oid) >= 0);
+        if (!p.n.has_snet) { /* the router's own device, on its own network */
+            assert_int_equal(oid.instance, 4194000);
+            continue;
+        }
+        assert_int_equal(p.n.sadr.len, 1);
         unsigned t = p.n.snet == 10 ? 0 : p.n.snet == 20 ? 1 : 9;
         assert_true(t < 2);
         assert_int_equal(oid.instance, NETS[t] * 1000u + p.n.sadr.addr[0]);
@@ -289,6 +292,48 @@ static void unknown_network_rejected(void **state)
     assert_true(found);
 }
 
+/* The router is a device of its own: its I-Am at start, and its Network_Port objects
+ * readable on the IP side (no DNET: the router's own application entity). */
+static void router_device_readable(void **state)
+{
+    fx_t *f = *state;
+    bool i_am = false;
+    for (unsigned i = 0; i < f->w->n; i++) {
+        parsed_t p;
+        parse(&f->w->d[i], &p);
+        if (getenv("SITE_DEBUG")) {
+            for (size_t k = 0; k < f->w->d[i].len; k++)
+                fprintf(stderr, "%02x ", f->w->d[i].data[k]);
+            fprintf(stderr, "\n");
+        }
+        if (!p.n.network_msg && !p.n.has_snet && p.apdu_len >= 7 && p.apdu[0] == 0x10 && p.apdu[1] == 0)
+            i_am = !memcmp(p.apdu + 2, "\xC4\x02\x3F\xFE\xD0", 5) || i_am; /* device 4194000 */
+    }
+    assert_true(i_am);
+    unsigned mark = f->w->n;
+    uint8_t npdu[64];
+    size_t n = npdu_to(npdu, sizeof npdu, 0, -1, true);
+    /* RP network-port 3 (trunk network 20), Network_Number (425) */
+    const uint8_t rp[] = {0x00, 0x05, 0x07, 0x0C, 0x0C, 0x0E, 0x00, 0x00, 0x03, 0x1A, 0x01, 0xA9};
+    memcpy(npdu + n, rp, sizeof rp);
+    send_bvlc(f, BIP_ORIGINAL_UNICAST, npdu, n + sizeof rp);
+    bool found = false;
+    for (unsigned i = mark; i < f->w->n; i++) {
+        parsed_t p;
+        parse(&f->w->d[i], &p);
+        if (p.n.network_msg || p.apdu_len < 3 || p.apdu[0] != 0x30)
+            continue;
+        assert_false(p.n.has_snet);
+        /* ACK: object id, property 425, value [3] { unsigned 20 } */
+        const uint8_t ack[] = {0x30, 0x07, 0x0C, 0x0C, 0x0E, 0x00, 0x00, 0x03, 0x1A, 0x01, 0xA9,
+                               0x3E, 0x21, 0x14, 0x3F};
+        assert_int_equal(p.apdu_len, sizeof ack);
+        assert_memory_equal(p.apdu, ack, sizeof ack);
+        found = true;
+    }
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(read_property_through_router, setup, teardown),
         cmocka_unit_test_setup_teardown(who_is_router_names_both_trunks, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_network_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(router_device_readable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

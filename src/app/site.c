@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 typedef struct {
     const char *file, *control, *bind, *broadcast;
     long port;            /* -1: the file's */
+    long bip_rate;        /* NPDUs/s to B/IP; 0: unpaced */
     double time_scale;
     bool virtual_time, quiet, describe, check, nv_factory_reset;
     unsigned seconds;     /* 0: until stopped */
@@ -68,6 +72,9 @@ static void usage(FILE *f)
           "  --bip-port N           the router's UDP port (default: the file's, else 47808)\n"
           "  --bind ADDR            its local address (default: the file's, else 0.0.0.0)\n"
           "  --broadcast ADDR[:PORT] where its broadcasts go (default: the file's)\n"
+          "  --bip-rate N           NPDUs a second the router sends to BACnet/IP at most\n"
+          "                         (default 2000, bursts of 100; 0: unpaced), so a flood of\n"
+          "                         I-Ams reaches a head end paced, not dropped by its socket\n"
           "  --time-scale X         the site's clock X times faster than wall time, 0.1..100\n"
           "  --virtual-time         the clock moves only on 's4100 ctl advance SECONDS'\n"
           "  --seconds N            stop after N seconds of site time\n"
@@ -88,7 +95,8 @@ static int parse_opts(int argc, char **argv, site_opts_t *o)
         {"virtual-time", no_argument, 0, 'v'}, {"seconds", required_argument, 0, 's'},
         {"control", required_argument, 0, 'c'}, {"pcap", required_argument, 0, 'P'},
         {"nv-factory-reset", no_argument, 0, 'F'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"bip-rate", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     double v;
     optind = 1;
@@ -103,6 +111,13 @@ static int parse_opts(int argc, char **argv, site_opts_t *o)
                 return 2;
             }
             o->port = (long)v;
+            break;
+        case 'r':
+            if (app_parse_number("site", "--bip-rate", optarg, &v) < 0 || v < 0 || v > 1000000 || v != floor(v)) {
+                fprintf(stderr, "s4100 site: --bip-rate %s: NPDUs a second, 0..1000000 (0: unpaced)\n", optarg);
+                return 2;
+            }
+            o->bip_rate = (long)v;
             break;
         case 'b': o->bind = optarg; break;
         case 'B': o->broadcast = optarg; break;
@@ -203,18 +218,30 @@ static site_host_t *build(site_run_t *r, const site_t *cfg, const site_opts_t *o
         fprintf(stderr, "s4100 site: --broadcast %s: expected ADDR or ADDR:PORT\n", o->broadcast);
         return NULL;
     }
+    bip_addr_t bdt[SITE_MAX_BDT];
+    uint8_t mask[SITE_MAX_BDT][4];
+    for (unsigned k = 0; k < cfg->nbdt; k++) {
+        addr_of(&cfg->bdt[k].addr, &bdt[k]);
+        memcpy(mask[k], cfg->bdt[k].mask, 4);
+    }
     sh_config_t c = {.instance = cfg->router_instance, .name = cfg->name, .bip_net = cfg->bip_net,
                      .self = *self, .broadcast = bcast,
                      .port = {.ctx = (void *)(intptr_t)fd, .send = lx_udp_send},
-                     .nv_dir = cfg->nv_dir, .nv_factory_reset = o->nv_factory_reset};
+                     .nv_dir = cfg->nv_dir, .nv_factory_reset = o->nv_factory_reset,
+                     .bip_rate = (uint32_t)o->bip_rate, .bip_burst = 100,
+                     .ip_mask = {255, 255, 255, 0},
+                     .bbmd = cfg->bbmd, .fd_accept = cfg->fd_accept, .bdt = bdt,
+                     .bdt_mask = (const uint8_t(*)[4])mask, .nbdt = cfg->nbdt,
+                     .foreign = cfg->foreign, .foreign_ttl = cfg->foreign_ttl};
+    addr_of(&cfg->foreign_bbmd, &c.foreign_bbmd);
     if (cfg->nv_dir && mkdir(cfg->nv_dir, 0755) < 0 && errno != EEXIST) {
         fprintf(stderr, "s4100 site: NV directory %s: %s\n", cfg->nv_dir, strerror(errno));
         return NULL;
     }
-    site_host_t *h = sh_new(&c, cfg->ntrunks, cfg->nmeters);
+    char why[300];
+    site_host_t *h = sh_new(&c, cfg->ntrunks, cfg->nmeters, why, sizeof why);
     if (!h) {
-        fprintf(stderr, "s4100 site: out of memory, or %u trunks are more than the router's %u ports\n",
-                cfg->ntrunks, (unsigned)NET_MAX_PORTS - 1);
+        fprintf(stderr, "s4100 site: %s: %s\n", o->file, why);
         return NULL;
     }
     char err[400] = "", scen[600];
@@ -540,6 +567,45 @@ static int loop(site_run_t *r)
     return rc;
 }
 
+/* Our own address as the other BBMDs and the foreign devices know it. Bound to one
+ * address, that one; bound to all (which broadcasts need), a BBMD finds itself in its
+ * BDT among the host's addresses, and a foreign device takes the address its packets
+ * to its BBMD leave from. */
+static bool own_address(const site_t *cfg, uint16_t port, bip_addr_t *self)
+{
+    if (self->octets[0] || self->octets[1] || self->octets[2] || self->octets[3])
+        return true;
+    if (!cfg->bbmd && !cfg->foreign)
+        return true; /* a plain node: only its own broadcasts heard back need it */
+    if (cfg->foreign) {
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(cfg->foreign_bbmd.port)};
+        memcpy(&to.sin_addr, cfg->foreign_bbmd.ip, 4);
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        bool ok = s >= 0 && connect(s, (struct sockaddr *)&to, sizeof to) == 0 &&
+                  getsockname(s, (struct sockaddr *)&me, &len) == 0;
+        if (s >= 0)
+            close(s);
+        if (ok)
+            memcpy(self->octets, &me.sin_addr, 4);
+        return ok;
+    }
+    struct ifaddrs *ifs, *i;
+    if (getifaddrs(&ifs) < 0)
+        return false;
+    bool found = false;
+    for (unsigned k = 0; k < cfg->nbdt && !found; k++)
+        for (i = ifs; i && !found; i = i->ifa_next)
+            if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && cfg->bdt[k].addr.port == port &&
+                !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, cfg->bdt[k].addr.ip, 4)) {
+                memcpy(self->octets, cfg->bdt[k].addr.ip, 4);
+                found = true;
+            }
+    freeifaddrs(ifs);
+    return found;
+}
+
 static int run_site(const site_t *cfg, const site_opts_t *o)
 {
     char msg[300], bind_ip[24];
@@ -552,6 +618,12 @@ static int run_site(const site_t *cfg, const site_opts_t *o)
                  cfg->bind.ip[2], cfg->bind.ip[3]);
     if (!bip_addr_parse(bind_ip, port, &self)) {
         fprintf(stderr, "s4100 site: --bind %s: not an IPv4 address\n", bind_ip);
+        return 2;
+    }
+    if (!own_address(cfg, port, &self)) {
+        fprintf(stderr, "s4100 site: %s: a %s must know its own address: bind it to one (bind = "
+                        "A.B.C.D:PORT) or %s\n", o->file, cfg->bbmd ? "BBMD" : "foreign device",
+                cfg->bbmd ? "list this host's address and port in its bdt" : "make its BBMD reachable");
         return 2;
     }
     int fd = lx_udp_open(bind_ip, port, msg, sizeof msg);
@@ -599,7 +671,7 @@ out:
 
 int app_site(int argc, char **argv)
 {
-    site_opts_t o = {.port = -1, .time_scale = 1.0};
+    site_opts_t o = {.port = -1, .time_scale = 1.0, .bip_rate = 2000};
     int rc = parse_opts(argc, argv, &o);
     if (rc)
         return rc == 1 ? 0 : rc;

@@ -14,7 +14,7 @@
 /* The router's queues: a B/IP port of a 10,000-meter site holds an I-Am of each
  * (~25 octets); a trunk's holds what waits for its token. */
 #define SH_BIP_QUEUE (512u * 1024u)
-#define SH_TRUNK_QUEUE (16u * 1024u)
+#define SH_TRUNK_QUEUE (32u * 1024u)
 
 typedef struct {
     app_meter_t am;
@@ -28,7 +28,9 @@ typedef struct {
 struct site_host {
     sh_config_t c;
     net_router_t *r;
+    rdev_t *dev;        /* the router's own device */
     bip_t bip;
+    bip_bbmd_t bbmd;
     sh_trunk_t *trunks;
     unsigned ntrunks, max_trunks;
     sh_node_t **meters;
@@ -38,6 +40,7 @@ struct site_host {
     uint8_t *queues;    /* the router's port queues, one block */
     lx_nv_group_t nvg;  /* the meters' routine saves: one flush for all */
     uint64_t nvg_last_us;
+    uint32_t bip_s;     /* the second bip_tick was last given */
 };
 
 /* The bus's clock starts at 1 s (sim_bus_new): the site's 0. */
@@ -57,31 +60,72 @@ static int trunk_down(void *ctx, const net_addr_t *dst, const uint8_t *npdu, siz
     return l.send(l.ctx, dst, npdu, len);
 }
 
-site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_meters)
+static int bip_roles(site_host_t *s, char *err, size_t cap)
+{
+    const sh_config_t *c = &s->c;
+    if (c->bbmd) {
+        bip_bbmd_init(&s->bbmd);
+        s->bbmd.accept_fd = c->fd_accept;
+        for (unsigned k = 0; k < c->nbdt; k++)
+            if (bip_bdt_add(&s->bbmd, &c->bdt[k], c->bdt_mask[k]) < 0) {
+                snprintf(err, cap, "the BDT holds %u entries at most", (unsigned)BIP_BDT_MAX);
+                return -1;
+            }
+        bip_bbmd_attach(&s->bip, &s->bbmd);
+    } else if (c->foreign && bip_register_foreign(&s->bip, &c->foreign_bbmd, c->foreign_ttl) < 0) {
+        snprintf(err, cap, "foreign-device registration refused (TTL %u)", c->foreign_ttl);
+        return -1;
+    }
+    bip_tick(&s->bip, 0);
+    return 0;
+}
+
+site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_meters, char *err,
+                    size_t cap)
 {
     site_host_t *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || max_trunks + 1 > NET_MAX_PORTS) {
+        snprintf(err, cap, s ? "%u trunks: the router has %u ports (NET_MAX_PORTS), one for B/IP"
+                             : "out of memory", max_trunks, (unsigned)NET_MAX_PORTS);
+        free(s);
         return NULL;
+    }
     s->c = *c;
     s->r = calloc(1, sizeof *s->r);
+    s->dev = calloc(1, sizeof *s->dev);
     s->trunks = calloc(max_trunks ? max_trunks : 1, sizeof *s->trunks);
     s->meters = calloc(max_meters ? max_meters : 1, sizeof *s->meters);
-    if (!s->r || !s->trunks || !s->meters || max_trunks + 1 > NET_MAX_PORTS) {
+    s->queues = malloc(SH_BIP_QUEUE + (size_t)max_trunks * SH_TRUNK_QUEUE);
+    if (!s->r || !s->dev || !s->trunks || !s->meters || !s->queues) {
+        snprintf(err, cap, "out of memory");
         sh_free(s);
         return NULL;
     }
     s->max_trunks = max_trunks;
     s->max_meters = max_meters;
-    net_router_init(s->r, NULL);
+    rdev_init(s->dev, s->r, c->instance, c->name);
+    net_upper_t app = rdev_upper(s->dev);
+    net_router_init(s->r, &app);
     net_link_t link = {.ctx = &s->bip, .send = bip_down, .max_npdu = BIP_MAX_NPDU};
     net_addr_t mac = {.len = 6};
     memcpy(mac.mac, c->self.octets, 6);
-    if (net_router_add_port(s->r, &link, c->bip_net, &mac) != 0) {
+    if (net_router_add_port(s->r, &link, c->bip_net, &mac) != 0 ||
+        net_router_port_queue(s->r, 0, s->queues, SH_BIP_QUEUE) < 0 ||
+        (c->bip_rate && net_router_port_pace(s->r, 0, c->bip_rate, c->bip_burst) < 0)) {
+        snprintf(err, cap, "B/IP network %u, pace %u/s burst %u: refused by the router",
+                 c->bip_net, c->bip_rate, c->bip_burst);
         sh_free(s);
         return NULL;
     }
     net_upper_t up = net_router_port_upper(s->r, 0);
     bip_init(&s->bip, &c->port, &c->self, &c->broadcast, &up);
+    rdev_port_bip(s->dev, 0, 100e6f, c->self.octets, c->ip_mask,
+                  (uint16_t)(c->self.octets[4] << 8 | c->self.octets[5]),
+                  c->bbmd ? RDEV_IP_BBMD : c->foreign ? RDEV_IP_FOREIGN : RDEV_IP_NORMAL);
+    if (bip_roles(s, err, cap) < 0) {
+        sh_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -103,6 +147,7 @@ void sh_free(site_host_t *s)
     free(s->meters);
     free(s->trunks);
     free(s->r);
+    free(s->dev);
     free(s);
 }
 
@@ -128,7 +173,10 @@ int sh_add_trunk(site_host_t *s, uint16_t net, uint32_t baud, uint8_t router_mac
     cfg.max_master = max_master;
     cfg.max_info_frames = max_info_frames;
     net_upper_t up = net_router_port_upper(s->r, port < 0 ? 0 : (unsigned)port);
-    if (port < 0 || (t->node = sim_bus_add_port(t->bus, &cfg, &up)) < 0) {
+    uint8_t *q = s->queues + SH_BIP_QUEUE + (size_t)s->ntrunks * SH_TRUNK_QUEUE;
+    if (port < 0 || (t->node = sim_bus_add_port(t->bus, &cfg, &up)) < 0 ||
+        net_router_port_queue(s->r, (unsigned)port, q, SH_TRUNK_QUEUE) < 0 ||
+        !rdev_port_mstp(s->dev, (unsigned)port, (float)baud, max_master, max_info_frames)) {
         snprintf(err, cap, "network %u: the router cannot take it (ports full, a duplicate "
                            "network, or MAC %u above Max_Master %u)", net, router_mac, max_master);
         sim_bus_free(t->bus);
@@ -236,10 +284,29 @@ int sh_add_meter(site_host_t *s, const sh_meter_t *conf, char *err, size_t cap)
     return (int)s->nmeters++;
 }
 
+/* The router says who it is and which networks it reaches, on B/IP (the meters
+ * announced themselves when they joined their wire). */
 void sh_start(site_host_t *s)
 {
-    /* Meters announced themselves when they joined their wire (sim_bus_attach_meter). */
-    (void)s;
+    uint8_t npdu[BIP_MAX_NPDU];
+    size_t n = rdev_i_am(s->dev, npdu, sizeof npdu);
+    if (n)
+        bip_send(&s->bip, NULL, npdu, n);
+    uint8_t list[2 * 240];
+    unsigned k = 1;
+    while (k < s->r->nports) { /* as many DNETs as fit a message */
+        net_msg_t m = {.type = NET_MSG_I_AM_ROUTER, .list = list};
+        for (; k < s->r->nports && m.count < 240; k++, m.count++) {
+            list[2 * m.count] = (uint8_t)(s->r->ports[k].net >> 8);
+            list[2 * m.count + 1] = (uint8_t)s->r->ports[k].net;
+        }
+        m.list_len = 2u * m.count;
+        bac_buf_t w;
+        bac_buf_writer(&w, npdu, sizeof npdu);
+        bac_npdu_t hdr = {.network_msg = true};
+        if (net_msg_encode(&w, &hdr, &m) >= 0)
+            bip_send(&s->bip, NULL, npdu, bac_pos(&w));
+    }
 }
 
 void sh_bip_receive(site_host_t *s, const bip_addr_t *from, const uint8_t *data, size_t len)
@@ -262,16 +329,33 @@ static int feed(site_host_t *s, int *rc)
     return 0;
 }
 
-int sh_advance(site_host_t *s, uint64_t us, int *rc)
+/* One millisecond slice: the trunks run to the site's clock, then the router offers
+ * what waits in its queues to links that now have room. */
+static void run_to(site_host_t *s, uint64_t now_us)
 {
-    s->now_us += us;
-    if (feed(s, rc))
-        return 1;
     for (unsigned k = 0; k < s->ntrunks; k++) {
         sim_bus_t *b = s->trunks[k].bus;
-        uint64_t to = BUS_T0_US + s->now_us, at = sim_bus_now_us(b);
+        uint64_t to = BUS_T0_US + now_us, at = sim_bus_now_us(b);
         if (to > at)
             sim_bus_run(b, to - at);
+    }
+    net_router_poll(s->r, (uint32_t)(now_us / 1000u));
+    uint32_t sec = (uint32_t)(now_us / 1000000u);
+    if (sec != s->bip_s) {
+        bip_tick(&s->bip, sec);
+        s->bip_s = sec;
+    }
+}
+
+int sh_advance(site_host_t *s, uint64_t us, int *rc)
+{
+    uint64_t end = s->now_us + us;
+    while (s->now_us < end) {
+        uint64_t step = end - s->now_us > 1000u ? 1000u : end - s->now_us;
+        s->now_us += step;
+        if (feed(s, rc))
+            return 1;
+        run_to(s, s->now_us);
     }
     /* Twice a second, one durable write for every meter's routine saves. */
     if (s->c.nv_dir && s->now_us - s->nvg_last_us >= 500000u) {
@@ -303,4 +387,5 @@ unsigned sh_trunks(const site_host_t *s) { return s->ntrunks; }
 const sh_trunk_t *sh_trunk(const site_host_t *s, unsigned k) { return k < s->ntrunks ? &s->trunks[k] : NULL; }
 unsigned sh_trunk_of(const site_host_t *s, unsigned meter) { return s->meters[meter]->trunk; }
 net_router_t *sh_router(site_host_t *s) { return s->r; }
+rdev_t *sh_rdev(site_host_t *s) { return s->dev; }
 bip_t *sh_bip(site_host_t *s) { return &s->bip; }

@@ -13,6 +13,7 @@
 
 #include "meter.h"
 #include "net/net_router.h"
+#include "rdev/rdev.h"
 
 
 typedef struct site_host site_host_t;
@@ -24,9 +25,19 @@ typedef struct {
     bip_addr_t self, broadcast;
     bip_port_t port;        /* where the B/IP port's datagrams go */
     const char *nv_dir;     /* NULL: meters without NV (trend logs keep their newest 64) */
-    uint32_t bip_rate;      /* NPDUs/s the router forwards to B/IP (0: as fast as it may) */
+    uint32_t bip_rate;      /* NPDUs/s the router sends to B/IP (0: as fast as it may) */
     uint32_t bip_burst;
+    uint8_t ip_mask[4];     /* the B/IP subnet (Network_Port IP_Subnet_Mask) */
     bool nv_factory_reset;
+    /* BACnet/IP roles (Annex J): a BBMD with these peers (its own entry included), or a
+     * foreign device of the BBMD at foreign. */
+    bool bbmd, fd_accept;
+    const bip_addr_t *bdt;
+    const uint8_t (*bdt_mask)[4];
+    unsigned nbdt;
+    bool foreign;
+    bip_addr_t foreign_bbmd;
+    uint16_t foreign_ttl;
 } sh_config_t;
 
 typedef struct {
@@ -45,8 +56,10 @@ typedef struct {
     unsigned first, count;  /* its meters: sh_meter(first .. first+count-1) */
 } sh_trunk_t;
 
-/* The router's device instance must differ from every meter's: checked by the caller. */
-site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_meters);
+/* The router's device instance must differ from every meter's: checked by the caller.
+ * NULL with the reason in err. */
+site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_meters, char *err,
+                    size_t cap);
 void sh_free(site_host_t *s);
 /* A trunk with the router at router_mac: its index, or -1 with the reason in err. */
 int sh_add_trunk(site_host_t *s, uint16_t net, uint32_t baud, uint8_t router_mac,
@@ -71,6 +84,7 @@ unsigned sh_trunks(const site_host_t *s);
 const sh_trunk_t *sh_trunk(const site_host_t *s, unsigned k);
 unsigned sh_trunk_of(const site_host_t *s, unsigned meter);
 net_router_t *sh_router(site_host_t *s);
+rdev_t *sh_rdev(site_host_t *s);
 bip_t *sh_bip(site_host_t *s);
 /* Make every NV store durable (at the end, or before a power cut). */
 void sh_sync(site_host_t *s, bool force);
