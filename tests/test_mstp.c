@@ -819,6 +819,18 @@ static void test_max_info_frames(void **state)
         assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 1, NULL, 0), 0);
     assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 1, NULL, 0), -1);
     assert_int_equal(node.c.queue_full, 1);
+    /* Through the link a full queue is "busy, try later" (a router keeps the NPDU and
+     * offers it again); what could never be sent stays a hard error. */
+    net_link_t link = mstp_link(&node);
+    static const uint8_t big[MSTP_MAX_DATA + 1u];
+    const net_addr_t to3 = {1, {3}}, ip = {6, {127, 0, 0, 1, 0xBA, 0xC0}};
+    assert_int_equal(link.send(link.ctx, &to3, (const uint8_t *)"\x01\x00", 2), NET_ERR_BUSY);
+    assert_int_equal(link.send(link.ctx, NULL, big, sizeof big), -1);
+    assert_int_equal(link.send(link.ctx, &ip, (const uint8_t *)"\x01\x00", 2), -1);
+    /* The token empties the queue: the link takes it again. */
+    give_token(3);
+    assert_int_equal(node.txq_count, MSTP_TXQ_LEN - 2u);
+    assert_int_equal(link.send(link.ctx, &to3, (const uint8_t *)"\x01\x00", 2), 0);
     start_node(5, 10);
     assert_int_equal(mstp_queue(&node, MSTP_DATA_EXPECTING_REPLY, 255, NULL, 0), -1);
     assert_int_equal(mstp_queue(&node, MSTP_TEST_REQUEST, 255, NULL, 0), -1);

@@ -137,14 +137,20 @@ int mstp_queue(mstp_t *m, uint8_t type, uint8_t dst, const uint8_t *data, size_t
     return 0;
 }
 
+/* A full queue is NET_ERR_BUSY: the token empties it, so a router offers the NPDU again
+ * (net/net.h); anything else refused is refused for good. */
 static int link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size_t len)
 {
+    mstp_t *m = ctx;
     uint8_t to = MSTP_BROADCAST;
     if (dst && dst->len == 1)
         to = dst->mac[0];
     else if (dst && dst->len != 0)
         return -1;
-    return mstp_queue(ctx, MSTP_DATA_NOT_EXPECTING_REPLY, to, npdu, len);
+    if (mstp_queue(m, MSTP_DATA_NOT_EXPECTING_REPLY, to, npdu, len) == 0)
+        return 0;
+    return m->txq_count == MSTP_TXQ_LEN && len <= MSTP_MAX_DATA && (npdu || !len) ? NET_ERR_BUSY
+                                                                                : -1;
 }
 
 net_link_t mstp_link(mstp_t *m)
