@@ -219,6 +219,62 @@ static void test_power_and_panel(void **state)
     assert_int_equal(links[1].sent, 1); /* it announced itself */
 }
 
+/* A lone meter is no router: every network-layer message (clause 6.4), to it or
+ * broadcast, goes unanswered, as does an NPDU for another network (it does not route). */
+static void test_no_router(void **state)
+{
+    (void)state;
+    static const uint8_t msgs[][8] = {
+        {0x01, 0x80, 0x00},                         /* Who-Is-Router-To-Network */
+        {0x01, 0x80, 0x00, 0x00, 0x0A},             /* ... for network 10 */
+        {0x01, 0x80, 0x01, 0x00, 0x0A},             /* I-Am-Router-To-Network 10 */
+        {0x01, 0x80, 0x02, 0x00, 0x0A, 0x05},       /* I-Could-Be-Router */
+        {0x01, 0x80, 0x03, 0x01, 0x00, 0x0A},       /* Reject-Message-To-Network */
+        {0x01, 0x80, 0x04},                         /* Router-Busy */
+        {0x01, 0x80, 0x05},                         /* Router-Available */
+        {0x01, 0x80, 0x06, 0x00},                   /* Initialize-Routing-Table (query) */
+        {0x01, 0x80, 0x12},                         /* What-Is-Network-Number */
+        {0x01, 0x80, 0x13, 0x00, 0x0A, 0x01},       /* Network-Number-Is */
+        {0x01, 0x80, 0x80, 0x01, 0x85},             /* proprietary, vendor 389 */
+        {0x01, 0x80, 0x42},                         /* unknown type: no Reject either */
+    };
+    static const size_t lens[] = {3, 5, 5, 6, 6, 3, 3, 4, 3, 6, 5, 3};
+    /* Who-Is for network 7 station 3, and with DNET 7 only (a remote broadcast). */
+    static const uint8_t elsewhere[][12] = {
+        {0x01, 0x20, 0x00, 0x07, 0x01, 0x03, 0xFF, 0x10, 0x08},
+        {0x01, 0x20, 0x00, 0x07, 0x00, 0xFF, 0x10, 0x08},
+    };
+    uint8_t out[600];
+    bool bcast;
+    net_upper_t up = meter_upper(meters[0]);
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
+        for (int b = 0; b < 2; b++)
+            assert_int_equal(up.receive(up.ctx, &(net_addr_t){.len = 1, .mac = {9}}, b, msgs[i],
+                                        lens[i], out, sizeof out, &bcast), 0);
+    assert_int_equal(up.receive(up.ctx, &(net_addr_t){0}, false, elsewhere[0], 9, out, sizeof out, &bcast), 0);
+    assert_int_equal(up.receive(up.ctx, &(net_addr_t){0}, true, elsewhere[1], 8, out, sizeof out, &bcast), 0);
+    assert_int_equal(links[0].sent, 0);
+}
+
+/* A request that came through a router (SNET 20, SADR 05) is answered to that source:
+ * DNET 20, DLEN 1, DADR 05, hop count 255, and no SNET of its own. */
+static void test_answer_through_router(void **state)
+{
+    (void)state;
+    /* ReadProperty AV9 Present_Value, confirmed, invoke 3, from network 20 station 5. */
+    static const uint8_t rp[] = {0x01, 0x0C, 0x00, 0x14, 0x01, 0x05, 0x00, 0x05, 0x03, 0x0C,
+                                 0x0C, 0x00, 0x80, 0x00, 0x09, 0x19, 0x55};
+    uint8_t out[600];
+    bool bcast = true;
+    net_upper_t up = meter_upper(meters[1]);
+    size_t n = up.receive(up.ctx, &(net_addr_t){.len = 1, .mac = {0}}, false, rp, sizeof rp, out,
+                          sizeof out, &bcast);
+    static const uint8_t head[] = {0x01, 0x20, 0x00, 0x14, 0x01, 0x05, 0xFF, 0x30, 0x03, 0x0C};
+    assert_true(n > sizeof head);
+    assert_memory_equal(out, head, sizeof head);
+    assert_false(bcast);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +283,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_and_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_power_and_panel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_router, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_through_router, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
