@@ -358,7 +358,25 @@ static void test_mstp_dner_and_link(void **state)
     /* A full queue refuses. */
     for (unsigned i = 0; i < MSTP_TXQ_LEN; i++)
         assert_int_equal(link.send(link.ctx, NULL, (const uint8_t *)"\x01\x00", 2), 0);
-    assert_int_equal(link.send(link.ctx, NULL, (const uint8_t *)"\x01\x00", 2), -1);
+    assert_int_equal(link.send(link.ctx, NULL, (const uint8_t *)"\x01\x00", 2), NET_ERR_BUSY);
+}
+
+/* A confirmed request forwarded onto the trunk (a router's) goes as Data Expecting
+ * Reply to a station; to the broadcast address it cannot, so it goes as DNER. */
+static void test_mstp_link_expecting_reply(void **state)
+{
+    (void)state;
+    start_mstp(&fake_up);
+    net_link_t link = mstp_link(&node);
+    net_addr_t to = {.len = 1, .mac = {6}};
+    assert_int_equal(link.send(link.ctx, &to, (const uint8_t *)"\x01\x04\x00\x05", 4), 0);
+    assert_int_equal(link.send(link.ctx, NULL, (const uint8_t *)"\x01\x04\x00\x05", 4), 0);
+    assert_int_equal(link.send(link.ctx, &to, (const uint8_t *)"\x01\x00\x30", 3), 0);
+    assert_int_equal(node.txq_count, 3);
+    assert_int_equal(node.txq[node.txq_head].type, MSTP_DATA_EXPECTING_REPLY);
+    assert_int_equal(node.txq[(node.txq_head + 1) % MSTP_TXQ_LEN].type, MSTP_DATA_NOT_EXPECTING_REPLY);
+    assert_int_equal(node.txq[(node.txq_head + 1) % MSTP_TXQ_LEN].dst, MSTP_BROADCAST);
+    assert_int_equal(node.txq[(node.txq_head + 2) % MSTP_TXQ_LEN].type, MSTP_DATA_NOT_EXPECTING_REPLY);
 }
 
 static void test_mstp_reply_from_nobody(void **state)
@@ -408,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_bip_without_upper),
         cmocka_unit_test(test_bip_down),
         cmocka_unit_test(test_mstp_der),
+        cmocka_unit_test(test_mstp_link_expecting_reply),
         cmocka_unit_test(test_mstp_dner_and_link),
         cmocka_unit_test(test_mstp_reply_from_nobody),
         cmocka_unit_test(test_mstp_without_upper),

@@ -147,7 +147,13 @@ static int link_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size
         to = dst->mac[0];
     else if (dst && dst->len != 0)
         return -1;
-    if (mstp_queue(m, MSTP_DATA_NOT_EXPECTING_REPLY, to, npdu, len) == 0)
+    /* Clause 9: a request that expects a reply (NPDU control bit 2), to one station, goes
+     * as Data Expecting Reply so that the station answers at once in our token; a router
+     * forwarding a confirmed request onto the trunk relies on it. */
+    uint8_t type = to != MSTP_BROADCAST && len >= 2 && (npdu[1] & 0x04u)
+                       ? MSTP_DATA_EXPECTING_REPLY
+                       : MSTP_DATA_NOT_EXPECTING_REPLY;
+    if (mstp_queue(m, type, to, npdu, len) == 0)
         return 0;
     return m->txq_count == MSTP_TXQ_LEN && len <= MSTP_MAX_DATA && (npdu || !len) ? NET_ERR_BUSY
                                                                                 : -1;

@@ -279,7 +279,9 @@ void mstp_tick(mstp_t *m, uint32_t now_us);
 int mstp_queue(mstp_t *m, uint8_t type, uint8_t dst, const uint8_t *data, size_t len);
 /* The link as the layer above sees it: send queues the NPDU as a Data Not Expecting
  * Reply (the device initiates no confirmed requests) to dst, a 1-octet address, or to
- * 255 for NULL / length 0; -1 when the queue is full or dst is of another length. */
+ * 255 for NULL / length 0 — or as a Data Expecting Reply when the NPDU expects one and
+ * dst is a station; NET_ERR_BUSY when the queue is full (try later), -1 when dst is of
+ * another length or the NPDU too long. */
 net_link_t mstp_link(mstp_t *m);
 
 /* Settings at run time, as the datasheet has them take effect: Max_Master (written
