@@ -30,6 +30,9 @@ files_of() {
     fuzz_csv) echo src/sim/replay.c src/sim/source.c ;;
     fuzz_scenario) echo src/sim/scenario.c src/sim/synth.c ;;
     fuzz_ctl) echo src/app/control.c ;;
+    fuzz_net) echo src/core/net/net_router.c src/core/net/net_msg.c ;;
+    fuzz_rdev) echo src/core/rdev/rdev.c ;;
+    fuzz_site) echo src/app/site_cfg.c ;;
     *) echo "" ;;
     esac
 }
