@@ -19,6 +19,7 @@
  * addresses (Tusage_timeout each), which slows ring formation and rotation; -m 127 shows it.
  *
  * Usage: bench_site [-m max_master] [-f router_max_info_frames] [-r bip_rate[/burst]]
+ *                   [-w max wait for I-Ams and drained queues, site s (120)]
  *                   [meters (1000)] [site seconds (10)] [meters per trunk (32)] [baud (38400)]
  * A router with more than 7 trunks needs a build with more ports, e.g.
  *   cmake -DCMAKE_C_FLAGS=-DNET_MAX_PORTS=512
@@ -36,7 +37,6 @@
 #define FIRST_NET 10u
 #define BIP_NET 1u
 #define STEP_US 1000u               /* the site moves a millisecond at a time */
-#define SETTLE_MAX_US 120000000u    /* give up waiting for I-Ams or drained queues */
 #define RP_TIMEOUT_US 10000000u     /* an RP unanswered this long is counted lost */
 
 /* ---- clocks and memory --------------------------------------------------------------- */
@@ -73,6 +73,7 @@ typedef struct {
     unsigned max_master;  /* 0: the highest MAC on each trunk */
     unsigned router_mif;
     unsigned bip_rate, bip_burst;
+    unsigned wait_s;      /* give up waiting for I-Ams or drained queues after this */
 } opts_t;
 
 /* A meter as the B/IP client sees it. */
@@ -93,14 +94,15 @@ typedef struct {
     /* What the B/IP port sent since the phase began. */
     uint16_t phase;
     unsigned iam_distinct;
-    uint64_t iam_total, iam_wrong, other;
+    uint64_t iam_total, iam_wrong, other, router_i_am;
     uint64_t iam_last_us; /* site time the newest meter was first heard */
     /* ReadProperty. */
     uint32_t *lat;        /* microseconds */
     size_t nlat, cap_lat;
     unsigned outstanding;
     uint64_t rp_sent, rp_lost, rp_stray;
-    unsigned *inflight, *cursor; /* per trunk */
+    unsigned *inflight;   /* per trunk */
+    uint64_t rng;
     /* Trunk 0's wire, watched: the last RP frame pair. */
     unsigned req_octets, rep_octets;
     uint8_t req_type, rep_type;
@@ -132,6 +134,10 @@ static void on_i_am(bench_t *b, const bac_npdu_t *n, const uint8_t *apdu, size_t
     bac_buf_t r;
     bac_oid_t oid;
     bac_buf_reader(&r, apdu + 2, len - 2);
+    if (k < 0 && !n->has_snet && bac_dec_oid(&r, &oid) >= 0 && oid.instance == ROUTER_INSTANCE) {
+        b->router_i_am++; /* the router's own device answers too */
+        return;
+    }
     b->iam_total++;
     if (k < 0 || bac_dec_oid(&r, &oid) < 0 || oid.instance != sh_meter_conf(b->s, (unsigned)k)->instance) {
         b->iam_wrong++;
@@ -193,7 +199,7 @@ static void begin_phase(bench_t *b)
 {
     b->phase++;
     b->iam_distinct = 0;
-    b->iam_total = b->iam_wrong = b->other = 0;
+    b->iam_total = b->iam_wrong = b->other = b->router_i_am = 0;
     b->iam_last_us = 0;
 }
 
@@ -232,13 +238,12 @@ static int build(bench_t *b)
     bip_addr_parse("127.255.255.255", 47808, &c.broadcast);
     bip_addr_parse("127.0.0.9", 50000, &b->client);
     b->ntrunks = (b->o.meters + b->o.per - 1) / b->o.per;
-    if (!(b->s = sh_new(&c, b->ntrunks, b->o.meters))) {
-        fprintf(stderr, "bench_site: sh_new failed: %u trunks, this build's router has %u ports "
-                        "(configure with -DCMAKE_C_FLAGS=-DNET_MAX_PORTS=512)\n",
-                b->ntrunks, (unsigned)NET_MAX_PORTS);
+    char err[400] = "";
+    if (!(b->s = sh_new(&c, b->ntrunks, b->o.meters, err, sizeof err))) {
+        fprintf(stderr, "bench_site: %s%s\n", err, b->ntrunks + 1 > NET_MAX_PORTS ?
+                " (configure with -DCMAKE_C_FLAGS=-DNET_MAX_PORTS=512)" : "");
         return -1;
     }
-    char err[400] = "";
     for (unsigned t = 0; t < b->ntrunks; t++) {
         unsigned left = b->o.meters - t * b->o.per;
         if (add_trunk(b, t, left < b->o.per ? left : b->o.per, err, sizeof err) < 0) {
@@ -290,7 +295,7 @@ typedef struct {
 static wait_t wait_for_i_ams(bench_t *b, uint64_t t0, double wall0, double cpu0)
 {
     wait_t w = {-1, -1, -1, -1, 0};
-    while (sh_now_us(b->s) - t0 < SETTLE_MAX_US && w.drained_s < 0) {
+    while (sh_now_us(b->s) - t0 < b->o.wait_s * 1000000ull && w.drained_s < 0) {
         step(b);
         if (w.all_s < 0 && b->iam_distinct == b->o.meters) {
             w.all_s = (double)(b->iam_last_us - t0) / 1e6;
@@ -336,23 +341,24 @@ static void print_router(const char *what, rstat_t a, rstat_t z)
            (unsigned long long)(z.trunk_queued - a.trunk_queued), z.bip_peak, z.trunk_peak);
 }
 
-static void print_wait(const bench_t *b, const char *what, const wait_t *w)
+static void print_wait(bench_t *b, const char *what, const wait_t *w)
 {
     if (w->all_s >= 0)
         printf("    every I-Am out after %.2f site s (%.1f wall s)", w->all_s, w->all_wall);
     else
-        printf("    NOT every I-Am out within %u site s: %u of %u", SETTLE_MAX_US / 1000000u,
-               b->iam_distinct, b->o.meters);
-    printf("; %s %llu I-Ams in all (%llu duplicates, %llu wrong), %llu other datagrams\n", what,
-           (unsigned long long)b->iam_total,
+        printf("    NOT every I-Am out within %u site s: %u of %u", b->o.wait_s, b->iam_distinct,
+               b->o.meters);
+    printf("; %s %llu meters' I-Ams in all (%llu duplicates, %llu wrong), the router's own %llu, "
+           "%llu other datagrams\n", what, (unsigned long long)b->iam_total,
            (unsigned long long)(b->iam_total - b->iam_distinct - b->iam_wrong),
-           (unsigned long long)b->iam_wrong, (unsigned long long)b->other);
+           (unsigned long long)b->iam_wrong, (unsigned long long)b->router_i_am,
+           (unsigned long long)b->other);
     if (w->drained_s >= 0)
         printf("    router drained (queues and trunk transmit queues empty) after %.2f site s "
                "(%.1f wall s)\n", w->drained_s, w->drained_wall);
     else
         printf("    router NOT drained within %u site s: %u NPDUs waiting in its queues\n",
-               SETTLE_MAX_US / 1000000u, net_router_waiting(sh_router(((bench_t *)b)->s)));
+               b->o.wait_s, net_router_waiting(sh_router(b->s)));
 }
 
 /* ---- the wire of trunk 0 ------------------------------------------------------------- */
@@ -428,14 +434,22 @@ static void send_rp(bench_t *b, unsigned k, unsigned t)
     sh_bip_receive(b->s, &b->client, d, len);
 }
 
-/* Keep per requests outstanding on each of trunks [0, n), each to the trunk's next
- * meter that has none. */
+static unsigned rnd(bench_t *b, unsigned n)
+{
+    b->rng ^= b->rng << 13, b->rng ^= b->rng >> 7, b->rng ^= b->rng << 17; /* xorshift64 */
+    return (unsigned)(b->rng % n);
+}
+
+/* Keep per requests outstanding on each of trunks [0, n), each to a meter of the trunk
+ * that has none, drawn at random: a fixed order would lock the requests to the token's
+ * phase and make every latency the same. */
 static void refill(bench_t *b, unsigned n, unsigned per)
 {
     for (unsigned t = 0; t < n; t++) {
         const sh_trunk_t *tr = sh_trunk(b->s, t);
+        unsigned at = rnd(b, tr->count);
         for (unsigned tries = 0; b->inflight[t] < per && tries < tr->count; tries++) {
-            unsigned k = tr->first + b->cursor[t]++ % tr->count;
+            unsigned k = tr->first + (at + tries) % tr->count;
             if (!b->peer[k].busy)
                 send_rp(b, k, t);
         }
@@ -562,18 +576,26 @@ static void who_is(bench_t *b)
 
 /* ---- the floors ---------------------------------------------------------------------- */
 
-/* The site's meters fed as sh_advance feeds them, nothing else: their metering. */
-static double metering_alone(bench_t *b, unsigned secs)
+/* The site's meters fed as sh_advance feeds them over secs site seconds of 1 ms steps
+ * (a slice whenever min sample sets are owed, at most APP_FEED_MAX), nothing else:
+ * their metering. The site's min is APP_FEED_MAX / 4; with APP_FEED_MAX each meter's
+ * state (synthesizer, engine) comes from RAM a quarter as often, which matters once
+ * the meters' state outgrows the caches. */
+static double metering_alone(bench_t *b, unsigned secs, size_t min)
 {
+    uint64_t produced = 0;
     double cpu0 = cpu_s();
-    for (unsigned s = 0; s < secs; s++)
-        for (size_t done = 0; done < MTR_FS; done += APP_FEED_MAX) {
-            size_t n = MTR_FS - done < APP_FEED_MAX ? MTR_FS - done : APP_FEED_MAX;
+    for (uint64_t us = STEP_US; us <= secs * 1000000ull; us += STEP_US) {
+        uint64_t due = us * MTR_FS / 1000000u;
+        while (due - produced >= min) {
+            size_t n = due - produced > APP_FEED_MAX ? APP_FEED_MAX : (size_t)(due - produced);
             unsigned cycles;
             int rc;
             for (unsigned k = 0; k < b->o.meters; k++)
                 app_meter_feed(sh_meter(b->s, k), n, 0, &cycles, &rc);
+            produced += n;
         }
+    }
     return (cpu_s() - cpu0) / secs;
 }
 
@@ -611,10 +633,12 @@ static double buses_alone(const opts_t *o, unsigned ntrunks, unsigned secs)
 
 static int parse(int argc, char **argv, opts_t *o)
 {
-    *o = (opts_t){.meters = 1000, .secs = 10, .per = 32, .baud = 38400, .router_mif = 1};
+    *o = (opts_t){.meters = 1000, .secs = 10, .per = 32, .baud = 38400, .router_mif = 1, .wait_s = 120};
     int c;
-    while ((c = getopt(argc, argv, "m:f:r:")) != -1) {
-        if (c == 'm')
+    while ((c = getopt(argc, argv, "m:f:r:w:")) != -1) {
+        if (c == 'w')
+            o->wait_s = (unsigned)atoi(optarg);
+        else if (c == 'm')
             o->max_master = (unsigned)atoi(optarg);
         else if (c == 'f')
             o->router_mif = (unsigned)atoi(optarg);
@@ -646,7 +670,8 @@ int main(int argc, char **argv)
     bench_t b = {0};
     if (parse(argc, argv, &b.o) < 0) {
         fprintf(stderr, "usage: bench_site [-m max_master (0: highest MAC)] [-f router_max_info_frames] "
-                        "[-r bip_rate[/burst]] [meters] [site seconds] [meters per trunk <= 63] [baud]\n");
+                        "[-r bip_rate[/burst]] [-w max wait, site s (120)] [meters] [site seconds] "
+                        "[meters per trunk <= 63] [baud]\n");
         return 2;
     }
     double rss0 = rss_mb(), wall0 = wall_s();
@@ -655,7 +680,7 @@ int main(int argc, char **argv)
     double build_s = wall_s() - wall0, rss1 = rss_mb();
     b.peer = calloc(b.o.meters, sizeof *b.peer);
     b.inflight = calloc(b.ntrunks, sizeof *b.inflight);
-    b.cursor = calloc(b.ntrunks, sizeof *b.cursor);
+    b.rng = 0x5173;
     char mm[24] = "the highest MAC";
     if (b.o.max_master)
         snprintf(mm, sizeof mm, "%u", b.o.max_master);
@@ -670,15 +695,17 @@ int main(int argc, char **argv)
     who_is(&b);
     rp_phase(&b);
     unsigned fsecs = b.o.secs < 3 ? b.o.secs : 3;
-    double meter = metering_alone(&b, fsecs);
+    double meter = metering_alone(&b, fsecs, APP_FEED_MAX / 4);
+    double whole = metering_alone(&b, fsecs, APP_FEED_MAX);
     sh_free(b.s);
     double buses = buses_alone(&b.o, b.ntrunks, fsecs);
     printf("floors, same run, CPU s per site s: metering of the same meters alone %.3f; the same "
            "trunks without metering or router %.3f; sum %.3f vs the site's %.3f (router + host "
            "%.3f)\n", meter, buses, meter + buses, site, site - meter - buses);
+    printf("  metering alone fed in slices of %u sample sets, not %u as the site does: %.3f "
+           "(%.2fx less)\n", APP_FEED_MAX, APP_FEED_MAX / 4, whole, meter / whole);
     free(b.peer);
     free(b.inflight);
-    free(b.cursor);
     free(b.lat);
     return 0;
 }
