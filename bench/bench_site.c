@@ -38,6 +38,7 @@
 #define BIP_NET 1u
 #define STEP_US 1000u               /* the site moves a millisecond at a time */
 #define RP_TIMEOUT_US 10000000u     /* an RP unanswered this long is counted lost */
+#define RP_THINK_US 250000u         /* a client's pause before its next RP: 0 .. this */
 
 /* ---- clocks and memory --------------------------------------------------------------- */
 
@@ -82,7 +83,14 @@ typedef struct {
     bool busy;          /* an RP is outstanding */
     uint8_t invoke;
     uint64_t t0_us;     /* site time the RP went in */
+    unsigned slot;      /* the client slot that sent it */
 } peer_t;
+
+/* One of a trunk's client slots: an RP outstanding, or a pause until next_us. */
+typedef struct {
+    bool busy;
+    uint64_t next_us;
+} slot_t;
 
 typedef struct {
     site_host_t *s;
@@ -101,7 +109,8 @@ typedef struct {
     size_t nlat, cap_lat;
     unsigned outstanding;
     uint64_t rp_sent, rp_lost, rp_stray;
-    unsigned *inflight;   /* per trunk */
+    slot_t *slot;         /* per slots of each loaded trunk, trunk by trunk */
+    unsigned per;
     uint64_t rng;
     /* Trunk 0's wire, watched: the last RP frame pair. */
     unsigned req_octets, rep_octets;
@@ -150,6 +159,23 @@ static void on_i_am(bench_t *b, const bac_npdu_t *n, const uint8_t *apdu, size_t
     }
 }
 
+static unsigned rnd(bench_t *b, unsigned n)
+{
+    b->rng ^= b->rng << 13, b->rng ^= b->rng >> 7, b->rng ^= b->rng << 17; /* xorshift64 */
+    return (unsigned)(b->rng % n);
+}
+
+/* A slot whose RP was answered or lost pauses a random while: sent at once, the next
+ * RP would meet the token at the same point of its rotation every time, and every
+ * latency would be the same. */
+static void slot_done(bench_t *b, peer_t *p, uint64_t now)
+{
+    p->busy = false;
+    b->outstanding--;
+    b->slot[p->slot].busy = false;
+    b->slot[p->slot].next_us = now + rnd(b, RP_THINK_US);
+}
+
 static void on_ack(bench_t *b, const bac_npdu_t *n, const uint8_t *apdu, size_t len)
 {
     unsigned t;
@@ -163,10 +189,9 @@ static void on_ack(bench_t *b, const bac_npdu_t *n, const uint8_t *apdu, size_t 
         b->cap_lat = b->cap_lat ? 2 * b->cap_lat : 4096;
         b->lat = realloc(b->lat, b->cap_lat * sizeof *b->lat);
     }
-    b->lat[b->nlat++] = (uint32_t)(trunk_now_us(b, t) - p->t0_us);
-    p->busy = false;
-    b->outstanding--;
-    b->inflight[t]--;
+    uint64_t now = trunk_now_us(b, t);
+    b->lat[b->nlat++] = (uint32_t)(now - p->t0_us);
+    slot_done(b, p, now);
 }
 
 /* The router's B/IP port: every datagram is taken apart here, none kept. */
@@ -409,7 +434,7 @@ static void watch_frame(void *ctx, uint64_t t_us, const uint8_t *o, size_t n)
 
 /* ---- ReadProperty through the router ------------------------------------------------- */
 
-static void send_rp(bench_t *b, unsigned k, unsigned t)
+static void send_rp(bench_t *b, unsigned k, unsigned t, unsigned slot)
 {
     const sh_meter_t *m = sh_meter_conf(b->s, k);
     peer_t *p = &b->peer[k];
@@ -428,30 +453,30 @@ static void send_rp(bench_t *b, unsigned k, unsigned t)
     d[0] = 0x81, d[1] = BIP_ORIGINAL_UNICAST, d[2] = (uint8_t)(len >> 8), d[3] = (uint8_t)len;
     p->busy = true;
     p->t0_us = sh_now_us(b->s);
+    p->slot = slot;
+    b->slot[slot].busy = true;
     b->outstanding++;
-    b->inflight[t]++;
     b->rp_sent++;
     sh_bip_receive(b->s, &b->client, d, len);
 }
 
-static unsigned rnd(bench_t *b, unsigned n)
+/* Each of trunks [0, n) has b->per client slots; a slot done pausing sends its RP to a
+ * meter of the trunk that has none outstanding, drawn at random. */
+static void refill(bench_t *b, unsigned n)
 {
-    b->rng ^= b->rng << 13, b->rng ^= b->rng >> 7, b->rng ^= b->rng << 17; /* xorshift64 */
-    return (unsigned)(b->rng % n);
-}
-
-/* Keep per requests outstanding on each of trunks [0, n), each to a meter of the trunk
- * that has none, drawn at random: a fixed order would lock the requests to the token's
- * phase and make every latency the same. */
-static void refill(bench_t *b, unsigned n, unsigned per)
-{
-    for (unsigned t = 0; t < n; t++) {
+    uint64_t now = sh_now_us(b->s);
+    for (unsigned i = 0; i < n * b->per; i++) {
+        if (b->slot[i].busy || now < b->slot[i].next_us)
+            continue;
+        unsigned t = i / b->per;
         const sh_trunk_t *tr = sh_trunk(b->s, t);
         unsigned at = rnd(b, tr->count);
-        for (unsigned tries = 0; b->inflight[t] < per && tries < tr->count; tries++) {
+        for (unsigned tries = 0; tries < tr->count; tries++) {
             unsigned k = tr->first + (at + tries) % tr->count;
-            if (!b->peer[k].busy)
-                send_rp(b, k, t);
+            if (!b->peer[k].busy) {
+                send_rp(b, k, t, i);
+                break;
+            }
         }
     }
 }
@@ -461,9 +486,7 @@ static void expire(bench_t *b)
     uint64_t now = sh_now_us(b->s);
     for (unsigned k = 0; k < b->o.meters; k++)
         if (b->peer[k].busy && now - b->peer[k].t0_us > RP_TIMEOUT_US) {
-            b->peer[k].busy = false;
-            b->outstanding--;
-            b->inflight[sh_trunk_of(b->s, k)]--;
+            slot_done(b, &b->peer[k], now);
             b->rp_lost++;
         }
 }
@@ -486,18 +509,23 @@ static void rp_load(bench_t *b, const char *name, unsigned n, unsigned per, unsi
 {
     b->nlat = 0;
     b->rp_sent = b->rp_lost = b->rp_stray = 0;
+    b->per = per;
+    b->slot = calloc((size_t)n * per, sizeof *b->slot);
+    for (unsigned i = 0; i < n * per; i++)
+        b->slot[i].next_us = sh_now_us(b->s) + rnd(b, RP_THINK_US);
     reset_wires(b);
     rstat_t r0 = router_stats(b);
     double cpu0 = cpu_s();
     uint64_t t0 = sh_now_us(b->s), end = t0 + secs * 1000000ull;
     while (sh_now_us(b->s) < end || (b->outstanding && sh_now_us(b->s) < end + RP_TIMEOUT_US)) {
         if (sh_now_us(b->s) < end)
-            refill(b, n, per);
+            refill(b, n);
         step(b);
         if (sh_now_us(b->s) % 100000u == 0)
             expire(b);
     }
     expire(b);
+    free(b->slot);
     uint64_t span = sh_now_us(b->s) - t0;
     double cpu = cpu_s() - cpu0;
     wire_t w = wires(b, n, span);
@@ -527,13 +555,14 @@ static void rp_phase(bench_t *b)
 {
     unsigned secs = b->o.secs;
     printf("4 ReadProperty AI1 Present_Value through the router (site time, datagram in -> reply "
-           "out), %u site s a load\n", secs);
+           "out), %u site s a load; N client slots a trunk, each pausing 0..%u ms after an answer\n",
+           secs, RP_THINK_US / 1000u);
     sim_bus_monitor(sh_trunk(b->s, 0)->bus, watch_frame, b);
-    rp_load(b, "1 in the site (trunk 0 idle)", 1, 1, secs);
+    rp_load(b, "1 slot in the site (trunk 0)", 1, 1, secs);
     print_wire_time(b);
     sim_bus_monitor(sh_trunk(b->s, 0)->bus, NULL, NULL);
-    rp_load(b, "1 per trunk, every trunk", b->ntrunks, 1, secs);
-    rp_load(b, "4 per trunk, every trunk", b->ntrunks, 4, secs);
+    rp_load(b, "1 slot per trunk, all trunks", b->ntrunks, 1, secs);
+    rp_load(b, "4 slots per trunk, all trunks", b->ntrunks, 4, secs);
 }
 
 /* ---- phases 2 and 3 ------------------------------------------------------------------ */
@@ -679,7 +708,6 @@ int main(int argc, char **argv)
         return 1;
     double build_s = wall_s() - wall0, rss1 = rss_mb();
     b.peer = calloc(b.o.meters, sizeof *b.peer);
-    b.inflight = calloc(b.ntrunks, sizeof *b.inflight);
     b.rng = 0x5173;
     char mm[24] = "the highest MAC";
     if (b.o.max_master)
@@ -705,7 +733,6 @@ int main(int argc, char **argv)
     printf("  metering alone fed in slices of %u sample sets, not %u as the site does: %.3f "
            "(%.2fx less)\n", APP_FEED_MAX, APP_FEED_MAX / 4, whole, meter / whole);
     free(b.peer);
-    free(b.inflight);
     free(b.lat);
     return 0;
 }
