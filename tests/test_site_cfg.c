@@ -626,7 +626,7 @@ static void test_sites_dir(void **state)
     free(names);
 
     site_t s = load_site("compact-20x32.ini");
-    check_compact(&s, 20, 32, 10, "default");
+    check_compact(&s, 20, 32, 10, "office");
     site_free(&s);
     s = load_site("1000-meters.ini");
     assert_int_equal(s.nmeters, 1000);
