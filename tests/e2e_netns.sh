@@ -37,6 +37,12 @@ ok() { echo "ok - $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
 skip() { echo "SKIP: $*"; exit 77; }
 
+# Whatever still runs in namespace $1 (ours by name) is stopped, then the name removed.
+drop_ns() {
+    local p
+    for p in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$1" 2>/dev/null
+}
 stop_all() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${pids[@]}"; do
@@ -49,7 +55,7 @@ stop_all() {
 cleanup() {
     stop_all
     # Removing a namespace removes the veth ends in it, and with them their peers.
-    for n in "${made[@]}"; do ip netns del "$n" 2>/dev/null; done
+    for n in "${made[@]}"; do drop_ns "$n"; done
     [ -n "${S4100_NETNS_KEEP:-}" ] && mkdir -p "$S4100_NETNS_KEEP" && cp -r "$tmp"/. "$S4100_NETNS_KEEP"/
     rm -rf "$tmp"
 }
@@ -61,11 +67,12 @@ for t in node tshark dumpcap; do command -v $t >/dev/null || { echo "$t missing:
 [ -d "$root/tests/interop/node_modules/@bacnet-js/client" ] || { echo "npm ci in tests/interop first (scripts/install-interop-deps.sh)"; exit 1; }
 
 # Namespaces left by a run that was killed outright (no trap runs on SIGKILL): ours by
-# name, their PID gone.
+# name, their PID gone. (What such a run started stops by itself within 60 s: the sites
+# run --seconds 60, dumpcap -a duration:60, the client under timeout.)
 for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^s4100e2e-[0-9]+-[abcr]$'); do
     p=${n#s4100e2e-}
     p=${p%-*}
-    kill -0 "$p" 2>/dev/null || ip netns del "$n" 2>/dev/null
+    kill -0 "$p" 2>/dev/null || drop_ns "$n"
 done
 
 if ! why=$(ip netns add "$nsR" 2>&1); then
@@ -96,7 +103,7 @@ ok "4 namespaces, 3 veth pairs, R forwarding: $(ip -n "$nsR" -br addr | awk '$1 
 
 # start_site NAME NAMESPACE FILE: runs it in the namespace, waits for "running" (bounded).
 start_site() {
-    ip netns exec "$2" "$bin" site "$3" >"$tmp/$1.out" 2>&1 &
+    ip netns exec "$2" "$bin" site "$3" --seconds 60 >"$tmp/$1.out" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do
         grep -q ": running" "$tmp/$1.out" && return 0
@@ -123,7 +130,7 @@ check_discovery() {
       const bad = l.filter((x) => x.error || !/^Leviton S4100|^site /.test(x.name ?? "") ||
         (!x.dev.startsWith("0:") && typeof x.ai1 !== "number"));
       const names = l.map((x) => x.name);
-      console.log(bad.length ? "bad " + JSON.stringify(bad[0]) : `${l.length} names, ${m.length} AI1 values; e.g. ` +
+      console.log(bad.length ? "bad " + JSON.stringify(bad[0]) : l.length !== 18 ? `bad: ${l.length} devices, want 18` : `${l.length} names, ${m.length} AI1 values; e.g. ` +
         JSON.stringify(m.find((x) => x.dev.startsWith("200:")) ?? {}))')
     [[ $r == bad* ]] && bad "$v: reads: $r" || ok "$v: read through the IP router and the site routers: $r"
     rounds=$(grep -o '"whois_rounds":[0-9]*' "$f" | cut -d: -f2)
@@ -155,26 +162,29 @@ want_devs=$(tr ' ' '\n' <<<"$want_devs" | sort | tr '\n' ' ' | sed 's/ $//')
 run_variant() {
     local v=$1 fa=$2 fb=$3 wbdt=$4 wfdt=$5 t0=$SECONDS
     echo "== $v"
-    ip netns exec "$nsC" dumpcap -q -i "c$$" -w "$tmp/$v.pcapng" >"$tmp/$v.dumpcap" 2>&1 &
+    ip netns exec "$nsC" dumpcap -q -a duration:60 -i "c$$" -w "$tmp/$v.pcapng" >"$tmp/$v.dumpcap" 2>&1 &
     local cap=$!
     pids+=($cap)
-    for _ in $(seq 100); do grep -q "Capturing on" "$tmp/$v.dumpcap" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -q "Capturing on" "$tmp/$v.dumpcap" 2>/dev/null && break; sleep 0.1; done
     start_site "$v-a" "$nsA" "$fa" && start_site "$v-b" "$nsB" "$fb" || return 1
-    ip netns exec "$nsC" timeout 60 node "$root/tests/interop/tools/fdwho.mjs" 10.77.1.1:47808 47808 60 18 30000 \
-        10.77.1.1:47808 10.77.2.1:47808 >"$tmp/$v.json" 2>"$tmp/$v.err"
-    local rc=$?
+    ip netns exec "$nsC" timeout 36 node "$root/tests/interop/tools/fdwho.mjs" 10.77.1.1:47808 47808 60 18 12000 \
+        10.77.1.1:47808 10.77.2.1:47808 >"$tmp/$v.json" 2>"$tmp/$v.err" &
+    local cl=$! rc
+    pids+=($cl)
+    wait $cl # (in the background, so that a signal's trap runs at once)
+    rc=$?
     sed 's/^/  /' "$tmp/$v.json"
     [ $rc -eq 0 ] && grep -q '"register":"10.77.1.1:47808","ttl":60' "$tmp/$v.json" &&
         ok "$v: the client registered with A as a foreign device, read everything (rc 0)" ||
-        bad "$v: client rc $rc: $(head -c 600 "$tmp/$v.err")"
+        bad "$v: client rc $rc: $(head -c 300 "$tmp/$v.err") $(grep -m1 '"register"' "$tmp/$v.json")"
     check_discovery "$v" "$tmp/$v.json" "$want_devs"
     grep -q "^{\"bdt\":\"10.77.1.1:47808\",\"entries\":\[$wbdt\]}" "$tmp/$v.json" &&
         ok "$v: Read-BDT at A: $wbdt" || bad "$v: A's BDT, want $wbdt: $(grep '"bdt":"10.77.1.1' "$tmp/$v.json")"
     local fdt
     fdt=$(grep '^{"fdt":"10.77.1.1:47808"' "$tmp/$v.json" | node -e '
       const o = JSON.parse(require("fs").readFileSync(0, "utf8"));
-      console.log((o.entries ?? []).map((e) => `${e.addr}/${e.ttl}/${e.remaining > e.ttl && e.remaining <= e.ttl + 30 ? "ok" : e.remaining}`).sort().join(","))')
-    [ "$fdt" = "$wfdt" ] && ok "$v: Read-FDT at A (address/TTL/remaining within TTL+30): $fdt" ||
+      console.log((o.entries ?? []).map((e) => `${e.addr}/${e.ttl}/${e.remaining > 0 && e.remaining <= e.ttl + 30 ? "ok" : e.remaining}`).sort().join(","))')
+    [ "$fdt" = "$wfdt" ] && ok "$v: Read-FDT at A (address/TTL/remaining in 1..TTL+30): $fdt" ||
         bad "$v: A's FDT '$fdt', want '$wfdt'"
     "$6"
     stop_all

@@ -6,7 +6,7 @@
 //
 //   node fdwho.mjs BBMD_IP:PORT CLIENT_PORT TTL EXPECTED DEADLINE_MS [TABLES_AT_IP:PORT ...]
 //
-// After registering it waits for 2 s without an I-Am (the meters' start-up I-Ams), tries
+// After registering it waits for 2 s without an I-Am (the meters' start-up I-Ams; 8 s at most), tries
 // the library's whoIsThroughBBMD (3 s), then sends its own global Who-Is, again every
 // 4 s until EXPECTED devices have answered (or DEADLINE_MS passes), then waits 1 s more
 // for late or duplicate answers. Prints JSON lines: {"register":...}, {"announced":[...]},
@@ -34,7 +34,7 @@ const [clientPort, ttl, expected, deadlineMs] = [clientPortS, ttlS, expectedS, d
 const transport = new Transport({ port: clientPort, interface: '0.0.0.0',
   broadcastAddress: '255.255.255.255', reuseAddr: false });
 const client = new Bacnet({ transport, apduTimeout: 3000 });
-const guard = setTimeout(() => { console.error('fdwho: timed out'); process.exit(1); }, deadlineMs + 60000);
+const guard = setTimeout(() => { console.error('fdwho: timed out'); process.exit(1); }, deadlineMs + 20000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const out = (o) => console.log(JSON.stringify(o));
 
@@ -108,8 +108,8 @@ client.on('listening', async () => {
     out({ register: bbmd, error: e.message });
     process.exit(1);
   }
-  // Quiet for 2 s (at most 15 s): the start-up I-Ams that reach us are in.
-  for (const t0 = Date.now(); Date.now() - lastIAm < 2000 && Date.now() - t0 < 15000;) await sleep(100);
+  // Quiet for 2 s (at most 8 s): the start-up I-Ams that reach us are in.
+  for (const t0 = Date.now(); Date.now() - lastIAm < 2000 && Date.now() - t0 < 8000;) await sleep(100);
   out({ announced: names(found.settle) });
 
   // What the library's own foreign-device Who-Is reaches: no DNET, so the B/IP network only.
@@ -131,10 +131,16 @@ client.on('listening', async () => {
   await sleep(1000);
   out({ whois_rounds: rounds, last_ms: Math.max(...[...found.raw.values()].map((e) => e.ms)) });
 
+  let errors = 0;
   for (const e of found.raw.values()) {
     const rcv = e.net ? { address: e.at, net: e.net, adr: [e.mac] } : { address: e.at };
     const dev = { dev: `${e.net}:${e.mac}:${e.device}`, at: e.at, via: e.via, iams: e.iams, ms: e.ms,
       announced: [...found.settle.values()].some((a) => a.at === e.at && a.device === e.device) };
+    if (rc && errors >= 3) {
+      dev.error = 'not read: 3 reads failed already';
+      out(dev);
+      continue;
+    }
     try {
       const r = await client.readProperty(rcv, { type: 8, instance: e.device }, 77, {});
       dev.name = r.values[0].value;
@@ -145,6 +151,7 @@ client.on('listening', async () => {
     } catch (err) {
       dev.error = err.message;
       rc = 1;
+      errors++;
     }
     out(dev);
   }
