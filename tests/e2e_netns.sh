@@ -2,10 +2,12 @@
 # Two sites on two IP subnets, a head end on a third, each in a network namespace of its
 # own, joined by an IP router (a fourth namespace, forwarding on) through veth pairs:
 #
-#   A 10.77.1.1 --- .254 R .254 --- 10.77.2.1 B       (sites/site-a.ini, site-b.ini)
-#                        .254
-#                         |
-#                   10.77.3.10 C  (the client: @bacnet-js/client, a foreign device of A)
+#   A 10.77.1.1 ---+-- .254 R .254 --- 10.77.2.1 B    (sites/site-a.ini, site-b.ini)
+#   L 10.77.1.20 --/       .254
+#                           |
+#                     10.77.3.10 C  (the client: @bacnet-js/client, a foreign device of A)
+#
+# (R bridges A's and L's veths into one subnet: L is a head end on A's own subnet.)
 #
 # 1. Both sites BBMDs (the shipped files, each bound to its address, each in the other's
 #    BDT). 2. A a BBMD bound to 0.0.0.0 (it must find itself in its BDT among its
@@ -16,7 +18,10 @@
 #    network, MAC and router address and no device more often than asked, reads each one's
 #    Object_Name (AI1 too for meters) through the IP router and the site's router, and
 #    reads A's BDT and FDT (raw BVLC), where its own registration must be. A capture in
-#    C is decoded by tshark with nothing malformed.
+#    C is decoded by tshark with nothing malformed. Then L, on A's subnet, sends a
+#    global Who-Is as an Original-Broadcast and must find the same 18 devices through A:
+#    checked in 2; in 1 only noted, as the shipped files bind A to 10.77.1.1, and a
+#    socket bound to a unicast address hears no subnet broadcast on Linux.
 # Network: only addresses inside namespaces this script creates and removes (names and
 # interfaces carry this shell's PID, so two runs can go side by side); nothing touches
 # the host's own namespace. Needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN): without it the
@@ -27,7 +32,7 @@ set -uo pipefail
 bin=$1
 root=$2
 tag="s4100e2e-$$"
-nsA="$tag-a" nsB="$tag-b" nsC="$tag-c" nsR="$tag-r"
+nsA="$tag-a" nsB="$tag-b" nsC="$tag-c" nsL="$tag-l" nsR="$tag-r"
 tmp=$(mktemp -d)
 pids=()
 made=()
@@ -53,6 +58,8 @@ stop_all() {
     pids=()
 }
 cleanup() {
+    [ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
+    [ -e "$tmp/overtime" ] && echo "FAIL - stopped after $budget s (the test's time budget)"
     stop_all
     # Removing a namespace removes the veth ends in it, and with them their peers.
     for n in "${made[@]}"; do drop_ns "$n"; done
@@ -69,7 +76,7 @@ for t in node tshark dumpcap; do command -v $t >/dev/null || { echo "$t missing:
 # Namespaces left by a run that was killed outright (no trap runs on SIGKILL): ours by
 # name, their PID gone. (What such a run started stops by itself within 60 s: the sites
 # run --seconds 60, dumpcap -a duration:60, the client under timeout.)
-for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^s4100e2e-[0-9]+-[abcr]$'); do
+for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^s4100e2e-[0-9]+-[abclr]$'); do
     p=${n#s4100e2e-}
     p=${p%-*}
     kill -0 "$p" 2>/dev/null || drop_ns "$n"
@@ -80,26 +87,43 @@ if ! why=$(ip netns add "$nsR" 2>&1); then
 fi
 made+=("$nsR")
 
-# R routes between the three subnets; X's interface is xPID, its peer in R rxPID.
+# R routes between the three subnets; X's interface is xPID, its peer in R rxPID; A's
+# and L's peers are ports of R's bridge brPID, which has R's address on subnet 1.
 topology() {
     local x n i net host
-    for x in a b c; do
+    ip -n "$nsR" link add "br$$" type bridge && ip -n "$nsR" link set "br$$" up &&
+        ip -n "$nsR" addr add 10.77.1.254/24 dev "br$$" || return 1
+    for x in a l b c; do
         n="$tag-$x" i="$x$$"
-        case $x in a) net=1 host=1 ;; b) net=2 host=1 ;; c) net=3 host=10 ;; esac
+        case $x in a) net=1 host=1 ;; l) net=1 host=20 ;; b) net=2 host=1 ;; c) net=3 host=10 ;; esac
         ip netns add "$n" || return 1
         made+=("$n")
         ip link add "$i" netns "$n" type veth peer name "r$i" netns "$nsR" || return 1
         ip -n "$n" addr add "10.77.$net.$host/24" dev "$i" &&
             ip -n "$n" link set lo up && ip -n "$n" link set "$i" up &&
             ip -n "$n" route add default via "10.77.$net.254" &&
-            ip -n "$nsR" addr add "10.77.$net.254/24" dev "r$i" &&
             ip -n "$nsR" link set "r$i" up || return 1
+        if [ $net = 1 ]; then
+            ip -n "$nsR" link set "r$i" master "br$$" || return 1
+        else
+            ip -n "$nsR" addr add "10.77.$net.254/24" dev "r$i" || return 1
+        fi
     done
     ip -n "$nsR" link set lo up && ip netns exec "$nsR" sysctl -qw net.ipv4.ip_forward=1
 }
-echo "== topology: namespaces $nsA, $nsB, $nsC, $nsR"
+# The whole run stays under 90 s whatever hangs: the trap cleans up and the test fails.
+# (S4100_NETNS_BUDGET=SECONDS: another budget, to test this.)
+budget=${S4100_NETNS_BUDGET:-85}
+(
+    sleep "$budget" &
+    s=$!
+    trap 'kill $s 2>/dev/null; exit 0' TERM
+    wait $s && touch "$tmp/overtime" && kill -TERM $$
+) 2>/dev/null &
+watchdog=$!
+echo "== topology: namespaces $nsA, $nsB, $nsC, $nsL, $nsR"
 topology || { bad "could not build the topology"; exit 1; }
-ok "4 namespaces, 3 veth pairs, R forwarding: $(ip -n "$nsR" -br addr | awk '$1 != "lo" {printf "%s %s; ", $1, $3}')"
+ok "5 namespaces, 4 veth pairs, R bridging and forwarding: $(ip -4 -n "$nsR" -br addr | awk '$1 != "lo" {printf "%s %s; ", $1, $3}')"
 
 # start_site NAME NAMESPACE FILE: runs it in the namespace, waits for "running" (bounded).
 start_site() {
@@ -167,7 +191,7 @@ run_variant() {
     pids+=($cap)
     for _ in $(seq 100); do grep -q "Capturing on" "$tmp/$v.dumpcap" 2>/dev/null && break; sleep 0.1; done
     start_site "$v-a" "$nsA" "$fa" && start_site "$v-b" "$nsB" "$fb" || return 1
-    ip netns exec "$nsC" timeout 36 node "$root/tests/interop/tools/fdwho.mjs" 10.77.1.1:47808 47808 60 18 12000 \
+    ip netns exec "$nsC" timeout 30 node "$root/tests/interop/tools/fdwho.mjs" 10.77.1.1:47808 47808 60 18 10000 \
         10.77.1.1:47808 10.77.2.1:47808 >"$tmp/$v.json" 2>"$tmp/$v.err" &
     local cl=$! rc
     pids+=($cl)
@@ -187,6 +211,23 @@ run_variant() {
     [ "$fdt" = "$wfdt" ] && ok "$v: Read-FDT at A (address/TTL/remaining in 1..TTL+30): $fdt" ||
         bad "$v: A's FDT '$fdt', want '$wfdt'"
     "$6"
+    # L: an Original-Broadcast global Who-Is on A's subnet.
+    ip netns exec "$nsL" timeout 12 node "$root/tests/interop/tools/localwho.mjs" 10.77.1.255:47808 47808 18 6000 \
+        >"$tmp/$v.local" 2>&1 &
+    cl=$!
+    pids+=($cl)
+    wait $cl
+    local lgot
+    lgot=$(grep '"dev"' "$tmp/$v.local" | node -e '
+      const l = require("fs").readFileSync(0, "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+      console.log(l.map((x) => `${x.dev}@${x.at}`).sort().join(" "))')
+    if [ "$lgot" = "$want_devs" ]; then
+        ok "$v: L on A's subnet found all 18 with an Original-Broadcast global Who-Is"
+    elif [ "$7" = note ]; then
+        echo "NOTE - $v: L on A's subnet found $(wc -w <<<"$lgot") of 18 devices ($lgot): A bound to its unicast address hears no subnet broadcast (known, reported)"
+    else
+        bad "$v: L on A's subnet found '$lgot', want all 18"
+    fi
     stop_all
     local frames malformed
     frames=$(tshark -r "$tmp/$v.pcapng" -Y bvlc 2>/dev/null | wc -l)
@@ -205,7 +246,7 @@ bdt_b_both() {
         ok "bbmds: Read-BDT at B: the same table" || bad "bbmds: B's BDT: $(grep '"bdt":"10.77.2.1' "$tmp/bbmds.json")"
 }
 run_variant bbmds "$root/sites/site-a.ini" "$root/sites/site-b.ini" \
-    '"10.77.1.1:47808/255.255.255.255","10.77.2.1:47808/255.255.255.255"' "10.77.3.10:47808/60/ok" bdt_b_both
+    '"10.77.1.1:47808/255.255.255.255","10.77.2.1:47808/255.255.255.255"' "10.77.3.10:47808/60/ok" bdt_b_both note
 
 # The same sites, but A bound to all addresses with only itself in its BDT, and B a
 # foreign device of A instead of a BBMD.
@@ -220,7 +261,7 @@ fd_b_plain() {
     grep -q "foreign device" "$tmp/fd-b.out" && echo "  B: $(grep -m1 -i "foreign" "$tmp/fd-b.out")"
 }
 run_variant fd "$tmp/fd-a.ini" "$tmp/fd-b.ini" '"10.77.1.1:47808/255.255.255.255"' \
-    "10.77.2.1:47808/60/ok,10.77.3.10:47808/60/ok" fd_b_plain
+    "10.77.2.1:47808/60/ok,10.77.3.10:47808/60/ok" fd_b_plain check
 
 echo "$pass passed, $fails failed ($SECONDS s)"
 [ "$fails" -eq 0 ]
