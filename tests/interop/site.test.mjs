@@ -31,7 +31,7 @@ const NP = {
 const NETWORK_TYPE = { MSTP: 2, IPV4: 5 };
 const QUALITY_CONFIGURED = 3;
 const PROTOCOL_LEVEL_BACNET_APPLICATION = 2;
-const SVC = { READ_PROPERTY: 12, READ_RANGE: 26, WHO_HAS: 7 };
+const SVC = { READ_RANGE: 26, WHO_HAS: 7 };
 const AV1_LOG_A_RECORD = 21211; // datasheet AV1: "log another data value on TL1-TL3"
 const LOG_BUFFER_SIZE = 5760; // datasheet "Data Logging"
 const STEADY_VOLTS = 277; // tests/interop/steady.ini, the meters' load
@@ -45,7 +45,6 @@ const key = (net, adr) => `${net}:${adr.join('.')}`;
 const meterKey = (m) => key(m.net, [m.mac]);
 const ROUTER_KEY = key(0, []); // a local station of the B/IP network: no SNET
 const show = (list) => [...list].sort().join(' ');
-const meterAt = (net, mac) => site.meters.find((m) => m.net === net && m.mac === mac);
 const DEV = (instance) => ({ type: OT.DEVICE, instance });
 const AI = (instance) => ({ type: OT.AI, instance });
 const AV = (instance) => ({ type: OT.AV, instance });
