@@ -33,7 +33,7 @@ bin=$1
 root=$2
 tag="s4100e2e-$$"
 nsA="$tag-a" nsB="$tag-b" nsC="$tag-c" nsL="$tag-l" nsR="$tag-r"
-tmp=$(mktemp -d)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/$tag.XXXXXX")
 pids=()
 made=()
 pass=0
@@ -73,19 +73,25 @@ command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
 for t in node tshark dumpcap; do command -v $t >/dev/null || { echo "$t missing: run scripts/install-interop-deps.sh"; exit 1; }; done
 [ -d "$root/tests/interop/node_modules/@bacnet-js/client" ] || { echo "npm ci in tests/interop first (scripts/install-interop-deps.sh)"; exit 1; }
 
-# Namespaces left by a run that was killed outright (no trap runs on SIGKILL): ours by
-# name, their PID gone. (What such a run started stops by itself within 60 s: the sites
-# run --seconds 60, dumpcap -a duration:60, the client under timeout.)
-for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^s4100e2e-[0-9]+-[abclr]$'); do
-    p=${n#s4100e2e-}
-    p=${p%-*}
-    kill -0 "$p" 2>/dev/null || drop_ns "$n"
-done
-
 if ! why=$(ip netns add "$nsR" 2>&1); then
     skip "cannot create a network namespace (uid $(id -u); needs root, or CAP_SYS_ADMIN and CAP_NET_ADMIN): $why"
 fi
 made+=("$nsR")
+
+# Namespaces and temporary directories left by a run that was killed outright (no trap
+# runs on SIGKILL): ours by name, their PID gone. (What such a run started stops by
+# itself within 60 s: the sites run --seconds 60, dumpcap -a duration:60, the clients
+# under timeout; drop_ns stops it at once.)
+for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^s4100e2e-[0-9]+-[abclr]$'); do
+    p=${n#s4100e2e-}
+    p=${p%-*}
+    [ -d "/proc/$p" ] || drop_ns "$n"
+done
+for d in "${TMPDIR:-/tmp}"/s4100e2e-*.*; do
+    p=${d##*/s4100e2e-}
+    p=${p%%.*}
+    [ -d "$d" ] && [[ $p =~ ^[0-9]+$ ]] && [ ! -d "/proc/$p" ] && rm -rf "$d"
+done
 
 # R routes between the three subnets; X's interface is xPID, its peer in R rxPID; A's
 # and L's peers are ports of R's bridge brPID, which has R's address on subnet 1.
