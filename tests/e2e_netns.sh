@@ -1,6 +1,6 @@
 #!/bin/bash
-# Two sites on two IP subnets, a head end on a third, each in a network namespace of its
-# own, joined by an IP router (a fourth namespace, forwarding on) through veth pairs:
+# Two sites on two IP subnets and a head end on a third, each in a network namespace of
+# its own, joined by an IP router R (a namespace with forwarding on) through veth pairs:
 #
 #   A 10.77.1.1 ---+-- .254 R .254 --- 10.77.2.1 B    (sites/site-a.ini, site-b.ini)
 #   L 10.77.1.20 --/       .254
@@ -35,6 +35,7 @@ tag="s4100e2e-$$"
 nsA="$tag-a" nsB="$tag-b" nsC="$tag-c" nsL="$tag-l" nsR="$tag-r"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/$tag.XXXXXX")
 pids=()
+sites=()
 made=()
 pass=0
 fails=0
@@ -135,6 +136,7 @@ ok "5 namespaces, 4 veth pairs, R bridging and forwarding: $(ip -4 -n "$nsR" -br
 start_site() {
     ip netns exec "$2" "$bin" site "$3" --seconds 60 >"$tmp/$1.out" 2>&1 &
     pids+=($!)
+    sites+=($!)
     for _ in $(seq 100); do
         grep -q ": running" "$tmp/$1.out" && return 0
         kill -0 $! 2>/dev/null || break
@@ -234,6 +236,10 @@ run_variant() {
     else
         bad "$v: L on A's subnet found '$lgot', want all 18"
     fi
+    local src=""
+    for p in "${sites[@]}"; do kill -TERM "$p"; wait "$p"; src+="$? "; done
+    sites=()
+    [ "$src" = "0 0 " ] && ok "$v: both sites stop cleanly on SIGTERM" || bad "$v: sites' exit status $src"
     stop_all
     local frames malformed
     frames=$(tshark -r "$tmp/$v.pcapng" -Y bvlc 2>/dev/null | wc -l)
