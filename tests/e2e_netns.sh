@@ -161,7 +161,6 @@ check_discovery() {
       const m = l.filter((x) => !x.dev.startsWith("0:"));
       const bad = l.filter((x) => x.error || !/^Leviton S4100|^site /.test(x.name ?? "") ||
         (!x.dev.startsWith("0:") && typeof x.ai1 !== "number"));
-      const names = l.map((x) => x.name);
       console.log(bad.length ? "bad " + JSON.stringify(bad[0]) : l.length !== 18 ? `bad: ${l.length} devices, want 18` : `${l.length} names, ${m.length} AI1 values; e.g. ` +
         JSON.stringify(m.find((x) => x.dev.startsWith("200:")) ?? {}))')
     [[ $r == bad* ]] && bad "$v: reads: $r" || ok "$v: read through the IP router and the site routers: $r"
@@ -185,12 +184,14 @@ check_discovery() {
         bad "$v: whoIsThroughBBMD reached '$lib'; meters that had announced and answered a local Who-Is: '$leak'"
 }
 
-# run_variant NAME SITE-A SITE-B WANT-BDT-OF-A WANT-FDT-OF-A
+# Both routers and every meter, at the router each answers through.
 want_devs="0:null:4194001@10.77.1.1:47808 0:null:4194002@10.77.2.1:47808"
 for n in 100 101; do for m in 1 2 3 4; do want_devs+=" $n:$m:${n}00$m@10.77.1.1:47808"; done; done
 for n in 200 201; do for m in 1 2 3 4; do want_devs+=" $n:$m:${n}00$m@10.77.2.1:47808"; done; done
 want_devs=$(tr ' ' '\n' <<<"$want_devs" | sort | tr '\n' ' ' | sed 's/ $//')
 
+# run_variant NAME SITE-A SITE-B WANT-BDT-OF-A WANT-FDT-OF-A MORE-CHECKS note|check
+# (the last: whether L's discovery is checked or only noted)
 run_variant() {
     local v=$1 fa=$2 fb=$3 wbdt=$4 wfdt=$5 t0=$SECONDS
     echo "== $v"
