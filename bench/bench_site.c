@@ -9,8 +9,9 @@
  *   4 RP          ReadProperty (AI1 Present_Value) latency through the router, in site
  *                 time from the datagram in to the reply out, at a few loads, with the
  *                 trunk's wire time for the frame pair and its token rotation
- * and in the same run the floors: the metering of the same meters alone, and the same
- * trunks without metering or router (buses + MS/TP + the meters' BACnet side).
+ * and in the same run the floors: the metering of the same meters alone (as the site
+ * slices it, in whole 256-set slices, and their engines without the synthesizer), and
+ * the same trunks without metering or router (buses + MS/TP + the meters' BACnet side).
  * Figures only, never assertions. CPU is the thread's, so a shared machine skews less.
  *
  * Meters: the default scenario, variant = meter index; trunk t is network 10 + t, router
@@ -503,8 +504,8 @@ static double pct_ms(const bench_t *b, double q)
     return b->nlat ? b->lat[i] / 1e3 : 0;
 }
 
-/* per requests outstanding on each of trunks [0, n) for secs site seconds, then
- * the stragglers; latencies of every answer. */
+/* per client slots on each of trunks [0, n) for secs site seconds, then the
+ * stragglers; the latency of every answer. */
 static void rp_load(bench_t *b, const char *name, unsigned n, unsigned per, unsigned secs)
 {
     b->nlat = 0;
@@ -737,9 +738,12 @@ int main(int argc, char **argv)
     char mm[24] = "the highest MAC";
     if (b.o.max_master)
         snprintf(mm, sizeof mm, "%u", b.o.max_master);
+    char pace[40] = "none";
+    if (b.o.bip_rate)
+        snprintf(pace, sizeof pace, "%u NPDUs/s, burst %u", b.o.bip_rate, b.o.bip_burst);
     printf("bench_site: %u meters on %u trunks of %u at %u baud, Max_Master %s, router "
-           "Max_Info_Frames %u, B/IP pacing %u/s; router with %u ports at most\n", b.o.meters,
-           b.ntrunks, b.o.per, b.o.baud, mm, b.o.router_mif, b.o.bip_rate, (unsigned)NET_MAX_PORTS);
+           "Max_Info_Frames %u, B/IP pacing %s; router with %u ports at most\n", b.o.meters,
+           b.ntrunks, b.o.per, b.o.baud, mm, b.o.router_mif, pace, (unsigned)NET_MAX_PORTS);
     printf("1 build: %.2f wall s; RSS %.1f -> %.1f MB: %.1f MB per 1,000 meters "
            "(app_meter_t %zu B)\n", build_s, rss0, rss1, (rss1 - rss0) * 1000.0 / b.o.meters,
            sizeof(app_meter_t));
