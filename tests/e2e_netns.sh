@@ -259,7 +259,7 @@ bdt_b_both() {
         ok "bbmds: Read-BDT at B: the same table" || bad "bbmds: B's BDT: $(grep '"bdt":"10.77.2.1' "$tmp/bbmds.json")"
 }
 run_variant bbmds "$root/sites/site-a.ini" "$root/sites/site-b.ini" \
-    '"10.77.1.1:47808/255.255.255.255","10.77.2.1:47808/255.255.255.255"' "10.77.3.10:47808/60/ok" bdt_b_both note
+    '"10.77.1.1:47808/255.255.255.255","10.77.2.1:47808/255.255.255.255"' "10.77.3.10:47808/60/ok" bdt_b_both check
 
 # The same sites, but A bound to all addresses with only itself in its BDT, and B a
 # foreign device of A instead of a BBMD.

@@ -641,8 +641,9 @@ static void test_sites_dir(void **state)
     site_t a = load_site("site-a.ini"), b = load_site("site-b.ini");
     static const uint8_t ipa[4] = {10, 77, 1, 1}, ipb[4] = {10, 77, 2, 1};
     assert_true(a.bbmd && b.bbmd);
-    assert_memory_equal(a.bind.ip, ipa, 4);
-    assert_memory_equal(b.bind.ip, ipb, 4);
+    static const uint8_t any[4] = {0, 0, 0, 0}; /* broadcasts are heard only so */
+    assert_memory_equal(a.bind.ip, any, 4);
+    assert_memory_equal(b.bind.ip, any, 4);
     for (int k = 0; k < 2; k++) {
         const site_t *x = k ? &b : &a;
         bool has_a = false, has_b = false;

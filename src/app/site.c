@@ -210,28 +210,22 @@ static void scenario_of(const site_meter_t *m, char *out, size_t cap)
 static int open_pty(site_run_t *r, const site_trunk_t *tr, unsigned t);
 
 static site_host_t *build(site_run_t *r, const site_t *cfg, const site_opts_t *o, int fd,
-                          bip_addr_t *self)
+                          const bip_addr_t *self, const bip_addr_t *bcast, const uint8_t mask[4])
 {
-    bip_addr_t bcast;
-    addr_of(&cfg->broadcast, &bcast);
-    if (o->broadcast && !parse_addr(o->broadcast, (uint16_t)(o->port > 0 ? o->port : cfg->bind.port), &bcast)) {
-        fprintf(stderr, "s4100 site: --broadcast %s: expected ADDR or ADDR:PORT\n", o->broadcast);
-        return NULL;
-    }
     bip_addr_t bdt[SITE_MAX_BDT];
-    uint8_t mask[SITE_MAX_BDT][4];
+    uint8_t bdt_mask[SITE_MAX_BDT][4];
     for (unsigned k = 0; k < cfg->nbdt; k++) {
         addr_of(&cfg->bdt[k].addr, &bdt[k]);
-        memcpy(mask[k], cfg->bdt[k].mask, 4);
+        memcpy(bdt_mask[k], cfg->bdt[k].mask, 4);
     }
     sh_config_t c = {.instance = cfg->router_instance, .name = cfg->name, .bip_net = cfg->bip_net,
-                     .self = *self, .broadcast = bcast,
+                     .self = *self, .broadcast = *bcast,
                      .port = {.ctx = (void *)(intptr_t)fd, .send = lx_udp_send},
                      .nv_dir = cfg->nv_dir, .nv_factory_reset = o->nv_factory_reset,
                      .bip_rate = (uint32_t)o->bip_rate, .bip_burst = 100,
-                     .ip_mask = {255, 255, 255, 0},
+                     .ip_mask = {mask[0], mask[1], mask[2], mask[3]},
                      .bbmd = cfg->bbmd, .fd_accept = cfg->fd_accept, .bdt = bdt,
-                     .bdt_mask = (const uint8_t(*)[4])mask, .nbdt = cfg->nbdt,
+                     .bdt_mask = (const uint8_t(*)[4])bdt_mask, .nbdt = cfg->nbdt,
                      .foreign = cfg->foreign, .foreign_ttl = cfg->foreign_ttl};
     addr_of(&cfg->foreign_bbmd, &c.foreign_bbmd);
     if (cfg->nv_dir && mkdir(cfg->nv_dir, 0755) < 0 && errno != EEXIST) {
@@ -567,43 +561,68 @@ static int loop(site_run_t *r)
     return rc;
 }
 
-/* Our own address as the other BBMDs and the foreign devices know it. Bound to one
- * address, that one; bound to all (which broadcasts need), a BBMD finds itself in its
- * BDT among the host's addresses, and a foreign device takes the address its packets
- * to its BBMD leave from. */
-static bool own_address(const site_t *cfg, uint16_t port, bip_addr_t *self)
+/* The address this host's packets toward ip leave from (a UDP connect routes without
+ * sending anything; a broadcast address needs SO_BROADCAST to be routed). */
+static bool addr_toward(const uint8_t ip[4], uint16_t port, uint8_t out[4])
 {
-    if (self->octets[0] || self->octets[1] || self->octets[2] || self->octets[3])
-        return true;
-    if (!cfg->bbmd && !cfg->foreign)
-        return true; /* a plain node: only its own broadcasts heard back need it */
-    if (cfg->foreign) {
-        int s = socket(AF_INET, SOCK_DGRAM, 0);
-        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(cfg->foreign_bbmd.port)};
-        memcpy(&to.sin_addr, cfg->foreign_bbmd.ip, 4);
-        struct sockaddr_in me;
-        socklen_t len = sizeof me;
-        bool ok = s >= 0 && connect(s, (struct sockaddr *)&to, sizeof to) == 0 &&
-                  getsockname(s, (struct sockaddr *)&me, &len) == 0;
-        if (s >= 0)
-            close(s);
-        if (ok)
-            memcpy(self->octets, &me.sin_addr, 4);
-        return ok;
-    }
+    int s = socket(AF_INET, SOCK_DGRAM, 0), on = 1;
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)}, me;
+    socklen_t len = sizeof me;
+    memcpy(&to.sin_addr, ip, 4);
+    bool ok = s >= 0 && setsockopt(s, SOL_SOCKET, SO_BROADCAST, &on, sizeof on) == 0 &&
+              connect(s, (struct sockaddr *)&to, sizeof to) == 0 &&
+              getsockname(s, (struct sockaddr *)&me, &len) == 0 && me.sin_addr.s_addr != 0;
+    if (s >= 0)
+        close(s);
+    if (ok)
+        memcpy(out, &me.sin_addr, 4);
+    return ok;
+}
+
+/* Whether ip is one of this host's addresses; its interface's mask into mask. */
+static bool local_addr(const uint8_t ip[4], uint8_t mask[4])
+{
     struct ifaddrs *ifs, *i;
+    bool found = false;
     if (getifaddrs(&ifs) < 0)
         return false;
-    bool found = false;
-    for (unsigned k = 0; k < cfg->nbdt && !found; k++)
-        for (i = ifs; i && !found; i = i->ifa_next)
-            if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && cfg->bdt[k].addr.port == port &&
-                !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, cfg->bdt[k].addr.ip, 4)) {
-                memcpy(self->octets, cfg->bdt[k].addr.ip, 4);
-                found = true;
-            }
+    for (i = ifs; i && !found; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_netmask && i->ifa_addr->sa_family == AF_INET &&
+            !memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, 4)) {
+            memcpy(mask, &((struct sockaddr_in *)i->ifa_netmask)->sin_addr, 4);
+            found = true;
+        }
     freeifaddrs(ifs);
     return found;
+}
+
+/* Our own address as peers know it: what the Network_Port shows, what a BBMD's peers and
+ * foreign devices send to, and how our own broadcasts heard back are told apart. Bound
+ * to one address, that one; bound to all (which broadcasts need): a BBMD finds itself
+ * among the host's addresses in its BDT, a foreign device takes the address its packets
+ * to its BBMD leave from, and a plain node the one its broadcasts leave from. */
+static bool own_address(const site_t *cfg, const bip_addr_t *bcast, bip_addr_t *self, uint8_t mask[4])
+{
+    uint8_t *ip = self->octets;
+    memcpy(mask, (uint8_t[4]){255, 255, 255, 0}, 4);
+    if (ip[0] || ip[1] || ip[2] || ip[3]) {
+        local_addr(ip, mask);
+        return true;
+    }
+    if (cfg->bbmd) {
+        for (unsigned k = 0; k < cfg->nbdt; k++)
+            if (cfg->bdt[k].addr.port == (self->octets[4] << 8 | self->octets[5]) &&
+                local_addr(cfg->bdt[k].addr.ip, mask)) {
+                memcpy(ip, cfg->bdt[k].addr.ip, 4);
+                return true;
+            }
+        return false;
+    }
+    if (cfg->foreign)
+        return addr_toward(cfg->foreign_bbmd.ip, cfg->foreign_bbmd.port, ip) && (local_addr(ip, mask), true);
+    if (addr_toward(bcast->octets, (uint16_t)(bcast->octets[4] << 8 | bcast->octets[5]), ip))
+        local_addr(ip, mask);
+    return true; /* a plain node without a route to its broadcast address stays 0.0.0.0 */
 }
 
 static int run_site(const site_t *cfg, const site_opts_t *o)
@@ -620,7 +639,14 @@ static int run_site(const site_t *cfg, const site_opts_t *o)
         fprintf(stderr, "s4100 site: --bind %s: not an IPv4 address\n", bind_ip);
         return 2;
     }
-    if (!own_address(cfg, port, &self)) {
+    bip_addr_t bcast;
+    uint8_t mask[4];
+    addr_of(&cfg->broadcast, &bcast);
+    if (o->broadcast && !parse_addr(o->broadcast, port, &bcast)) {
+        fprintf(stderr, "s4100 site: --broadcast %s: expected ADDR or ADDR:PORT\n", o->broadcast);
+        return 2;
+    }
+    if (!own_address(cfg, &bcast, &self, mask)) {
         fprintf(stderr, "s4100 site: %s: a %s must know its own address: bind it to one (bind = "
                         "A.B.C.D:PORT) or %s\n", o->file, cfg->bbmd ? "BBMD" : "foreign device",
                 cfg->bbmd ? "list this host's address and port in its bdt" : "make its BBMD reachable");
@@ -633,7 +659,7 @@ static int run_site(const site_t *cfg, const site_opts_t *o)
     }
     site_run_t r = {.cfg = cfg, .o = o, .fd = fd};
     int rc = 1;
-    if (!(r.h = build(&r, cfg, o, fd, &self)))
+    if (!(r.h = build(&r, cfg, o, fd, &self, &bcast, mask)))
         goto out;
     if (open_pcaps(&r) < 0)
         goto out;

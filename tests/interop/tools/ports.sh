@@ -15,7 +15,7 @@ s4100_claim_ports() {
     base=$(( 20000 + (RANDOM * 32768 + RANDOM) % blocks * count ))
     lock="/tmp/s4100-udp-$base-$count.lock"
     # (A lock file of another user cannot be opened: that block is someone else's.)
-    exec {fd}>>"$lock" 2>/dev/null || continue
+    { exec {fd}>>"$lock"; } 2>/dev/null || continue
     if flock -n "$fd" && s4100_ports_free "$base" "$count"; then
       PORT_BASE=$base
       PORT_LOCK_FD=$fd
