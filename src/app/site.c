@@ -652,6 +652,9 @@ static int run_site(const site_t *cfg, const site_opts_t *o)
                 cfg->bbmd ? "list this host's address and port in its bdt" : "make its BBMD reachable");
         return 2;
     }
+    if (cfg->bbmd && strcmp(bind_ip, "0.0.0.0") && !o->quiet)
+        fprintf(stderr, "s4100 site: warning: the BBMD is bound to %s alone, so it hears no "
+                        "broadcast of its subnet (bind 0.0.0.0 to hear them)\n", bind_ip);
     int fd = lx_udp_open(bind_ip, port, msg, sizeof msg);
     if (fd < 0) {
         fprintf(stderr, "s4100 site: %s\n", msg);
