@@ -52,6 +52,7 @@ typedef struct {
     unsigned fail;     /* a pseudo-random hard error now and then */
     uint32_t taken;
     bool refused;      /* the last offer was NET_ERR_BUSY: the next must be the same */
+    bool refused_bcast; /* ... unless it was a broadcast, which a unicast may pass */
     uint32_t dropped;  /* the port's dropped count then */
     size_t refused_len;
     uint8_t refused_npdu[NET_NPDU_MAX];
@@ -93,9 +94,12 @@ static int fake_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size
 
     CHECK(len <= l->max);
     CHECK(!dst || dst->len <= NET_ADDR_MAX);
-    /* Outside a poll nothing may pass what waits; in a poll only the oldest is offered. */
+    /* Outside a poll nothing may pass what waits (a unicast may pass broadcasts in their
+     * own queue); in a poll only the oldest is offered, unicasts first. */
+    bool bc = !dst || dst->len == 0;
     CHECK(*l->polling || p->queue.count == 0);
-    if (l->refused && p->stats.dropped == l->dropped)
+    CHECK(*l->polling || !bc || p->bqueue.count == 0);
+    if (l->refused && p->stats.dropped == l->dropped && (!l->refused_bcast || bc))
         CHECK(len == l->refused_len && !memcmp(npdu, l->refused_npdu, len));
     l->refused = false;
     if (*l->polling) {
@@ -111,6 +115,7 @@ static int fake_send(void *ctx, const net_addr_t *dst, const uint8_t *npdu, size
         return -1;
     if (l->room == 0) {
         l->refused = true;
+        l->refused_bcast = bc;
         l->dropped = p->stats.dropped;
         l->refused_len = len;
         memcpy(l->refused_npdu, npdu, len);
@@ -155,9 +160,8 @@ static size_t app_rx(void *ctx, const net_addr_t *src, bool bcast, const uint8_t
 
 /* Walk port p's ring: records end to end (tails skipped at the wrap) make exactly its
  * count and its octets. */
-static void check_queue(const net_port_t *p)
+static void check_queue(const net_queue_t *q)
 {
-    const net_queue_t *q = &p->queue;
     uint32_t off = q->head, used = 0;
 
     CHECK(q->used <= q->cap && (q->buf || q->count == 0));
@@ -181,10 +185,11 @@ static void check_router(const net_router_t *r, const link_ctx_t *lc, const uint
     uint32_t waiting = 0;
 
     for (unsigned i = 0; i < 3; i++) {
-        check_queue(&r->ports[i]);
-        waiting += r->ports[i].queue.count;
+        check_queue(&r->ports[i].queue);
+        check_queue(&r->ports[i].bqueue);
+        waiting += r->ports[i].queue.count + r->ports[i].bqueue.count;
         CHECK(r->ports[i].stats.sent == lc[i].taken + replies[i]);
-        CHECK(r->ports[i].stats.peak >= r->ports[i].queue.used);
+        CHECK(r->ports[i].stats.peak >= r->ports[i].queue.used + r->ports[i].bqueue.used);
     }
     CHECK(waiting == r->waiting);
     CHECK(r->nroutes <= NET_MAX_ROUTES && r->nnets <= r->nports);
@@ -198,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {6, {0xC0, 0xA8, 0x00, 0x0A, 0xBA, 0xC0}}, {1, {5}}, {1, {7}}, {0, {0}}};
     static const net_addr_t ip = {6, {0xC0, 0xA8, 0x00, 0x01, 0xBA, 0xC0}}, ms = {1, {1}};
     static net_router_t r; /* 46 KB: not on the stack */
-    static uint8_t qbuf[3][2040];
+    static uint8_t qbuf[3][2040], bqbuf[3][2040];
     cur_t cur;
     static link_ctx_t lc[3];
     net_upper_t app = {&cur, app_rx};
@@ -228,8 +233,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (data[0] >= 0xE0) { /* configure port (octet & 0x1F) % 3 */
             unsigned k = (data[0] & 0x1Fu) % 3u;
 
-            if (r.ports[k].queue.count == 0)
+            if (r.ports[k].queue.count == 0 && r.ports[k].bqueue.count == 0) {
+                bool own = data[1] & 1u; /* broadcasts in a queue of their own */
                 CHECK(net_router_port_queue(&r, k, qbuf[k], data[1] * 8u) == 0);
+                CHECK(net_router_port_bqueue(&r, k, own ? bqbuf[k] : NULL, own ? data[1] * 8u : 0) == 0);
+            }
             CHECK(net_router_port_pace(&r, k, (data[2] & 0x1Fu) * 50u, (data[2] >> 5) + 1u) == 0);
             data += 3;
             size -= 3;

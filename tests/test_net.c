@@ -870,6 +870,48 @@ static void test_busy_link_then_accepts(void **state)
     assert_int_equal(net_router_waiting(&Q.r), 0);
 }
 
+/* With a queue of their own, broadcasts flooded into a busy trunk wait behind the
+ * requests routed to its stations, whatever came first; each class keeps its order. */
+static void test_broadcasts_after_unicasts(void **state)
+{
+    const uint8_t who_is[] = {0x01, 0x20, 0xFF, 0xFF, 0x00, 0xFF, 0x10, 0x08};
+
+    (void)state;
+    qsite(2, NULL);
+    qgive(1, 4096);
+    assert_int_equal(net_router_port_bqueue(&Q.r, 1, Q.arena + Q.used, 4096), 0);
+    Q.used += 4096;
+    qlog(1, 16);
+    Q.l[1].room = 0;
+    for (int i = 0; i < 3; i++)
+        qrx(0, &client, true, who_is, sizeof who_is);
+    to_meter5(0);
+    to_meter5(1);
+    assert_int_equal(net_router_waiting(&Q.r), 5);
+    assert_int_equal(Q.r.ports[1].queue.count, 2);
+    assert_int_equal(Q.r.ports[1].bqueue.count, 3);
+    Q.l[1].room = -1;
+    assert_int_equal(net_router_poll(&Q.r, 1), 0);
+    assert_int_equal(Q.l[1].taken, 5);
+    expect_at_meter5(&Q.log[0], 0);
+    expect_at_meter5(&Q.log[1], 1);
+    /* then the Who-Is three times, as a local broadcast with SNET 1 / SADR the client */
+    const uint8_t w[] = {0x01, 0x28, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x06, IP_CLIENT, 0xFE, 0x10, 0x08};
+    for (int i = 2; i < 5; i++) {
+        assert_int_equal(Q.log[i].dlen, 0);
+        expect_bytes(Q.log[i].b, Q.log[i].len, w, sizeof w);
+    }
+    /* A unicast with only broadcasts waiting goes straight to the link. */
+    Q.l[1].room = 0;
+    qrx(0, &client, true, who_is, sizeof who_is);
+    Q.l[1].room = -1;
+    to_meter5(2);
+    assert_int_equal(Q.l[1].taken, 6);
+    expect_at_meter5(&Q.log[5], 2);
+    assert_int_equal(net_router_poll(&Q.r, 2), 0);
+    assert_int_equal(Q.log[6].dlen, 0);
+}
+
 static void test_queue_full_drops_keeps_order(void **state)
 {
     /* A record: 3 octets + the MAC (1) + the NPDU (15): 19. Room for three and a half:
@@ -1320,6 +1362,7 @@ int main(void)
         T(test_app_reply_routed),
         T(test_too_long),
         T(test_busy_link_then_accepts),
+        T(test_broadcasts_after_unicasts),
         T(test_queue_full_drops_keeps_order),
         T(test_queue_model),
         T(test_hard_error_not_retried),

@@ -11,10 +11,15 @@
 
 #include "port.h"
 
-/* The router's queues: a B/IP port of a 10,000-meter site holds an I-Am of each
- * (~25 octets); a trunk's holds what waits for its token. */
-#define SH_BIP_QUEUE (512u * 1024u)
-#define SH_TRUNK_QUEUE (32u * 1024u)
+/* The router's queues, each port's unicasts apart from its broadcasts (which go only
+ * when no unicast waits: net_router_port_bqueue). B/IP: the broadcasts hold an I-Am of
+ * each of 10,000 meters (~45 octets a record) and more; a trunk's hold what waits for
+ * its token (a flood of other trunks' I-Ams: ~800 of them). */
+#define SH_BIP_QUEUE (256u * 1024u)
+#define SH_BIP_BQUEUE (1024u * 1024u)
+#define SH_TRUNK_QUEUE (16u * 1024u)
+#define SH_TRUNK_BQUEUE (32u * 1024u)
+#define SH_TRUNK_QUEUES (SH_TRUNK_QUEUE + SH_TRUNK_BQUEUE)
 
 typedef struct {
     app_meter_t am;
@@ -95,7 +100,7 @@ site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_mete
     s->dev = calloc(1, sizeof *s->dev);
     s->trunks = calloc(max_trunks ? max_trunks : 1, sizeof *s->trunks);
     s->meters = calloc(max_meters ? max_meters : 1, sizeof *s->meters);
-    s->queues = malloc(SH_BIP_QUEUE + (size_t)max_trunks * SH_TRUNK_QUEUE);
+    s->queues = malloc(SH_BIP_QUEUE + SH_BIP_BQUEUE + (size_t)max_trunks * SH_TRUNK_QUEUES);
     if (!s->r || !s->dev || !s->trunks || !s->meters || !s->queues) {
         snprintf(err, cap, "out of memory");
         sh_free(s);
@@ -111,6 +116,7 @@ site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_mete
     memcpy(mac.mac, c->self.octets, 6);
     if (net_router_add_port(s->r, &link, c->bip_net, &mac) != 0 ||
         net_router_port_queue(s->r, 0, s->queues, SH_BIP_QUEUE) < 0 ||
+        net_router_port_bqueue(s->r, 0, s->queues + SH_BIP_QUEUE, SH_BIP_BQUEUE) < 0 ||
         (c->bip_rate && net_router_port_pace(s->r, 0, c->bip_rate, c->bip_burst) < 0)) {
         snprintf(err, cap, "B/IP network %u, pace %u/s burst %u: refused by the router",
                  c->bip_net, c->bip_rate, c->bip_burst);
@@ -173,9 +179,10 @@ int sh_add_trunk(site_host_t *s, uint16_t net, uint32_t baud, uint8_t router_mac
     cfg.max_master = max_master;
     cfg.max_info_frames = max_info_frames;
     net_upper_t up = net_router_port_upper(s->r, port < 0 ? 0 : (unsigned)port);
-    uint8_t *q = s->queues + SH_BIP_QUEUE + (size_t)s->ntrunks * SH_TRUNK_QUEUE;
+    uint8_t *q = s->queues + SH_BIP_QUEUE + SH_BIP_BQUEUE + (size_t)s->ntrunks * SH_TRUNK_QUEUES;
     if (port < 0 || (t->node = sim_bus_add_port(t->bus, &cfg, &up)) < 0 ||
         net_router_port_queue(s->r, (unsigned)port, q, SH_TRUNK_QUEUE) < 0 ||
+        net_router_port_bqueue(s->r, (unsigned)port, q + SH_TRUNK_QUEUE, SH_TRUNK_BQUEUE) < 0 ||
         !rdev_port_mstp(s->dev, (unsigned)port, (float)baud, max_master, max_info_frames)) {
         snprintf(err, cap, "network %u: the router cannot take it (ports full, a duplicate "
                            "network, or MAC %u above Max_Master %u)", net, router_mac, max_master);

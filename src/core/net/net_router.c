@@ -137,10 +137,24 @@ static void congest(net_router_t *r, net_port_t *p, bool on)
         r->owed--;
 }
 
+/* A port's broadcasts wait in their own queue when it has one (net_router_port_bqueue). */
+static net_queue_t *queue_for(net_port_t *p, const net_addr_t *dst)
+{
+    return dst->len == 0 && p->bqueue.buf ? &p->bqueue : &p->queue;
+}
+
+/* What waits on port p, both queues, against what they hold. */
+static void fill(const net_port_t *p, uint32_t *used, uint32_t *cap)
+{
+    *used = p->queue.used + p->bqueue.used;
+    *cap = p->queue.cap + p->bqueue.cap;
+}
+
 static bool enqueue(net_router_t *r, net_port_t *p, const net_addr_t *dst, const uint8_t *npdu,
                     size_t len)
 {
-    net_queue_t *q = &p->queue;
+    net_queue_t *q = queue_for(p, dst);
+    uint32_t used, cap;
 
     if (!q_put(q, dst, npdu, len)) {
         p->stats.dropped++;
@@ -149,9 +163,10 @@ static bool enqueue(net_router_t *r, net_port_t *p, const net_addr_t *dst, const
     }
     p->stats.queued++;
     r->waiting++;
-    if (q->used > p->stats.peak)
-        p->stats.peak = q->used;
-    if (q->used > q->cap / 4u * 3u)
+    fill(p, &used, &cap);
+    if (used > p->stats.peak)
+        p->stats.peak = used;
+    if (used > cap / 4u * 3u)
         congest(r, p, true);
     return true;
 }
@@ -165,7 +180,8 @@ static bool port_out(net_router_t *r, net_port_t *p, const net_addr_t *dst, cons
 
     if (!dst)
         dst = &bcast;
-    if (p->queue.count == 0 && may_send(p, r->now_ms)) {
+    /* A unicast goes ahead of broadcasts waiting in their own queue, never of another. */
+    if (queue_for(p, dst)->count == 0 && p->queue.count == 0 && may_send(p, r->now_ms)) {
         if (p->link.send)
             rc = p->link.send(p->link.ctx, dst->len ? dst : NULL, npdu, len);
         if (rc == 0) {
@@ -181,11 +197,10 @@ static bool port_out(net_router_t *r, net_port_t *p, const net_addr_t *dst, cons
     return enqueue(r, p, dst, npdu, len);
 }
 
-/* Offer port p's queue to its link, oldest first, while it takes them and pacing lets. */
-static void drain(net_router_t *r, net_port_t *p)
+/* Offer queue q of port p to its link, oldest first, while it takes them and pacing
+ * lets. False when the link or pacing stopped it with records left. */
+static bool drain_q(net_router_t *r, net_port_t *p, net_queue_t *q)
 {
-    net_queue_t *q = &p->queue;
-
     while (q->count && may_send(p, r->now_ms)) {
         const uint8_t *o = q->buf + q->head;
         net_addr_t dst = {.len = o[2]};
@@ -196,7 +211,7 @@ static void drain(net_router_t *r, net_port_t *p)
             rc = p->link.send(p->link.ctx, dst.len ? &dst : NULL, o + REC_HDR + dst.len,
                               (size_t)o[0] << 8 | o[1]);
         if (rc == NET_ERR_BUSY)
-            break;
+            return false;
         if (rc == 0) {
             sent(p);
         } else {
@@ -206,7 +221,18 @@ static void drain(net_router_t *r, net_port_t *p)
         q_pop(q);
         r->waiting--;
     }
-    if (q->used <= q->cap / 4u)
+    return q->count == 0;
+}
+
+/* Unicasts first (requests and their answers), then the broadcasts' own queue. */
+static void drain(net_router_t *r, net_port_t *p)
+{
+    uint32_t used, cap;
+
+    if (drain_q(r, p, &p->queue) && p->bqueue.count)
+        drain_q(r, p, &p->bqueue);
+    fill(p, &used, &cap);
+    if (used <= cap / 4u)
         congest(r, p, false);
 }
 
@@ -221,7 +247,8 @@ static bool emit(rx_t *x, unsigned p, const net_addr_t *dst, const uint8_t *npdu
 
     if (p == x->k && x->out && x->out_len == 0 && len <= x->cap && x->src &&
         (bcast || (dst->len == x->src->len && !memcmp(dst->mac, x->src->mac, dst->len))) &&
-        port->queue.count == 0 && may_send(port, x->r->now_ms)) {
+        port->queue.count == 0 && (!bcast || port->bqueue.count == 0) &&
+        may_send(port, x->r->now_ms)) {
         memcpy(x->out, npdu, len);
         x->out_len = len;
         if (x->reply_bcast)
@@ -423,19 +450,27 @@ net_upper_t net_router_port_upper(net_router_t *r, unsigned k)
     return u;
 }
 
-int net_router_port_queue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap)
+static int set_queue(net_router_t *r, unsigned k, net_queue_t *q, uint8_t *buf, size_t cap)
 {
-    net_queue_t *q;
-
-    if (k >= r->nports || r->ports[k].queue.count || cap > 0x7FFFFFFFu)
+    if (k >= r->nports || r->ports[k].queue.count || r->ports[k].bqueue.count ||
+        cap > 0x7FFFFFFFu)
         return -1;
-    q = &r->ports[k].queue;
     memset(q, 0, sizeof *q);
     if (buf && cap) {
         q->buf = buf;
         q->cap = (uint32_t)cap;
     }
     return 0;
+}
+
+int net_router_port_queue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap)
+{
+    return k < r->nports ? set_queue(r, k, &r->ports[k].queue, buf, cap) : -1;
+}
+
+int net_router_port_bqueue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap)
+{
+    return k < r->nports ? set_queue(r, k, &r->ports[k].bqueue, buf, cap) : -1;
 }
 
 int net_router_port_pace(net_router_t *r, unsigned k, uint32_t rate, uint32_t burst)
@@ -1039,7 +1074,7 @@ uint32_t net_router_poll(net_router_t *r, uint32_t now_ms)
     for (unsigned k = 0; k < r->nports && (r->waiting || r->owed); k++) {
         net_port_t *p = &r->ports[k];
 
-        if (p->queue.count)
+        if (p->queue.count || p->bqueue.count)
             drain(r, p);
         if (p->tell) {
             p->tell = false;

@@ -138,6 +138,7 @@ typedef struct {
     bool congested;   /* its queue is near full: its networks are busy (docs/network.md) */
     bool tell;        /* congested changed and the other routers are not told yet */
     net_queue_t queue;
+    net_queue_t bqueue; /* broadcasts, when given their own (net_router_port_bqueue) */
     net_pace_t pace;
     net_port_stats_t stats;
 } net_port_t;
@@ -200,6 +201,12 @@ int net_router_port_of(const net_router_t *r, uint16_t net);
  * I-Am to a B/IP client about 40); one that does not fit is dropped and counted.
  * Returns 0, or -1 when k is no port or its queue holds NPDUs. */
 int net_router_port_queue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap);
+/* Give port k's broadcasts a queue of their own (cap octets at buf; NULL/0: none, they
+ * share the port's queue): they go only when no unicast waits, so a flood of I-Ams
+ * forwarded into a slow trunk holds up neither the requests routed to its stations nor
+ * their answers; order is kept within each queue. Returns 0, or -1 as for
+ * net_router_port_queue. */
+int net_router_port_bqueue(net_router_t *r, unsigned k, uint8_t *buf, size_t cap);
 /* Pace port k: rate NPDUs a second on average and at most burst at once (a token
  * bucket on net_router_poll's clock, full to begin with). rate 0: no limit (the
  * default). Returns 0, or -1 when k is no port or rate/burst are outside
