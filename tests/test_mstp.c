@@ -809,11 +809,32 @@ static void test_max_info_frames(void **state)
     expect_sent(MSTP_TOKEN, 6);
     successor_uses_token();
     give_token(3);
-    assert_int_equal(sent.n, n + 5);
+    /* One frame left, a second allowed: the node keeps the token until that frame has
+     * left the wire, so the layer above can still queue one (a router refilling from
+     * its queue between ticks) ... */
+    assert_int_equal(sent.n, n + 4);
     assert_int_equal(sent.f[n + 3].dst, 22);
-    expect_sent(MSTP_TOKEN, 6);
-    /* Frames leave back to back: each starts when the previous one ended. */
+    assert_int_equal(node.state, MSTP_ST_DONE_WITH_TOKEN);
+    advance(node.tx_end_us - T + 1000);
+    /* ... and, nothing queued, passes it then. */
     assert_int_equal(sent.n, n + 5);
+    expect_sent(MSTP_TOKEN, 6);
+    /* A frame queued while the last is on the wire goes in the same token. */
+    successor_uses_token();
+    uint8_t b = 7;
+    give_token(3);
+    assert_int_equal(sent.n, n + 6); /* nothing queued: only a token */
+    expect_sent(MSTP_TOKEN, 6);
+    successor_uses_token();
+    assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 23, &b, 1), 0);
+    give_token(3);
+    assert_int_equal(sent.n, n + 7);
+    assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 24, &b, 1), 0);
+    advance(node.tx_end_us - T + 1000);
+    assert_int_equal(sent.n, n + 9);
+    assert_int_equal(sent.f[n + 7].dst, 24);
+    expect_sent(MSTP_TOKEN, 6);
+    n += 4;
     /* The queue holds MSTP_TXQ_LEN frames; refused kinds are refused. */
     for (unsigned i = 0; i < MSTP_TXQ_LEN; i++)
         assert_int_equal(mstp_queue(&node, MSTP_DATA_NOT_EXPECTING_REPLY, 1, NULL, 0), 0);

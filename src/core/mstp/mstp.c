@@ -414,6 +414,11 @@ static bool st_done_with_token(mstp_t *m, uint32_t now)
         m->sole_master = false;
     }
     if (m->frame_count < m->cfg.max_info_frames) { /* SendAnotherFrame */
+        /* Nothing queued yet, the last frame still on the wire: wait for its end, as a
+         * UART's end-of-frame interrupt would, so the layer above (a router draining
+         * its queue between ticks) can queue the next before the token goes. */
+        if (m->txq_count == 0 && since(m->tx_end_us, now) > 0)
+            return false;
         m->state = MSTP_ST_USE_TOKEN;
         return true;
     }
