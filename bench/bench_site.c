@@ -74,6 +74,7 @@ typedef struct {
     unsigned max_master;  /* 0: the highest MAC on each trunk */
     unsigned router_mif;
     unsigned bip_rate, bip_burst;
+    bool shared;          /* -s: the meters of a trunk share one synthesized load */
     unsigned wait_s;      /* give up waiting for I-Ams or drained queues after this */
 } opts_t;
 
@@ -258,7 +259,8 @@ static int build(bench_t *b)
 {
     sh_config_t c = {.instance = ROUTER_INSTANCE, .name = "bench router", .bip_net = BIP_NET,
                      .port = {.ctx = b, .send = port_send},
-                     .bip_rate = b->o.bip_rate, .bip_burst = b->o.bip_burst};
+                     .bip_rate = b->o.bip_rate, .bip_burst = b->o.bip_burst,
+                     .shared_load = b->o.shared};
     bip_addr_parse("127.0.0.1", 47808, &c.self);
     bip_addr_parse("127.255.255.255", 47808, &c.broadcast);
     bip_addr_parse("127.0.0.9", 50000, &b->client);
@@ -688,8 +690,10 @@ static int parse(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){.meters = 1000, .secs = 10, .per = 32, .baud = 38400, .router_mif = 1, .wait_s = 120};
     int c;
-    while ((c = getopt(argc, argv, "m:f:r:w:")) != -1) {
-        if (c == 'w')
+    while ((c = getopt(argc, argv, "m:f:r:w:s")) != -1) {
+        if (c == 's')
+            o->shared = true;
+        else if (c == 'w')
             o->wait_s = (unsigned)atoi(optarg);
         else if (c == 'm')
             o->max_master = (unsigned)atoi(optarg);
@@ -723,7 +727,7 @@ int main(int argc, char **argv)
     bench_t b = {0};
     setvbuf(stdout, NULL, _IOLBF, 0); /* a long run shows its phases as they end */
     if (parse(argc, argv, &b.o) < 0) {
-        fprintf(stderr, "usage: bench_site [-m max_master (0: highest MAC)] [-f router_max_info_frames] "
+        fprintf(stderr, "usage: bench_site [-s (load = shared)] [-m max_master (0: highest MAC)] [-f router_max_info_frames] "
                         "[-r bip_rate[/burst]] [-w max wait, site s (120)] [meters] [site seconds] "
                         "[meters per trunk <= 63] [baud]\n");
         return 2;
@@ -741,8 +745,9 @@ int main(int argc, char **argv)
     if (b.o.bip_rate)
         snprintf(pace, sizeof pace, "%u NPDUs/s, burst %u", b.o.bip_rate, b.o.bip_burst);
     printf("bench_site: %u meters on %u trunks of %u at %u baud, Max_Master %s, router "
-           "Max_Info_Frames %u, B/IP pacing %s; router with %u ports at most\n", b.o.meters,
-           b.ntrunks, b.o.per, b.o.baud, mm, b.o.router_mif, pace, (unsigned)NET_MAX_PORTS);
+           "Max_Info_Frames %u, B/IP pacing %s, load %s; router with %u ports at most\n", b.o.meters,
+           b.ntrunks, b.o.per, b.o.baud, mm, b.o.router_mif, pace,
+           b.o.shared ? "shared per trunk (a variant each)" : "own per meter", (unsigned)NET_MAX_PORTS);
     printf("1 build: %.2f wall s; RSS %.1f -> %.1f MB: %.1f MB per 1,000 meters "
            "(app_meter_t %zu B)\n", build_s, rss0, rss1, (rss1 - rss0) * 1000.0 / b.o.meters,
            sizeof(app_meter_t));

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -334,6 +335,60 @@ static void router_device_readable(void **state)
     assert_true(found);
 }
 
+/* load = shared: a trunk's meters on one scenario take one synthesized load, each its
+ * own variant of it; meters with no variant read exactly alike; a meter's load cannot
+ * be changed alone (it is not its own). */
+static void shared_load_per_trunk(void **state)
+{
+    (void)state;
+    wire_t *w = calloc(1, sizeof *w);
+    sh_config_t c = {.instance = 4194000, .name = "router", .bip_net = 1, .shared_load = true,
+                     .port = {.ctx = w, .send = capture}};
+    char err[300] = "";
+    site_host_t *s = sh_new(&c, 2, 8, err, sizeof err);
+    assert_non_null(s);
+    static const unsigned variant[2][4] = {{0, 0, 7, 9}, {0, 3, 0, 0}};
+    for (unsigned t = 0; t < 2; t++) {
+        assert_int_equal(sh_add_trunk(s, NETS[t], 38400, 0, 8, 1, err, sizeof err), (int)t);
+        for (unsigned k = 0; k < 4; k++) {
+            char serial[16];
+            snprintf(serial, sizeof serial, "88%02u%02u", NETS[t], k + 1);
+            sh_meter_t m = {.mac = (uint8_t)(k + 1), .max_master = 8, .max_info_frames = 1,
+                            .instance = NETS[t] * 1000u + k + 1, .serial = serial,
+                            .scenario = S4100_SOURCE_DIR "/scenarios/default.ini",
+                            .variant = variant[t][k], .own_load = t == 1 && k == 3};
+            if (sh_add_meter(s, &m, err, sizeof err) < 0)
+                fail_msg("%s", err);
+        }
+    }
+    assert_int_equal(sh_loads(s), 2); /* trunk 10's, trunk 20's; 20:4 has its own */
+    int rc = 0;
+    assert_int_equal(sh_advance(s, 3000000, &rc), 0);
+    const float *kw[8];
+    for (unsigned k = 0; k < 8; k++) {
+        kw[k] = &sh_meter(s, k)->mt.dev.mtr.ai[MTR_AI_KW];
+        assert_true(sh_meter(s, k)->mt.dev.mtr.cycles >= 2);
+    }
+    assert_true(*kw[0] == *kw[1]);                      /* one load, no variant */
+    assert_true(*kw[2] != *kw[0] && *kw[3] != *kw[2]);  /* variants of it */
+    assert_true(*kw[4] == *kw[6]);                      /* trunk 20's load */
+    assert_true(fabsf(*kw[7] - *kw[4]) < 0.05f * fabsf(*kw[4])); /* its own: same scenario */
+    char *ans = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&ans, &len);
+    app_ctl_cmd_t cmd = {.verb = APP_CTL_SET};
+    snprintf(cmd.name, sizeof cmd.name, "current");
+    snprintf(cmd.value, sizeof cmd.value, "5");
+    app_meter_cmd(sh_meter(s, 1), &cmd, f);
+    app_meter_cmd(sh_meter(s, 7), &cmd, f);
+    fclose(f);
+    assert_non_null(strstr(ans, "error: set current: this meter runs its trunk's shared load"));
+    assert_non_null(strstr(ans, "ok: current = 5"));
+    free(ans);
+    sh_free(s);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(who_is_router_names_both_trunks, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_network_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(router_device_readable, setup, teardown),
+        cmocka_unit_test(shared_load_per_trunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,8 @@ void app_meter_vary(app_meter_t *m, unsigned k, uint64_t scenario_seed)
     z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
     m->vary_scale = 0.5f + (float)((z >> 11) % 1000) / 1999.0f; /* 0.5 .. 1.0 */
     m->vary_delay = (unsigned)(z >> 40) % 4;
-    sim_reseed(m->src, scenario_seed + k);
+    if (!m->shared_src) /* a shared source keeps its noise: the group's one stream */
+        sim_reseed(m->src, scenario_seed + k);
 }
 
 /* One chunk of samples for one meter. 1: its source ended or failed (rc in *rc). */
@@ -42,13 +43,19 @@ int app_meter_feed(app_meter_t *m, size_t n, unsigned max_cycles, unsigned *cycl
         *rc = got < 0 ? 1 : 0;
         return 1;
     }
-    vary(m, buf, (size_t)got);
-    if (m->mt.powered) { /* unpowered, time passes and the meter sees nothing */
-        sim_afe(&m->mt.dev.mtr.cfg, buf, (size_t)got);
-        meter_feed(&m->mt, buf, pulse, (size_t)got, max_cycles, cycles);
-        if (*cycles)
-            m->panel_dirty = true;
-    }
+    app_meter_feed_frames(m, buf, pulse, (size_t)got, max_cycles, cycles);
     return 0;
 }
 
+void app_meter_feed_frames(app_meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n,
+                           unsigned max_cycles, unsigned *cycles)
+{
+    *cycles = 0;
+    vary(m, x, n);
+    if (m->mt.powered) { /* unpowered, time passes and the meter sees nothing */
+        sim_afe(&m->mt.dev.mtr.cfg, x, n);
+        meter_feed(&m->mt, x, pulse, n, max_cycles, cycles);
+        if (*cycles)
+            m->panel_dirty = true;
+    }
+}

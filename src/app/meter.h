@@ -68,6 +68,8 @@ typedef struct {
     meter_t mt;          /* the meter itself: device, server, panel, power */
     bip_t bip;
     sim_source_t *src;
+    bool shared_src;    /* src is a group's (a site's trunk load): not this meter's to
+                           change, reseed or close */
     /* A variant of the scenario for meter 2.. of a fleet: the load level, and the load
      * angle as the currents delayed by whole samples (--meters). */
     float vary_scale;   /* 0: as the scenario has it */
@@ -150,5 +152,9 @@ void app_meter_vary(app_meter_t *m, unsigned k, uint64_t scenario_seed);
  * (dropped while it is unpowered). 1: the source ended or failed (exit status in *rc,
  * reason printed). */
 int app_meter_feed(app_meter_t *m, size_t n, unsigned max_cycles, unsigned *cycles, int *rc);
+/* The same from frames already read (a shared source's): x is changed (the variant, the
+ * front end), so it must be the meter's own copy. */
+void app_meter_feed_frames(app_meter_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n,
+                           unsigned max_cycles, unsigned *cycles);
 
 #endif

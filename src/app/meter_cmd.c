@@ -45,6 +45,11 @@ static void cmd_panel(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f)
 
 static void cmd_set(app_meter_t *m, const app_ctl_cmd_t *c, FILE *f)
 {
+    if (m->shared_src) {
+        fprintf(f, "error: set %s: this meter runs its trunk's shared load (load = shared): "
+                   "give it a scenario of its own to change its load alone\n", c->name);
+        return;
+    }
     sim_err_t err = {{0}};
     int rc = c->ramp ? sim_set_ramp(m->src, c->name, c->value, c->seconds, &err)
                      : sim_set(m->src, c->name, c->value, &err);

@@ -222,6 +222,7 @@ static site_host_t *build(site_run_t *r, const site_t *cfg, const site_opts_t *o
                      .self = *self, .broadcast = *bcast,
                      .port = {.ctx = (void *)(intptr_t)fd, .send = lx_udp_send},
                      .nv_dir = cfg->nv_dir, .nv_factory_reset = o->nv_factory_reset,
+                     .shared_load = cfg->shared_load,
                      .bip_rate = (uint32_t)o->bip_rate, .bip_burst = 100,
                      .ip_mask = {mask[0], mask[1], mask[2], mask[3]},
                      .bbmd = cfg->bbmd, .fd_accept = cfg->fd_accept, .bdt = bdt,
@@ -253,7 +254,8 @@ static site_host_t *build(site_run_t *r, const site_t *cfg, const site_opts_t *o
             sh_meter_t sm = {.mac = m->mac, .max_master = m->max_master,
                              .max_info_frames = m->max_info_frames, .instance = m->instance,
                              .serial = m->serial, .scenario = scen,
-                             .variant = m->vary ? m->vary_seed : 0};
+                             .variant = m->vary ? m->vary_seed : 0,
+                             .own_load = m->scenario != NULL};
             err[0] = '\0';
             if (sh_add_meter(h, &sm, err, sizeof err) < 0) {
                 fprintf(stderr, "s4100 site: %s:%d: meter %u on network %u: %s\n", o->file, m->line,

@@ -43,6 +43,7 @@ enum {
     K_BBMD,
     K_BDT,
     K_FD_ACCEPT,
+    K_LOAD,
     K_FOREIGN,
     K_FOREIGN_TTL,
     K_NV_DIR,
@@ -84,6 +85,7 @@ static const site_key_t site_keys[K_COUNT] = {
     [K_BBMD] = {"bbmd", IN_SITE, false},
     [K_BDT] = {"bdt", IN_SITE, true},
     [K_FD_ACCEPT] = {"fd_accept", IN_SITE, false},
+    [K_LOAD] = {"load", IN_SITE, false},
     [K_FOREIGN] = {"foreign", IN_SITE, false},
     [K_FOREIGN_TTL] = {"foreign_ttl", IN_SITE, false},
     [K_NV_DIR] = {"nv_dir", IN_SITE, false},
@@ -562,6 +564,13 @@ static int site_site_key(site_parse_t *c, int k, const char *v)
             return 0;
         }
         *(k == K_BBMD ? &s->bbmd : &s->fd_accept) = b;
+        return 1;
+    case K_LOAD:
+        if (strcmp(v, "shared") && strcmp(v, "own")) {
+            site_perr(c, c->line, "load: '%.40s' is not shared or own", v);
+            return 0;
+        }
+        s->shared_load = !strcmp(v, "shared");
         return 1;
     case K_BDT: return site_bdt(c, v);
     case K_FOREIGN_TTL:

@@ -79,6 +79,8 @@ typedef struct {
     site_addr_t foreign_bbmd;
     uint16_t foreign_ttl; /* seconds */
     const char *nv_dir;   /* NULL: no NV */
+    bool shared_load;     /* load = shared: the meters of a trunk that share a profile take
+                             one synthesized load, each its own variant of it */
     const char *profile;  /* the site's default profile */
     site_trunk_t *trunks; /* sorted by network number */
     unsigned ntrunks;

@@ -21,13 +21,25 @@
 #define SH_TRUNK_BQUEUE (32u * 1024u)
 #define SH_TRUNK_QUEUES (SH_TRUNK_QUEUE + SH_TRUNK_BQUEUE)
 
+/* A load shared by the meters of one trunk on one scenario (sh_config_t.shared_load):
+ * read once a slice, then each meter takes its own copy through its variant. */
+typedef struct {
+    sim_source_t *src;
+    char path[512];
+    unsigned trunk;
+    mtr_frame_t buf[APP_FEED_MAX];
+    uint8_t pulse[APP_FEED_MAX];
+} sh_load_t;
+
 typedef struct {
     app_meter_t am;
     run_opts_t o;      /* what persist.c reads of a meter's options: its NV file */
     char nv_path[512];
     sh_meter_t conf;
     char serial[OBJ_SERIAL_MAX + 1];
+    char scenario[512];
     unsigned trunk;
+    sh_load_t *load;   /* its trunk's shared load, or NULL: its own source */
 } sh_node_t;
 
 struct site_host {
@@ -40,6 +52,8 @@ struct site_host {
     unsigned ntrunks, max_trunks;
     sh_node_t **meters;
     unsigned nmeters, max_meters;
+    sh_load_t **loads;
+    unsigned nloads;
     uint64_t now_us;    /* the site's clock */
     uint64_t produced;  /* sample sets fed to every meter */
     uint8_t *queues;    /* the router's port queues, one block */
@@ -100,8 +114,9 @@ site_host_t *sh_new(const sh_config_t *c, unsigned max_trunks, unsigned max_mete
     s->dev = calloc(1, sizeof *s->dev);
     s->trunks = calloc(max_trunks ? max_trunks : 1, sizeof *s->trunks);
     s->meters = calloc(max_meters ? max_meters : 1, sizeof *s->meters);
+    s->loads = calloc(max_meters ? max_meters : 1, sizeof *s->loads);
     s->queues = malloc(SH_BIP_QUEUE + SH_BIP_BQUEUE + (size_t)max_trunks * SH_TRUNK_QUEUES);
-    if (!s->r || !s->dev || !s->trunks || !s->meters || !s->queues) {
+    if (!s->r || !s->dev || !s->trunks || !s->meters || !s->loads || !s->queues) {
         snprintf(err, cap, "out of memory");
         sh_free(s);
         return NULL;
@@ -143,9 +158,15 @@ void sh_free(site_host_t *s)
         sh_node_t *n = s->meters[k];
         if (s->c.nv_dir)
             app_nv_close(&n->am);
-        sim_close(n->am.src);
+        if (!n->load)
+            sim_close(n->am.src);
         free(n);
     }
+    for (unsigned k = 0; k < s->nloads; k++) {
+        sim_close(s->loads[k]->src);
+        free(s->loads[k]);
+    }
+    free(s->loads);
     for (unsigned k = 0; k < s->ntrunks; k++)
         sim_bus_free(s->trunks[k].bus);
     lx_nv_group_free(&s->nvg);
@@ -207,6 +228,29 @@ static void nv_sync(void *ctx, bool force)
     m->nvf.defer = false;
 }
 
+/* The load of n's trunk on n's scenario: found, or opened (NULL with err). */
+static sh_load_t *shared_load(site_host_t *s, sh_node_t *n, char *err, size_t cap)
+{
+    for (unsigned k = s->nloads; k-- > 0 && s->loads[k]->trunk == n->trunk;)
+        if (!strcmp(s->loads[k]->path, n->scenario))
+            return s->loads[k];
+    sh_load_t *l = calloc(1, sizeof *l);
+    sim_err_t se = {{0}};
+    if (!l) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    if (sim_open_scenario(&l->src, n->scenario, &se) < 0) {
+        snprintf(err, cap, "%s", se.msg);
+        free(l);
+        return NULL;
+    }
+    snprintf(l->path, sizeof l->path, "%s", n->scenario);
+    l->trunk = n->trunk;
+    s->loads[s->nloads++] = l;
+    return l;
+}
+
 static int open_node(site_host_t *s, sh_node_t *n, char *err, size_t cap)
 {
     app_meter_t *m = &n->am;
@@ -214,7 +258,12 @@ static int open_node(site_host_t *s, sh_node_t *n, char *err, size_t cap)
     sim_err_t se = {{0}};
     m->udp.fd = -1;
     m->nvf.fd = -1;
-    if (sim_open_scenario(&m->src, n->conf.scenario, &se) < 0) {
+    if (s->c.shared_load && !n->conf.own_load) {
+        if (!(n->load = shared_load(s, n, err, cap)))
+            return -1;
+        m->src = n->load->src;
+        m->shared_src = true;
+    } else if (sim_open_scenario(&m->src, n->conf.scenario, &se) < 0) {
         snprintf(err, cap, "%s", se.msg);
         return -1;
     }
@@ -274,13 +323,16 @@ int sh_add_meter(site_host_t *s, const sh_meter_t *conf, char *err, size_t cap)
     n->trunk = s->ntrunks - 1;
     snprintf(n->serial, sizeof n->serial, "%s", conf->serial);
     n->conf.serial = n->serial;
+    snprintf(n->scenario, sizeof n->scenario, "%s", conf->scenario);
+    n->conf.scenario = n->scenario;
     sh_trunk_t *t = &s->trunks[n->trunk];
     if (open_node(s, n, err, cap) < 0 || sim_bus_attach_meter(t->bus, &n->am.mt) < 0) {
         if (!err[0])
             snprintf(err, cap, "MAC %u does not fit on network %u", conf->mac, t->net);
         if (s->c.nv_dir && n->am.nvf.fd >= 0)
             app_nv_close(&n->am);
-        sim_close(n->am.src);
+        if (!n->load)
+            sim_close(n->am.src);
         free(n);
         return -1;
     }
@@ -321,18 +373,44 @@ void sh_bip_receive(site_host_t *s, const bip_addr_t *from, const uint8_t *data,
     bip_receive(&s->bip, from, data, len);
 }
 
-/* Samples owed up to the site's clock, in slices every meter takes in turn. */
+/* One slice of n sample sets to every meter: each shared load read once, copied to
+ * each of its meters. 1: a source ended or failed (rc in *rc). */
+static int feed_slice(site_host_t *s, size_t n, int *rc)
+{
+    mtr_frame_t x[APP_FEED_MAX];
+    unsigned cycles;
+    for (unsigned k = 0; k < s->nloads; k++) {
+        sh_load_t *l = s->loads[k];
+        sim_err_t err = {{0}};
+        if (sim_read(l->src, l->buf, l->pulse, n, &err) != (long)n) {
+            fprintf(stderr, "s4100 site: %s: %s\n", l->path, err.msg[0] ? err.msg : "ended");
+            *rc = 1;
+            return 1;
+        }
+    }
+    for (unsigned k = 0; k < s->nmeters; k++) {
+        sh_node_t *m = s->meters[k];
+        if (!m->load) {
+            if (app_meter_feed(&m->am, n, 0, &cycles, rc))
+                return 1;
+            continue;
+        }
+        memcpy(x, m->load->buf, n * sizeof x[0]);
+        app_meter_feed_frames(&m->am, x, m->load->pulse, n, 0, &cycles);
+    }
+    return 0;
+}
+
+/* Samples owed up to the site's clock, in whole slices. Whole: a meter's state comes
+ * from RAM once a slice, and 64-set slices cost twice what 256-set ones do
+ * (bench_site). The samples lag the clock by < 0.1 s. */
 static int feed(site_host_t *s, int *rc)
 {
     uint64_t due = s->now_us * MTR_FS / 1000000u;
-    /* Whole slices: a meter's state comes from RAM once a slice, and 64-set slices cost
-     * twice what 256-set ones do (bench_site). The samples lag the clock by < 0.1 s. */
     while (due - s->produced >= APP_FEED_MAX || (due > s->produced && s->nmeters == 0)) {
         size_t n = due - s->produced > APP_FEED_MAX ? APP_FEED_MAX : (size_t)(due - s->produced);
-        unsigned cycles;
-        for (unsigned k = 0; k < s->nmeters; k++)
-            if (app_meter_feed(&s->meters[k]->am, n, 0, &cycles, rc))
-                return 1;
+        if (feed_slice(s, n, rc))
+            return 1;
         s->produced += n;
     }
     return 0;
@@ -393,6 +471,7 @@ const sh_meter_t *sh_meter_conf(const site_host_t *s, unsigned k)
     return k < s->nmeters ? &s->meters[k]->conf : NULL;
 }
 unsigned sh_trunks(const site_host_t *s) { return s->ntrunks; }
+unsigned sh_loads(const site_host_t *s) { return s->nloads; }
 const sh_trunk_t *sh_trunk(const site_host_t *s, unsigned k) { return k < s->ntrunks ? &s->trunks[k] : NULL; }
 unsigned sh_trunk_of(const site_host_t *s, unsigned meter) { return s->meters[meter]->trunk; }
 net_router_t *sh_router(site_host_t *s) { return s->r; }

@@ -29,6 +29,9 @@ typedef struct {
     uint32_t bip_burst;
     uint8_t ip_mask[4];     /* the B/IP subnet (Network_Port IP_Subnet_Mask) */
     bool nv_factory_reset;
+    /* The meters of a trunk on the same scenario share one synthesized load, each with
+     * its own variant (level, load angle); otherwise every meter synthesizes its own. */
+    bool shared_load;
     /* BACnet/IP roles (Annex J): a BBMD with these peers (its own entry included), or a
      * foreign device of the BBMD at foreign. */
     bool bbmd, fd_accept;
@@ -46,6 +49,7 @@ typedef struct {
     const char *serial;
     const char *scenario;   /* a scenario file */
     unsigned variant;       /* 0: the scenario as written; k: load variant k */
+    bool own_load;          /* never shares its load (a scenario of its own) */
 } sh_meter_t;
 
 typedef struct {
@@ -81,6 +85,7 @@ unsigned sh_meters(const site_host_t *s);
 app_meter_t *sh_meter(site_host_t *s, unsigned k);
 const sh_meter_t *sh_meter_conf(const site_host_t *s, unsigned k);
 unsigned sh_trunks(const site_host_t *s);
+unsigned sh_loads(const site_host_t *s); /* shared loads (shared_load) */
 const sh_trunk_t *sh_trunk(const site_host_t *s, unsigned k);
 unsigned sh_trunk_of(const site_host_t *s, unsigned meter);
 net_router_t *sh_router(site_host_t *s);
