@@ -339,6 +339,8 @@ static const bad_t bad_files[] = {
     {"[trunk 2]\nmeters = 10-1\n", 2, "runs backwards"},
     {"[trunk 2]\nmeters =\n", 2, "meters: empty list"},
     {"[site]\nvariation = maybe\n[trunk 2]\n", 2, "variation: 'maybe' is not yes or no"},
+    {"[site]\nload = pooled\n[trunk 2]\n", 2, "load: 'pooled' is not shared or own"},
+    {"[trunk 2]\nload = shared\n", 2, "load"},
     {"[site]\nbind = 1.2.3\n[trunk 2]\n", 2, "bind: '1.2.3' is not an IPv4"},
     {"[site]\nbind = 1.2.3.4:0\n[trunk 2]\n", 2, "bind"},
     {"[site]\nbroadcast = 1.2.3.4:65536\n[trunk 2]\n", 2, "broadcast"},
@@ -634,6 +636,7 @@ static void test_sites_dir(void **state)
     site_free(&s);
     s = load_site("10000-meters.ini");
     assert_int_equal(s.nmeters, 10000);
+    assert_true(s.shared_load);
     assert_int_equal(s.ntrunks, 313);
     site_free(&s);
 
