@@ -190,8 +190,9 @@ static void meter_link_config(const meter_t *mt, mstp_config_t *c)
     c->baud = mt->dev.id.baud;
 }
 
-/* The host's part after each event: settings written over BACnet (Max_Master) take
- * effect on the node at once; a new MAC is announced. */
+/* The host's part each millisecond: settings written over BACnet (Max_Master) take
+ * effect on the node within the millisecond; a new MAC is announced. (Not after every
+ * octet: that touched every meter of the wire for every octet on it.) */
 static void follow_settings(node_t *nd)
 {
     meter_t *mt = nd->mt;
@@ -333,7 +334,6 @@ static void deliver(sim_bus_t *b, tx_t *t)
             mstp_rx_err(&nd->m, us);
         else
             mstp_rx(&nd->m, v, us);
-        follow_settings(nd);
     }
     if (t->next == t->n)
         watch(b, t);
