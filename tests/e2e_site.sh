@@ -123,5 +123,22 @@ far=$(tshark -r "$tmp/t10.pcap" -Y 'mstp.src == 7 && mstp.frame_type == 0' 2>/de
     ok "tshark: $frames frames, $badf garbled by a collision; the far meter passed the token $far times" ||
     bad "tshark: $frames frames, $badf with problems, far meter tokens $far: $(tshark -r "$tmp/t10.pcap" -Y "_ws.malformed || _ws.expert.severity >= warning" -T fields -e frame.number -e mstp.src -e mstp.dst -e mstp.frame_type -e _ws.expert 2>/dev/null | head -5)"
 
+echo "== virtual time: the clock moves on ctl advance only, meters and trunks with it"
+"$bin" site "$root/sites/small-building.ini" --bip-port $rport --broadcast 127.255.255.255:$cport \
+    --virtual-time --control "$tmp/vctl" --quiet >"$tmp/vsite.out" 2>&1 &
+vsite=$!
+pids+=($vsite)
+for i in $(seq 50); do [ -S "$tmp/vctl" ] && break; sleep 0.1; done
+out=$("$bin" ctl --control "$tmp/vctl" status)
+echo "$out" | grep -q '"virtual":true,"site_s":0.000' && ok "virtual time: at 0 until told" || bad "virtual start: $out"
+out=$("$bin" ctl --control "$tmp/vctl" advance 120)
+st=$("$bin" ctl --control "$tmp/vctl" meter 11 status)
+cyc=$(echo "$st" | sed -n 's/.*"cycles":\([0-9]*\).*/\1/p')
+echo "$out" | grep -q "ok: advanced 120 s (site time 120.000 s)" && [ "${cyc:-0}" -ge 119 ] && [ "${cyc:-0}" -le 120 ] &&
+    ok "advance 120: site time 120 s, meter 11 ran $cyc cycles" || bad "advance: $out; cycles '$cyc'"
+out=$("$bin" ctl --control "$tmp/vctl" status)
+echo "$out" | grep -q '"tx":1[0-9],' && ok "its 11 meters and the router announced on B/IP meanwhile" || bad "announcements: $out"
+kill -TERM $vsite; wait $vsite
+
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]
