@@ -912,6 +912,35 @@ static void test_broadcasts_after_unicasts(void **state)
     assert_int_equal(Q.log[6].dlen, 0);
 }
 
+/* With a broadcast queue, pacing holds back broadcasts only: answers to the client's
+ * own requests go at once, a flood of I-Ams at the pace. */
+static void test_pacing_broadcasts_only(void **state)
+{
+    const uint8_t reply[] = {0x01, 0x20, 0x00, 0x01, 0x06, IP_CLIENT, 0xFF, 0x30, 0x01, 0x0C};
+    const uint8_t i_am[] = {0x01, 0x20, 0xFF, 0xFF, 0x00, 0xFF, 0x10, 0x00, 0xC4, 0x02, 0x00, 0x00, 0x05};
+
+    (void)state;
+    qsite(2, NULL);
+    qgive(0, 4096);
+    assert_int_equal(net_router_port_bqueue(&Q.r, 0, Q.arena + Q.used, 4096), 0);
+    Q.used += 4096;
+    assert_int_equal(net_router_port_pace(&Q.r, 0, 1, 1), 0); /* one a second */
+    for (int i = 0; i < 3; i++) {
+        qrx(1, &meter5, true, i_am, sizeof i_am);
+        qrx(1, &meter5, false, reply, sizeof reply);
+    }
+    /* three answers and the first I-Am out; two I-Ams wait */
+    assert_int_equal(Q.l[0].taken, 4);
+    assert_int_equal(Q.r.ports[0].bqueue.count, 2);
+    assert_int_equal(net_router_poll(&Q.r, 999), 2);
+    assert_int_equal(net_router_poll(&Q.r, 1000), 1);
+    qrx(1, &meter5, false, reply, sizeof reply); /* still at once */
+    assert_int_equal(Q.l[0].taken, 6);
+    assert_int_equal(net_router_poll(&Q.r, 2000), 0);
+    assert_int_equal(Q.l[0].taken, 7);
+    assert_int_equal(Q.r.stats.dropped, 0);
+}
+
 static void test_queue_full_drops_keeps_order(void **state)
 {
     /* A record: 3 octets + the MAC (1) + the NPDU (15): 19. Room for three and a half:
@@ -1363,6 +1392,7 @@ int main(void)
         T(test_too_long),
         T(test_busy_link_then_accepts),
         T(test_broadcasts_after_unicasts),
+        T(test_pacing_broadcasts_only),
         T(test_queue_full_drops_keeps_order),
         T(test_queue_model),
         T(test_hard_error_not_retried),

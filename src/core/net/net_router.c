@@ -116,9 +116,21 @@ static bool may_send(net_port_t *p, uint32_t now)
     return b->tokens >= TOKEN;
 }
 
-static void sent(net_port_t *p)
+/* Whether pacing applies: to everything, or with a broadcast queue to broadcasts only
+ * (what floods a client unasked; answers come as fast as it asks). */
+static bool paced(const net_port_t *p, bool bcast)
 {
-    if (p->pace.rate)
+    return p->pace.rate && (bcast || !p->bqueue.buf);
+}
+
+static bool may_go(net_port_t *p, bool bcast, uint32_t now)
+{
+    return !paced(p, bcast) || may_send(p, now);
+}
+
+static void sent(net_port_t *p, bool bcast)
+{
+    if (paced(p, bcast))
         p->pace.tokens -= TOKEN;
     p->stats.sent++;
 }
@@ -181,11 +193,11 @@ static bool port_out(net_router_t *r, net_port_t *p, const net_addr_t *dst, cons
     if (!dst)
         dst = &bcast;
     /* A unicast goes ahead of broadcasts waiting in their own queue, never of another. */
-    if (queue_for(p, dst)->count == 0 && p->queue.count == 0 && may_send(p, r->now_ms)) {
+    if (queue_for(p, dst)->count == 0 && p->queue.count == 0 && may_go(p, dst->len == 0, r->now_ms)) {
         if (p->link.send)
             rc = p->link.send(p->link.ctx, dst->len ? dst : NULL, npdu, len);
         if (rc == 0) {
-            sent(p);
+            sent(p, dst->len == 0);
             return true;
         }
         if (rc != NET_ERR_BUSY) {
@@ -201,7 +213,9 @@ static bool port_out(net_router_t *r, net_port_t *p, const net_addr_t *dst, cons
  * lets. False when the link or pacing stopped it with records left. */
 static bool drain_q(net_router_t *r, net_port_t *p, net_queue_t *q)
 {
-    while (q->count && may_send(p, r->now_ms)) {
+    bool bcast = q == &p->bqueue;
+
+    while (q->count && may_go(p, bcast, r->now_ms)) {
         const uint8_t *o = q->buf + q->head;
         net_addr_t dst = {.len = o[2]};
         int rc = -1;
@@ -213,7 +227,7 @@ static bool drain_q(net_router_t *r, net_port_t *p, net_queue_t *q)
         if (rc == NET_ERR_BUSY)
             return false;
         if (rc == 0) {
-            sent(p);
+            sent(p, bcast);
         } else {
             p->stats.errors++;
             r->stats.dropped++;
@@ -248,12 +262,12 @@ static bool emit(rx_t *x, unsigned p, const net_addr_t *dst, const uint8_t *npdu
     if (p == x->k && x->out && x->out_len == 0 && len <= x->cap && x->src &&
         (bcast || (dst->len == x->src->len && !memcmp(dst->mac, x->src->mac, dst->len))) &&
         port->queue.count == 0 && (!bcast || port->bqueue.count == 0) &&
-        may_send(port, x->r->now_ms)) {
+        may_go(port, bcast, x->r->now_ms)) {
         memcpy(x->out, npdu, len);
         x->out_len = len;
         if (x->reply_bcast)
             *x->reply_bcast = bcast;
-        sent(port);
+        sent(port, bcast);
         return true;
     }
     return port_out(x->r, port, bcast ? NULL : dst, npdu, len);
