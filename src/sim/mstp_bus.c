@@ -377,11 +377,14 @@ void sim_bus_run(sim_bus_t *b, uint64_t us)
         }
         b->next_tick_ns += TICK_NS;
         uint32_t now = node_us(t);
+        /* Meters every 10 ms: their clock serves the panel's blink and DCC's minutes,
+         * and a tick touches each meter's state (10,000 meters: 10 M touches a second). */
+        bool meters = (t / TICK_NS) % 10u == 0;
         for (int i = 0; i < b->n_nodes; i++) {
             node_t *nd = b->nodes[i];
             if (!nd->on)
                 continue;
-            if (nd->mt)
+            if (nd->mt && meters)
                 meter_tick(nd->mt, (uint32_t)(t / 1000000u));
             mstp_tick(&nd->m, now);
             follow_settings(nd);
