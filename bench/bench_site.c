@@ -19,7 +19,9 @@
  * on the trunk by default: with 127 every station's poll for masters walks the empty
  * addresses (Tusage_timeout each), which slows ring formation and rotation; -m 127 shows it.
  *
- * Usage: bench_site [-m max_master] [-f router_max_info_frames] [-r bip_rate[/burst]]
+ * -s: load = shared (a trunk's meters take one synthesized load, each its own variant).
+ *
+ * Usage: bench_site [-s] [-m max_master] [-f router_max_info_frames] [-r bip_rate[/burst]]
  *                   [-w max wait for I-Ams and drained queues, site s (120)]
  *                   [meters (1000)] [site seconds (10)] [meters per trunk (32)] [baud (38400)]
  * The router takes NET_MAX_PORTS - 1 trunks (319 by default: 10,208 meters of 32).
@@ -607,26 +609,15 @@ static void who_is(bench_t *b)
 
 /* ---- the floors ---------------------------------------------------------------------- */
 
-/* The site's meters fed as sh_advance feeds them over secs site seconds of 1 ms steps
- * (a slice whenever min sample sets are owed, at most APP_FEED_MAX), nothing else:
- * their metering. The site's min is APP_FEED_MAX / 4; with APP_FEED_MAX each meter's
- * state (synthesizer, engine) comes from RAM a quarter as often, which matters once
- * the meters' state outgrows the caches. */
-static double metering_alone(bench_t *b, unsigned secs, size_t min)
+/* The site's meters fed as sh_advance feeds them (whole slices of APP_FEED_MAX, a
+ * shared load read once for its meters) over secs site seconds, nothing else: their
+ * metering. */
+static double metering_alone(bench_t *b, unsigned secs)
 {
-    uint64_t produced = 0;
     double cpu0 = cpu_s();
-    for (uint64_t us = STEP_US; us <= secs * 1000000ull; us += STEP_US) {
-        uint64_t due = us * MTR_FS / 1000000u;
-        while (due - produced >= min) {
-            size_t n = due - produced > APP_FEED_MAX ? APP_FEED_MAX : (size_t)(due - produced);
-            unsigned cycles;
-            int rc;
-            for (unsigned k = 0; k < b->o.meters; k++)
-                app_meter_feed(sh_meter(b->s, k), n, 0, &cycles, &rc);
-            produced += n;
-        }
-    }
+    int rc = 0;
+    for (uint64_t done = 0; done < (uint64_t)secs * MTR_FS; done += APP_FEED_MAX)
+        sh_feed_slice(b->s, APP_FEED_MAX, &rc);
     return (cpu_s() - cpu0) / secs;
 }
 
@@ -756,16 +747,13 @@ int main(int argc, char **argv)
     who_is(&b);
     rp_phase(&b);
     unsigned fsecs = b.o.secs < 3 ? b.o.secs : 3;
-    double meter = metering_alone(&b, fsecs, APP_FEED_MAX / 4);
-    double whole = metering_alone(&b, fsecs, APP_FEED_MAX);
+    double meter = metering_alone(&b, fsecs);
     double engine = engine_alone(&b, fsecs);
     sh_free(b.s);
     double buses = buses_alone(&b.o, b.ntrunks, fsecs);
     printf("floors, same run, CPU s per site s: metering of the same meters alone %.3f; the same "
            "trunks without metering or router %.3f; sum %.3f vs the site's %.3f (router + host "
            "%.3f)\n", meter, buses, meter + buses, site, site - meter - buses);
-    printf("  metering alone fed in slices of %u sample sets, not %u as the site does: %.3f "
-           "(%.2fx less)\n", APP_FEED_MAX, APP_FEED_MAX / 4, whole, meter / whole);
     printf("  of it the meters' engines on frames made beforehand (no synthesizer): %.3f\n", engine);
     free(b.peer);
     free(b.lat);

@@ -375,7 +375,7 @@ void sh_bip_receive(site_host_t *s, const bip_addr_t *from, const uint8_t *data,
 
 /* One slice of n sample sets to every meter: each shared load read once, copied to
  * each of its meters. 1: a source ended or failed (rc in *rc). */
-static int feed_slice(site_host_t *s, size_t n, int *rc)
+int sh_feed_slice(site_host_t *s, size_t n, int *rc)
 {
     mtr_frame_t x[APP_FEED_MAX];
     unsigned cycles;
@@ -409,7 +409,7 @@ static int feed(site_host_t *s, int *rc)
     uint64_t due = s->now_us * MTR_FS / 1000000u;
     while (due - s->produced >= APP_FEED_MAX || (due > s->produced && s->nmeters == 0)) {
         size_t n = due - s->produced > APP_FEED_MAX ? APP_FEED_MAX : (size_t)(due - s->produced);
-        if (feed_slice(s, n, rc))
+        if (sh_feed_slice(s, n, rc))
             return 1;
         s->produced += n;
     }

@@ -80,6 +80,9 @@ void sh_bip_receive(site_host_t *s, const bip_addr_t *from, const uint8_t *data,
  * meter's source ended or failed (exit status in *rc). */
 int sh_advance(site_host_t *s, uint64_t us, int *rc);
 uint64_t sh_now_us(const site_host_t *s);
+/* One slice of n (<= APP_FEED_MAX) sample sets to every meter, as sh_advance feeds them,
+ * the clock untouched: what metering alone costs (bench/). 1: a source failed. */
+int sh_feed_slice(site_host_t *s, size_t n, int *rc);
 
 unsigned sh_meters(const site_host_t *s);
 app_meter_t *sh_meter(site_host_t *s, unsigned k);
