@@ -71,6 +71,10 @@ void bac_buf_writer(bac_buf_t *b, uint8_t *data, size_t cap);
 
 static inline size_t bac_pos(const bac_buf_t *b) { return b->pos; }
 static inline size_t bac_left(const bac_buf_t *b) { return b->len - b->pos; }
+/* The Reject for a request whose decoding stopped at cursor req: its error's reason
+ * (bac_reject_reason), or, decoded without error, too many arguments when octets are
+ * left and a missing one when none are. */
+uint8_t bac_reject_for(const bac_buf_t *req);
 static inline int bac_err(const bac_buf_t *b) { return b->err; }
 /* True when a reader has consumed everything without an error. */
 static inline bool bac_done(const bac_buf_t *b) { return b->err == BAC_OK && b->pos == b->len; }

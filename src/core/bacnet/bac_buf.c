@@ -25,6 +25,13 @@ const char *bac_err_str(int err)
     }
 }
 
+uint8_t bac_reject_for(const bac_buf_t *req)
+{
+    if (req->err == BAC_OK)
+        return bac_left(req) ? BAC_REJECT_TOO_MANY_ARGUMENTS : BAC_REJECT_MISSING_REQUIRED_PARAMETER;
+    return bac_reject_reason(req->err);
+}
+
 uint8_t bac_reject_reason(int err)
 {
     switch (err) {

@@ -100,13 +100,6 @@ static void reply_check_fit(reply_t *r)
         reply_abort(r, BAC_ABORT_SEGMENTATION_NOT_SUPPORTED);
 }
 
-/* The reject for a request that failed to decode with cursor error err. */
-static uint8_t reject_for(const bac_buf_t *req)
-{
-    if (bac_err(req) == BAC_OK)
-        return bac_left(req) ? BAC_REJECT_TOO_MANY_ARGUMENTS : BAC_REJECT_MISSING_REQUIRED_PARAMETER;
-    return bac_reject_reason(bac_err(req));
-}
 
 /* ---- ReadProperty --------------------------------------------------------------------- */
 
@@ -124,7 +117,7 @@ static void svc_read_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
     if (bac_is_context(req, 2))
         bac_dec_ctx_unsigned(req, 2, &ref.index);
     if (!bac_done(req)) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     bac_buf_t *a = &r->apdu;
@@ -225,7 +218,7 @@ static void svc_read_property_multiple(bac_server_t *s, bac_buf_t *req, reply_t 
         return;
     }
     if (bac_err(req) != BAC_OK || !bac_done(req)) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     reply_check_fit(r);
@@ -255,7 +248,7 @@ static void svc_write_property(bac_server_t *s, bac_buf_t *req, reply_t *r)
     }
     if (!bac_done(req) || end == start) {
         reply_reject(r, end == start && bac_err(req) == BAC_OK ? BAC_REJECT_MISSING_REQUIRED_PARAMETER
-                                                               : reject_for(req));
+                                                               : bac_reject_for(req));
         return;
     }
     if (has_priority && (priority < 1 || priority > 16)) {
@@ -324,7 +317,7 @@ static void svc_read_range(bac_server_t *s, bac_buf_t *req, reply_t *r)
         }
     }
     if (!bac_done(req)) { /* [5] (timeRange, withdrawn) lands here too */
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     if (rr.count == 0) {
@@ -435,7 +428,7 @@ static void svc_dcc(bac_server_t *s, uint32_t now_ms, bac_buf_t *req, reply_t *r
         bac_dec_ctx_unsigned(req, 0, &minutes);
     bac_dec_ctx_enum(req, 1, &state);
     if (bac_err(req) != BAC_OK) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     bac_str_t pw;
@@ -443,7 +436,7 @@ static void svc_dcc(bac_server_t *s, uint32_t now_ms, bac_buf_t *req, reply_t *r
     if (!dec_password(req, 2, &pw, &given, r))
         return;
     if (!bac_done(req)) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     if (state > BAC_DCC_DISABLE_INITIATION || minutes > 65535) {
@@ -468,7 +461,7 @@ static void svc_reinitialize(bac_server_t *s, bac_buf_t *req, reply_t *r)
     uint32_t state = 0;
     bac_dec_ctx_enum(req, 0, &state);
     if (bac_err(req) != BAC_OK) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     bac_str_t pw;
@@ -476,7 +469,7 @@ static void svc_reinitialize(bac_server_t *s, bac_buf_t *req, reply_t *r)
     if (!dec_password(req, 1, &pw, &given, r))
         return;
     if (!bac_done(req)) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     if (state > BAC_REINIT_ABORT_RESTORE) {

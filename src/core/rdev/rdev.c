@@ -609,12 +609,6 @@ static void reply_check_fit(reply_t *r)
         reply_abort(r, BAC_ABORT_SEGMENTATION_NOT_SUPPORTED);
 }
 
-static uint8_t reject_for(const bac_buf_t *req)
-{
-    if (bac_err(req) == BAC_OK)
-        return bac_left(req) ? BAC_REJECT_TOO_MANY_ARGUMENTS : BAC_REJECT_MISSING_REQUIRED_PARAMETER;
-    return bac_reject_reason(bac_err(req));
-}
 
 /* ---- ReadProperty (15.5) ---------------------------------------------------------------- */
 
@@ -661,7 +655,7 @@ static void svc_read_property(const rdev_t *d, bac_buf_t *req, reply_t *r)
 
     dec_ref(req, &ref);
     if (!bac_done(req)) {
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
         return;
     }
     if (!lookup(d, &ref, &o, &p, &e)) {
@@ -791,7 +785,7 @@ static void svc_read_property_multiple(const rdev_t *d, bac_buf_t *req, reply_t 
         return;
     }
     if (!bac_done(req))
-        reply_reject(r, reject_for(req));
+        reply_reject(r, bac_reject_for(req));
 }
 
 /* ---- WriteProperty (15.9): nothing is writable ------------------------------------------ */
@@ -817,7 +811,7 @@ static void svc_write_property(const rdev_t *d, bac_buf_t *req, reply_t *r)
         bac_dec_ctx_unsigned(req, 4, &priority);
     if (!bac_done(req) || end == start) {
         reply_reject(r, end == start && bac_err(req) == BAC_OK ? BAC_REJECT_MISSING_REQUIRED_PARAMETER
-                                                               : reject_for(req));
+                                                               : bac_reject_for(req));
         return;
     }
     if (priority < 1 || priority > 16) {
