@@ -447,19 +447,71 @@ static void compute(const mtr_t *m, const mtr_acc_t *a, double d, double f, phas
     }
 }
 
-static void add_quadrant(mtr_energy_t *base, double ep, double eq)
+/* Book an interval's energies (J) into per-register amounts r (M1, M2, M5). */
+static void book(double *r, double ep, double eq, double es)
 {
-    /* base points at the Q1 register; Q2..Q4 follow (IEC 62053-23 quadrants). */
+    /* IEC 62053-23 quadrants of (P, Q): Q1 +P+Q, Q2 -P+Q, Q3 -P-Q, Q4 +P-Q. */
     int q = eq >= 0 ? (ep >= 0 ? 0 : 1) : (ep < 0 ? 2 : 3);
-    mtr_energy_add(&base[q], fabs(eq));
+    r[ep >= 0 ? MTR_E_KWH_IMP : MTR_E_KWH_EXP] += fabs(ep);
+    r[MTR_E_KVARH_Q1 + q] += fabs(eq);
+    r[ep >= 0 ? MTR_E_KVAH_IMP : MTR_E_KVAH_EXP] += es;
 }
 
-static void accumulate(mtr_t *m, mtr_energy_t *r, double ep, double eq, double es)
+/* What a 1 s tick books: the interval's sums (whole cycles and any stretch before
+ * them) over d samples; of that, d_pre samples of a partial cycle before the first
+ * crossing, to book at the window's rate (pre: their sums, or NULL); and the partial
+ * cycle since the last crossing, d_part samples, credited ahead at the window's rate. */
+typedef struct {
+    const mtr_acc_t *acc, *pre;
+    double d, d_pre, d_part;
+} span_t;
+
+static double finite_j(double j)
 {
-    mtr_energy_add(&r[ep >= 0 ? MTR_E_KWH_IMP : MTR_E_KWH_EXP], fabs(ep));
-    add_quadrant(&r[MTR_E_KVARH_Q1], ep, eq);
-    mtr_energy_add(&r[ep >= 0 ? MTR_E_KVAH_IMP : MTR_E_KVAH_EXP], es);
-    (void)m;
+    return j > 0 && j < 1e15 ? j : 0.0;
+}
+
+/* Registers take what is due minus what they were credited ahead at the last tick (a
+ * register never goes back: an over-credit waits for later energy), then this tick's
+ * partial cycle. So at each tick they hold the integral to the sample. */
+static void commit_energy(mtr_t *m, const double *due, const double *ahead)
+{
+    for (int k = 0; k < MTR_E_COUNT; k++) {
+        double owed = finite_j(due[k]) - m->e_ahead[k];
+        m->e_ahead[k] = owed > 0 ? 0.0 : -owed;
+        mtr_energy_add(&m->nv.e[k], owed);
+        double a = finite_j(ahead[k]);
+        mtr_energy_add(&m->nv.e[k], a);
+        m->e_ahead[k] += a;
+    }
+}
+
+/* This tick's energy per phase and total; dem gets the totals (P, Q, S) demand uses, as before. */
+static void book_tick(mtr_t *m, const phase_vals_t *pv, const span_t *sp, double dem[3])
+{
+    unsigned act = mtr_active_phases(m->cfg.system_type);
+    double due[MTR_E_COUNT] = {0}, ahead[MTR_E_COUNT] = {0};
+    double bt[3] = {0}, at[3] = {0};
+    double kvi = m->kv * m->ki;
+    dem[0] = dem[1] = dem[2] = 0;
+    for (int p = 0; p < 3; p++) {
+        if (!(act >> p & 1) || !pv->loaded[p])
+            continue;
+        double ep = kvi * sp->acc->s[acc_idx(A_VI, p)] / MTR_FS;
+        double eq = pv->q[p] * sp->d / MTR_FS;
+        double es = pv->s[p] * sp->d / MTR_FS;
+        dem[0] += ep, dem[1] += eq, dem[2] += es;
+        if (sp->pre) /* the partial cycle before the first crossing: at the window's rate */
+            ep += (pv->p[p] * sp->d_pre - kvi * sp->pre->s[acc_idx(A_VI, p)]) / MTR_FS;
+        double r = sp->d_part / MTR_FS, ap = pv->p[p] * r, aq = pv->q[p] * r, as = pv->s[p] * r;
+        book(&due[MTR_E_PER_PHASE * (1 + p)], ep, eq, es);
+        book(&ahead[MTR_E_PER_PHASE * (1 + p)], ap, aq, as);
+        bt[0] += ep, bt[1] += eq, bt[2] += es;
+        at[0] += ap, at[1] += aq, at[2] += as;
+    }
+    book(due, bt[0], bt[1], bt[2]);
+    book(ahead, at[0], at[1], at[2]);
+    commit_energy(m, due, ahead);
 }
 
 /* Phase-loss alert bits (DECISIONS M8). */
@@ -521,8 +573,8 @@ static uint16_t phase_loss(const mtr_t *m, const phase_vals_t *pv)
     return (uint16_t)(bits << (MTR_BI_PHASE_LOSS_A - 1));
 }
 
-static void publish(mtr_t *m, const phase_vals_t *pv, const double e_scale_d, const mtr_acc_t *eacc,
-                    double f, bool f_valid, double vref_t)
+static void publish(mtr_t *m, const phase_vals_t *pv, const span_t *sp, double f, bool f_valid,
+                    double vref_t)
 {
     uint8_t t = m->cfg.system_type;
     unsigned act = mtr_active_phases(t), ln = ln_phases(t), ll = ll_pairs(t);
@@ -532,21 +584,12 @@ static void publish(mtr_t *m, const phase_vals_t *pv, const double e_scale_d, co
     memset(m->unreliable, 0, sizeof m->unreliable);
 
     /* Energy of this cycle, per phase and total (M1, M2, M5). */
-    double ep_t = 0, eq_t = 0, es_t = 0;
-    for (int p = 0; p < 3; p++) {
-        if (!(act >> p & 1) || !pv->loaded[p])
-            continue;
-        double ep = m->kv * m->ki * eacc->s[acc_idx(A_VI, p)] / MTR_FS;
-        double eq = pv->q[p] * e_scale_d / MTR_FS;
-        double es = pv->s[p] * e_scale_d / MTR_FS;
-        accumulate(m, &m->nv.e[MTR_E_PER_PHASE * (1 + p)], ep, eq, es);
-        ep_t += ep, eq_t += eq, es_t += es;
-    }
-    accumulate(m, m->nv.e, ep_t, eq_t, es_t);
+    double dem_e[3];
+    book_tick(m, pv, sp, dem_e);
 
     /* Demand sub-interval. */
-    m->sub_e[0] += ep_t, m->sub_e[1] += eq_t, m->sub_e[2] += es_t;
-    m->sub_t += e_scale_d / MTR_FS;
+    m->sub_e[0] += dem_e[0], m->sub_e[1] += dem_e[1], m->sub_e[2] += dem_e[2];
+    m->sub_t += sp->d / MTR_FS;
     m->sub_elapsed_s++;
     if (m->cfg.subinterval_cs > 0 && m->sub_elapsed_s >= m->cfg.subinterval_cs / 100u)
         demand_end_subinterval(m);
@@ -637,6 +680,7 @@ static void run_commands(mtr_t *m)
     m->events = 0;
     if (pend & PEND_CLEAR_ENERGY) {
         memset(m->nv.e, 0, sizeof m->nv.e);
+        memset(m->e_ahead, 0, sizeof m->e_ahead);
         m->nv.energy_resets++;
     }
     if ((pend & PEND_SYNC) && m->cfg.subinterval_cs == 0) {
@@ -734,9 +778,15 @@ static void end_of_second(mtr_t *m)
         compute(m, &m->win, d, f, &pv);
         eacc = m->win;
         acc_add(&eacc, &m->pre);
-        dall = d + (m->win_start - m->pre_start);
+        double d_pre = m->win_start - m->pre_start;
+        dall = d + d_pre;
+        /* A partial cycle before the first crossing (not a longer dead stretch) is part of
+         * the cycle the window's rate measures. */
+        bool pre_at_rate = d_pre > 0 && d_pre <= 2.0 * d / m->win_cycles;
+        span_t sp = {&eacc, pre_at_rate ? &m->pre : NULL, dall, pre_at_rate ? d_pre : 0.0,
+                     now - m->last_zc_t};
         double vref = sqrt(m->win.s[ref_idx] / d);
-        publish(m, &pv, dall, &eacc, f, synced, vref);
+        publish(m, &pv, &sp, f, synced, vref);
         memset(&m->win, 0, sizeof m->win);
         m->win_cycles = 0;
         m->win_start = m->last_zc_t;
@@ -748,7 +798,8 @@ static void end_of_second(mtr_t *m)
         f = m->f_last;
         compute(m, &eacc, dall, f, &pv);
         double vref = sqrt(eacc.s[ref_idx] / dall);
-        publish(m, &pv, dall, &eacc, f, false, vref);
+        span_t sp = {&eacc, NULL, dall, 0.0, 0.0};
+        publish(m, &pv, &sp, f, false, vref);
         memset(&m->cyc, 0, sizeof m->cyc);
         m->cyc_start = now;
         m->win_start = now;

@@ -201,6 +201,9 @@ typedef struct {
     uint8_t events; /* MTR_EV_ bits of the last completed cycle */
 
     mtr_nv_t nv;
+    /* Joules each register holds ahead of its whole line cycles: the partial cycle since
+     * the last crossing, credited at the last 1 s tick and trued up at the next. */
+    double e_ahead[MTR_E_COUNT];
 
     /* outputs of the last completed 1 s cycle */
     uint32_t cycles;            /* count of completed 1 s cycles */
