@@ -40,6 +40,18 @@ int sim_open_scenario(sim_source_t **out, const char *path, sim_err_t *err);
 int sim_open_wav(sim_source_t **out, const char *path, sim_err_t *err);
 int sim_open_csv(sim_source_t **out, const char *path, sim_err_t *err);
 
+/* COMTRADE (IEEE C37.111-1991/1999/2013; docs/scenarios.md): a .cfg with its .dat, or a
+ * .cff. Which analog channel feeds each of Va Vb Vc Ia Ib Ic: per entry "" = by the
+ * channel's phase id and unit, a channel number An or a ch_id, or "none" (zeros). */
+typedef struct {
+    char map[MTR_NCH][64];
+} sim_comtrade_opts_t;
+/* Parse "va=3,ib=IB,ic=none" into o (entries not named are left as they are). */
+int sim_comtrade_map(sim_comtrade_opts_t *o, const char *spec, sim_err_t *err);
+/* opt may be NULL (all automatic). The whole file is read and checked at open. */
+int sim_open_comtrade(sim_source_t **out, const char *path, const sim_comtrade_opts_t *opt,
+                      sim_err_t *err);
+
 /* Fill up to n frames of primary-side volts and amps at MTR_FS. Returns the frames
  * written, 0 at the end of a recording (a scenario never ends), negative on error.
  * pulse may be NULL; else it receives the pulse-input contact state per frame
@@ -167,5 +179,60 @@ size_t sim_bus_rp_npdu(uint8_t *out, size_t cap, uint8_t invoke_id, bac_oid_t oi
                        uint32_t prop);
 size_t sim_bus_rpm_npdu(uint8_t *out, size_t cap, uint8_t invoke_id, const bac_oid_t *oids,
                         size_t n, uint32_t prop);
+
+/* ------------------------------------------------------------------------------------
+ * Accuracy test points (testpoint.c, s4100 verify, docs/verify.md): a table of points
+ * (current in % of the CT primary, power factor or sin phi, frequency, voltage, one
+ * harmonic, the class limit), analytic balanced 3-phase wye waveforms for them computed
+ * in closed form per sample, and a front end's error model applied to those samples.
+ */
+#define SIM_TP_NAME 48
+
+typedef struct {
+    char name[SIM_TP_NAME];
+    char quantity;   /* 'P': active energy (factor is cos phi); 'Q': reactive (sin phi) */
+    double ipct;     /* % of the CT primary (In) */
+    double factor;   /* cos phi or sin phi, 0..1 */
+    bool capacitive; /* current leads its voltage */
+    double f, v;     /* Hz, RMS volts to neutral */
+    int h;           /* harmonic order, 0 for none */
+    double hv, hi;   /* its amplitude, % of the fundamental, on voltage and current */
+    double limit;    /* class limit, +-% of the quantity */
+} sim_tp_t;
+
+/* The front end's errors, on top of the ideal scaling of sim_afe: a gain error and a
+ * phase error of the current channels against the voltage channels (the phase as a
+ * time delay, so a harmonic of order h is delayed by h times the angle), a DC offset
+ * and white Gaussian noise on every channel (% of the channel's ADC full scale), and
+ * quantisation to an ADC of the given bits over +-full scale (0: none). */
+typedef struct {
+    double gain_pct, phase_deg, offset_pct, noise_pct;
+    int bits;
+    uint64_t seed;
+} sim_afe_err_t;
+
+/* Parse a test-point table (CSV text; format in docs/verify.md). name labels messages
+ * ("t.csv: line 4: ..."). Returns the points stored (at most cap), or SIM_ESYNTAX /
+ * SIM_ERANGE with err filled; a table with no point or more than cap is SIM_ERANGE. */
+long sim_tp_parse(const char *text, size_t len, const char *name, sim_tp_t *out, size_t cap,
+                  sim_err_t *err);
+/* The default table: IEC 62053-22 class 0.2S and IEC 62053-23 class 2 points, as text
+ * (the same as verify/iec-0.2s.csv). */
+const char *sim_tp_default_table(void);
+
+/* Total P (W) and Q (var) the point's waveforms carry; Q of a harmonic counted as
+ * |Vh||Ih| sin(h dphi) / h (the engine's quadrature method). */
+void sim_tp_expected(const sim_tp_t *tp, double *p, double *q);
+
+typedef struct {
+    sim_tp_t tp;
+    sim_afe_err_t e;
+    uint64_t n;   /* next sample */
+    uint64_t rng; /* noise state */
+} sim_tp_gen_t;
+
+void sim_tp_start(sim_tp_gen_t *g, const sim_tp_t *tp, const sim_afe_err_t *e); /* e may be NULL */
+/* n terminal-side frames (as the ADCs see them) for a meter configured as cfg. */
+void sim_tp_fill(sim_tp_gen_t *g, const mtr_config_t *cfg, mtr_frame_t *x, size_t n);
 
 #endif

@@ -1,0 +1,1060 @@
+/*
+ * COMTRADE recordings (IEEE C37.111-1991/1999/2013): a .cfg and its .dat, or one .cff.
+ * The whole recording is read and checked at open (so a bad record is reported before
+ * anything runs), turned into primary volts and amps, resampled to MTR_FS segment by
+ * segment, and then handed to the WAV replay as a float WAV in an anonymous memory file:
+ * the replay's streaming, end handling and messages stay the same for every recording.
+ */
+#define _GNU_SOURCE /* memfd_create */
+#include "sim_int.h"
+
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <samplerate.h>
+#include <sndfile.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CT_MAX_CH 4096        /* analog or digital channels */
+#define CT_MAX_RATES 999
+#define CT_MAX_FIELDS (2 + 2 * CT_MAX_CH)
+#define CT_LINE_MAX 4096      /* a .cfg line */
+#define CT_MAX_BYTES ((size_t)1 << 31)
+#define CT_MAX_SAMPLES ((uint64_t)1 << 30)
+
+enum { CT_ASCII, CT_BINARY, CT_BINARY32, CT_FLOAT32 };
+enum { CT_UNIT_NONE, CT_UNIT_V, CT_UNIT_A };
+
+static const char *const ct_slot_name[MTR_NCH] = {"Va", "Vb", "Vc", "Ia", "Ib", "Ic"};
+
+typedef struct {
+    char id[64], ph[32], uu[16];
+    double a, b, prim, sec, mult; /* mult: unit (k) times primary/secondary for 'S' */
+    int unit, line;
+} ct_chan_t;
+
+typedef struct {
+    const char *path;  /* the file given, for messages */
+    char *dpath;       /* the data's file for messages (the .dat, or path for a .cff) */
+    char *cfg;         /* whole .cfg text (or the .cff) */
+    size_t cfg_len;
+    const char *p, *end; /* .cfg cursor */
+    int line;
+    const uint8_t *dat; /* data bytes */
+    size_t dat_len;
+    int dat_line0;     /* line of the data's first line in dpath, less one */
+    char *dat_buf;     /* a separate .dat, owned */
+    int rev, na, nd, ft, nrates, rate_line, ts_line;
+    bool ns;           /* time stamps in nanoseconds (2013, 9 digits) */
+    double timemult;
+    ct_chan_t *ch;
+    double rate[CT_MAX_RATES];
+    uint64_t endsamp[CT_MAX_RATES];
+    uint64_t nsamp;
+    int slot[MTR_NCH]; /* analog channel index, or -1: zeros */
+    float *rows;       /* nsamp frames at the file's rates */
+    double *ts;        /* time stamps in seconds (only when nrates is 0) */
+} ct_t;
+
+/* ---- small helpers ---- */
+
+static int ct_read_all(const char *path, char **buf, size_t *len, sim_err_t *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        sim_errf(err, "%s: is a directory, not a recording", path);
+        return SIM_EIO;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        sim_errf(err, "%s: cannot open: %s", path, strerror(errno));
+        return SIM_EIO;
+    }
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap + 1);
+    int rc = b ? SIM_OK : SIM_ENOMEM;
+    while (rc == SIM_OK) {
+        if (n == cap) {
+            char *nb = cap < CT_MAX_BYTES ? realloc(b, 2 * cap + 1) : NULL;
+            if (!nb) {
+                rc = cap < CT_MAX_BYTES ? SIM_ENOMEM : SIM_ERANGE;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t k = fread(b + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (rc == SIM_OK && ferror(f)) {
+        sim_errf(err, "%s: read error", path);
+        rc = SIM_EIO;
+    }
+    fclose(f);
+    if (rc == SIM_ENOMEM)
+        sim_errf(err, "%s: out of memory", path);
+    if (rc == SIM_ERANGE)
+        sim_errf(err, "%s: larger than %zu bytes", path, CT_MAX_BYTES);
+    if (rc != SIM_OK) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return SIM_OK;
+}
+
+static char *ct_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Splits at commas in place; returns the field count (fields beyond max are counted). */
+static int ct_split(char *s, char **f, int max)
+{
+    int n = 0;
+    for (;;) {
+        char *c = strchr(s, ',');
+        if (c)
+            *c = '\0';
+        if (n < max)
+            f[n] = ct_trim(s);
+        n++;
+        if (!c)
+            return n;
+        s = c + 1;
+    }
+}
+
+static bool ct_uint(const char *s, uint64_t max, uint64_t *v)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    uint64_t x = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        x = x * 10 + (uint64_t)(*s - '0');
+        if (x > max)
+            return false;
+    }
+    *v = x;
+    return *s == '\0';
+}
+
+/* The next .cfg line into buf (trimmed); false at the end. A line too long or with a
+ * NUL byte is an error (*rc set). */
+static bool ct_next(ct_t *c, char *buf, int *rc, sim_err_t *err)
+{
+    if (c->p >= c->end)
+        return false;
+    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+    const char *e = nl ? nl : c->end;
+    size_t n = (size_t)(e - c->p);
+    c->line++;
+    if (n >= CT_LINE_MAX || memchr(c->p, '\0', n)) {
+        sim_errf(err, "%s: line %d: %s", c->path, c->line,
+                 n >= CT_LINE_MAX ? "line too long" : "NUL byte in the line");
+        *rc = SIM_ESYNTAX;
+        return false;
+    }
+    char tmp[CT_LINE_MAX];
+    memcpy(tmp, c->p, n);
+    tmp[n] = '\0';
+    strcpy(buf, ct_trim(tmp));
+    c->p = nl ? nl + 1 : c->end;
+    return true;
+}
+
+/* The next line, which must exist: what names what was expected. */
+static int ct_need(ct_t *c, char *buf, const char *what, sim_err_t *err)
+{
+    int rc = SIM_OK;
+    if (ct_next(c, buf, &rc, err))
+        return SIM_OK;
+    if (rc == SIM_OK) {
+        sim_errf(err, "%s: line %d: the file ends where %s was expected", c->path, c->line + 1,
+                 what);
+        rc = SIM_ESYNTAX;
+    }
+    return rc;
+}
+
+static int ct_bad(ct_t *c, sim_err_t *err, const char *what, const char *val)
+{
+    sim_errf(err, "%s: line %d: %s '%.40s'", c->path, c->line, what, val);
+    return SIM_ESYNTAX;
+}
+
+/* ---- the .cfg ---- */
+
+static int ct_station(ct_t *c, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[4];
+    int rc = ct_need(c, buf, "the station line", err);
+    if (rc != SIM_OK)
+        return rc;
+    int nf = ct_split(buf, f, 4);
+    if (nf < 2 || nf > 3)
+        return ct_bad(c, err, "station line: expected station_name,rec_dev_id[,rev_year], got", buf);
+    c->rev = 1991;
+    if (nf == 3 && *f[2]) {
+        uint64_t y;
+        if (!ct_uint(f[2], 9999, &y) || (y != 1991 && y != 1999 && y != 2013))
+            return ct_bad(c, err, "revision year is not 1991, 1999 or 2013:", f[2]);
+        c->rev = (int)y;
+    }
+    return SIM_OK;
+}
+
+/* "12A" or "4D": the count before the letter. */
+static bool ct_count(const char *s, char letter, int *n)
+{
+    size_t len = strlen(s);
+    if (len < 2 || (s[len - 1] | 0x20) != (letter | 0x20))
+        return false;
+    char tmp[16];
+    if (len - 1 >= sizeof tmp)
+        return false;
+    memcpy(tmp, s, len - 1);
+    tmp[len - 1] = '\0';
+    uint64_t v;
+    if (!ct_uint(tmp, CT_MAX_CH, &v))
+        return false;
+    *n = (int)v;
+    return true;
+}
+
+static int ct_counts(ct_t *c, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[4];
+    int rc = ct_need(c, buf, "the channel counts (TT,##A,##D)", err);
+    if (rc != SIM_OK)
+        return rc;
+    uint64_t tt;
+    if (ct_split(buf, f, 4) != 3 || !ct_uint(f[0], 2 * CT_MAX_CH, &tt) ||
+        !ct_count(f[1], 'A', &c->na) || !ct_count(f[2], 'D', &c->nd))
+        return ct_bad(c, err, "channel counts: expected TT,##A,##D (at most 4096 each), got", buf);
+    if (tt != (uint64_t)(c->na + c->nd)) {
+        sim_errf(err, "%s: line %d: %llu channels in all, but %d analog + %d digital", c->path,
+                 c->line, (unsigned long long)tt, c->na, c->nd);
+        return SIM_ESYNTAX;
+    }
+    return SIM_OK;
+}
+
+static int ct_unit(const char *uu, double *mult)
+{
+    static const struct { const char *u; int unit; double m; } t[] = {
+        {"V", CT_UNIT_V, 1}, {"kV", CT_UNIT_V, 1e3}, {"A", CT_UNIT_A, 1}, {"kA", CT_UNIT_A, 1e3},
+    };
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        if (sim_strcaseeq(uu, t[k].u)) {
+            *mult = t[k].m;
+            return t[k].unit;
+        }
+    *mult = 1;
+    return CT_UNIT_NONE;
+}
+
+static int ct_analog(ct_t *c, int k, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[14];
+    int rc = ct_need(c, buf, "an analog channel line", err);
+    if (rc != SIM_OK)
+        return rc;
+    ct_chan_t *h = &c->ch[k];
+    h->line = c->line;
+    int nf = ct_split(buf, f, 14);
+    if (nf != 10 && nf != 13) {
+        sim_errf(err, "%s: line %d: analog channel %d: %d fields, expected 13 "
+                 "(An,ch_id,ph,ccbm,uu,a,b,skew,min,max,primary,secondary,PS) or 10 (1991)",
+                 c->path, c->line, k + 1, nf);
+        return SIM_ESYNTAX;
+    }
+    uint64_t an;
+    if (!ct_uint(f[0], CT_MAX_CH, &an) || an != (uint64_t)k + 1) {
+        sim_errf(err, "%s: line %d: analog channel number '%.20s', expected %d", c->path,
+                 c->line, f[0], k + 1);
+        return SIM_ESYNTAX;
+    }
+    snprintf(h->id, sizeof h->id, "%s", f[1]);
+    snprintf(h->ph, sizeof h->ph, "%s", f[2]);
+    snprintf(h->uu, sizeof h->uu, "%s", f[4]);
+    double skew, mn, mx;
+    if (!sim_parse_double(f[5], &h->a) || h->a == 0)
+        return ct_bad(c, err, "scale factor a is not a finite non-zero number:", f[5]);
+    if (!sim_parse_double(f[6], &h->b))
+        return ct_bad(c, err, "offset b is not a finite number:", f[6]);
+    if ((*f[7] && !sim_parse_double(f[7], &skew)) || !sim_parse_double(f[8], &mn) ||
+        !sim_parse_double(f[9], &mx) || mn > mx) {
+        sim_errf(err, "%s: line %d: analog channel %d: skew, min or max is not a number, or "
+                 "min > max", c->path, c->line, k + 1);
+        return SIM_ESYNTAX;
+    }
+    h->unit = ct_unit(h->uu, &h->mult);
+    h->prim = h->sec = 1;
+    if (nf == 13) {
+        if (!sim_parse_double(f[10], &h->prim) || !(h->prim > 0) ||
+            !sim_parse_double(f[11], &h->sec) || !(h->sec > 0)) {
+            sim_errf(err, "%s: line %d: analog channel %d: primary '%.20s' and secondary '%.20s' "
+                     "must be positive numbers", c->path, c->line, k + 1, f[10], f[11]);
+            return SIM_ESYNTAX;
+        }
+        if ((f[12][0] | 0x20) == 's' && !f[12][1])
+            h->mult *= h->prim / h->sec;
+        else if ((f[12][0] | 0x20) != 'p' || f[12][1])
+            return ct_bad(c, err, "PS is not P or S:", f[12]);
+    }
+    if (!isfinite(h->a * h->mult) || !isfinite(h->b * h->mult))
+        return ct_bad(c, err, "scaling overflows:", f[5]);
+    return SIM_OK;
+}
+
+static int ct_digital(ct_t *c, int k, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[6];
+    int rc = ct_need(c, buf, "a digital channel line", err);
+    if (rc != SIM_OK)
+        return rc;
+    int nf = ct_split(buf, f, 6);
+    uint64_t dn;
+    if (nf < 3 || nf > 5) {
+        sim_errf(err, "%s: line %d: digital channel %d: %d fields, expected 5 (Dn,ch_id,ph,ccbm,y)",
+                 c->path, c->line, k + 1, nf);
+        return SIM_ESYNTAX;
+    }
+    if (!ct_uint(f[0], CT_MAX_CH, &dn) || dn != (uint64_t)k + 1) {
+        sim_errf(err, "%s: line %d: digital channel number '%.20s', expected %d", c->path,
+                 c->line, f[0], k + 1);
+        return SIM_ESYNTAX;
+    }
+    return SIM_OK;
+}
+
+static int ct_rates(ct_t *c, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[3];
+    int rc = ct_need(c, buf, "the line frequency", err);
+    double lf;
+    if (rc != SIM_OK)
+        return rc;
+    if (!sim_parse_double(buf, &lf) || lf < 0)
+        return ct_bad(c, err, "line frequency is not a number:", buf);
+    if ((rc = ct_need(c, buf, "nrates", err)) != SIM_OK)
+        return rc;
+    uint64_t nr;
+    if (!ct_uint(buf, CT_MAX_RATES, &nr))
+        return ct_bad(c, err, "nrates is not a whole number from 0 to 999:", buf);
+    c->nrates = (int)nr;
+    c->rate_line = c->line + 1;
+    for (int k = 0; k < (nr ? (int)nr : 1); k++) {
+        if ((rc = ct_need(c, buf, "samp,endsamp", err)) != SIM_OK)
+            return rc;
+        uint64_t e;
+        if (ct_split(buf, f, 3) != 2 || !sim_parse_double(f[0], &c->rate[k]) ||
+            !ct_uint(f[1], CT_MAX_SAMPLES, &e))
+            return ct_bad(c, err, "expected samp,endsamp, got", buf);
+        if (nr && !(c->rate[k] > 0)) {
+            sim_errf(err, "%s: line %d: sample rate %g Hz is not positive", c->path, c->line,
+                     c->rate[k]);
+            return SIM_ERANGE;
+        }
+        if (e <= (k ? c->endsamp[k - 1] : 0)) {
+            sim_errf(err, "%s: line %d: endsamp %llu does not increase", c->path, c->line,
+                     (unsigned long long)e);
+            return SIM_ESYNTAX;
+        }
+        c->endsamp[k] = e;
+    }
+    c->nsamp = c->endsamp[nr ? nr - 1 : 0];
+    return SIM_OK;
+}
+
+/* dd/mm/yyyy,hh:mm:ss.ssssss (1991: mm/dd/yy); notes nanosecond stamps. */
+static int ct_stamp(ct_t *c, const char *what, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[3];
+    int rc = ct_need(c, buf, what, err);
+    if (rc != SIM_OK)
+        return rc;
+    unsigned d, m, y, hh, mm;
+    double ss;
+    int n1 = 0, n2 = 0;
+    bool ok = ct_split(buf, f, 3) == 2 &&
+              sscanf(f[0], "%2u/%2u/%4u%n", &d, &m, &y, &n1) == 3 && f[0][n1] == '\0' &&
+              sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && sim_parse_double(f[1] + n2, &ss) &&
+              d >= 1 && d <= 31 && m >= 1 && m <= 31 && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
+    if (!ok)
+        return ct_bad(c, err, "expected a time stamp dd/mm/yyyy,hh:mm:ss.ssssss for the", what);
+    const char *dot = strchr(f[1] + n2, '.');
+    if (dot && strlen(dot + 1) >= 9)
+        c->ns = true;
+    return SIM_OK;
+}
+
+static int ct_format(ct_t *c, sim_err_t *err)
+{
+    static const char *const names[] = {"ASCII", "BINARY", "BINARY32", "FLOAT32"};
+    char buf[CT_LINE_MAX];
+    int rc = ct_need(c, buf, "the data file type", err);
+    if (rc != SIM_OK)
+        return rc;
+    for (int k = 0; k < 4; k++)
+        if (sim_strcaseeq(buf, names[k])) {
+            c->ft = k;
+            break;
+        } else if (k == 3) {
+            return ct_bad(c, err, "data file type is not ASCII, BINARY, BINARY32 or FLOAT32:", buf);
+        }
+    c->timemult = 1;
+    rc = SIM_OK;
+    if (c->rev >= 1999 && ct_next(c, buf, &rc, err) && *buf &&
+        (!sim_parse_double(buf, &c->timemult) || !(c->timemult > 0)))
+        return ct_bad(c, err, "timemult is not a positive number:", buf);
+    return rc; /* 2013's time_code and tmq_code lines carry nothing the meter uses */
+}
+
+static int ct_parse_cfg(ct_t *c, sim_err_t *err)
+{
+    int rc = ct_station(c, err);
+    if (rc == SIM_OK)
+        rc = ct_counts(c, err);
+    if (rc != SIM_OK)
+        return rc;
+    c->ch = calloc((size_t)c->na + 1, sizeof *c->ch);
+    if (!c->ch) {
+        sim_errf(err, "%s: out of memory", c->path);
+        return SIM_ENOMEM;
+    }
+    for (int k = 0; k < c->na && rc == SIM_OK; k++)
+        rc = ct_analog(c, k, err);
+    for (int k = 0; k < c->nd && rc == SIM_OK; k++)
+        rc = ct_digital(c, k, err);
+    if (rc == SIM_OK)
+        rc = ct_rates(c, err);
+    if (rc == SIM_OK)
+        rc = ct_stamp(c, "first sample", err);
+    if (rc == SIM_OK)
+        rc = ct_stamp(c, "trigger", err);
+    if (rc == SIM_OK)
+        rc = ct_format(c, err);
+    return rc;
+}
+
+/* ---- channel mapping ---- */
+
+static int ct_phase(const char *ph)
+{
+    char n[32];
+    size_t k = 0;
+    for (const char *s = ph; *s && k + 1 < sizeof n; s++)
+        if (*s != ' ' && *s != '-' && *s != '_')
+            n[k++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 'a' + 'A' : *s);
+    n[k] = '\0';
+    const char *p = n;
+    if (!strncmp(p, "PHASE", 5))
+        p += 5;
+    else if (!strncmp(p, "PH", 2))
+        p += 2;
+    static const char *const t[3][4] = {{"A", "AN", "L1", "L1N"}, {"B", "BN", "L2", "L2N"},
+                                        {"C", "CN", "L3", "L3N"}};
+    for (int ph3 = 0; ph3 < 3; ph3++)
+        for (int j = 0; j < 4; j++)
+            if (!strcmp(p, t[ph3][j]))
+                return ph3;
+    return -1;
+}
+
+/* The slot a channel's phase id and unit give, or -1. */
+static int ct_auto_slot(const ct_chan_t *h)
+{
+    int ph = ct_phase(h->ph);
+    if (ph < 0 || h->unit == CT_UNIT_NONE)
+        return -1;
+    return (h->unit == CT_UNIT_V ? 0 : 3) + ph;
+}
+
+static int ct_explicit(ct_t *c, int s, const char *want, sim_err_t *err)
+{
+    uint64_t an;
+    int k = -1;
+    if (ct_uint(want, CT_MAX_CH, &an)) {
+        k = an >= 1 && an <= (uint64_t)c->na ? (int)an - 1 : -2;
+    } else {
+        for (int j = 0; j < c->na && k < 0; j++)
+            if (!strcmp(c->ch[j].id, want))
+                k = j;
+    }
+    if (k < 0) {
+        sim_errf(err, "%s: %s: no analog channel '%.40s' (channels 1 to %d)", c->path,
+                 ct_slot_name[s], want, c->na);
+        return SIM_EKEY;
+    }
+    const ct_chan_t *h = &c->ch[k];
+    if (h->unit != (s < 3 ? CT_UNIT_V : CT_UNIT_A)) {
+        sim_errf(err, "%s: line %d: channel %d '%.40s' has unit '%.15s', %s needs %s", c->path,
+                 h->line, k + 1, h->id, h->uu, ct_slot_name[s], s < 3 ? "V or kV" : "A or kA");
+        return SIM_ERANGE;
+    }
+    c->slot[s] = k;
+    return SIM_OK;
+}
+
+static int ct_map(ct_t *c, const sim_comtrade_opts_t *opt, sim_err_t *err)
+{
+    bool set[MTR_NCH] = {false}, used[CT_MAX_CH] = {false};
+    for (int s = 0; s < MTR_NCH; s++) {
+        c->slot[s] = -1;
+        const char *want = opt ? opt->map[s] : "";
+        if (!*want)
+            continue;
+        set[s] = true;
+        if (sim_strcaseeq(want, "none"))
+            continue;
+        int rc = ct_explicit(c, s, want, err);
+        if (rc != SIM_OK)
+            return rc;
+        used[c->slot[s]] = true;
+    }
+    for (int k = 0; k < c->na; k++) {
+        int s = used[k] ? -1 : ct_auto_slot(&c->ch[k]);
+        if (s < 0 || set[s])
+            continue;
+        if (c->slot[s] >= 0) {
+            const ct_chan_t *o = &c->ch[c->slot[s]];
+            sim_errf(err, "%s: line %d: channels %d '%.30s' (line %d) and %d '%.30s' both look "
+                     "like %s: choose one with --comtrade-map", c->path, c->ch[k].line,
+                     c->slot[s] + 1, o->id, o->line, k + 1, c->ch[k].id, ct_slot_name[s]);
+            return SIM_ESYNTAX;
+        }
+        c->slot[s] = k;
+    }
+    for (int s = 0; s < MTR_NCH; s++)
+        if (!set[s] && c->slot[s] < 0) {
+            sim_errf(err, "%s: no analog channel for %s (phase %c, unit %s): name one with "
+                     "--comtrade-map %s=N, or %s=none", c->path, ct_slot_name[s], 'A' + s % 3,
+                     s < 3 ? "V or kV" : "A or kA", ct_slot_name[s], ct_slot_name[s]);
+            return SIM_EKEY;
+        }
+    return SIM_OK;
+}
+
+int sim_comtrade_map(sim_comtrade_opts_t *o, const char *spec, sim_err_t *err)
+{
+    size_t len = strlen(spec);
+    char *s = malloc(len + 1);
+    if (!s) {
+        sim_errf(err, "out of memory");
+        return SIM_ENOMEM;
+    }
+    memcpy(s, spec, len + 1);
+    char *f[MTR_NCH + 1];
+    int nf = ct_split(s, f, MTR_NCH + 1), rc = SIM_OK;
+    for (int k = 0; k < nf && k <= MTR_NCH && rc == SIM_OK; k++) {
+        char *eq = strchr(f[k], '=');
+        int slot = -1;
+        if (eq) {
+            *eq = '\0';
+            for (int j = 0; j < MTR_NCH; j++)
+                if (sim_strcaseeq(ct_trim(f[k]), ct_slot_name[j]))
+                    slot = j;
+        }
+        const char *v = eq ? ct_trim(eq + 1) : "";
+        if (slot < 0 || !*v || strlen(v) >= sizeof o->map[0]) {
+            sim_errf(err, "channel map '%.60s': expected va|vb|vc|ia|ib|ic=N|ch_id|none, "
+                     "comma separated", spec);
+            rc = SIM_ESYNTAX;
+        } else {
+            strcpy(o->map[slot], v);
+        }
+    }
+    if (rc == SIM_OK && nf > MTR_NCH) {
+        sim_errf(err, "channel map '%.60s': more than 6 entries", spec);
+        rc = SIM_ESYNTAX;
+    }
+    free(s);
+    return rc;
+}
+
+/* ---- the data ---- */
+
+static uint32_t ct_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int ct_store(ct_t *c, uint64_t r, int s, double raw, const char *where, uint64_t at,
+                    sim_err_t *err)
+{
+    const ct_chan_t *h = &c->ch[c->slot[s]];
+    double v = (h->a * raw + h->b) * h->mult;
+    if (!(fabs(v) <= FLT_MAX)) {
+        sim_errf(err, "%s: %s %llu: %s (channel %d) = %g is not a finite float", c->dpath,
+                 where, (unsigned long long)at, ct_slot_name[s], c->slot[s] + 1, v);
+        return SIM_ERANGE;
+    }
+    c->rows[r * MTR_NCH + (uint64_t)s] = (float)v;
+    return SIM_OK;
+}
+
+static int ct_missing(ct_t *c, const char *where, uint64_t at, const char *what, sim_err_t *err)
+{
+    sim_errf(err, "%s: %s %llu: %s is missing (the missing-data marker)", c->dpath, where,
+             (unsigned long long)at, what);
+    return SIM_ESYNTAX;
+}
+
+static int ct_binary(ct_t *c, sim_err_t *err)
+{
+    size_t w = c->ft == CT_BINARY ? 2 : 4;
+    size_t rec = 8 + (size_t)c->na * w + 2 * (((size_t)c->nd + 15) / 16);
+    uint64_t whole = c->dat_len / rec;
+    if (whole < c->nsamp || c->dat_len % rec) {
+        sim_errf(err, "%s: record %llu: %s: %zu bytes hold %llu records of %zu bytes, the cfg "
+                 "(line %d) gives %llu", c->dpath, (unsigned long long)whole + 1,
+                 whole < c->nsamp ? "truncated" : "trailing bytes", c->dat_len,
+                 (unsigned long long)whole, rec, c->rate_line, (unsigned long long)c->nsamp);
+        return SIM_ESYNTAX;
+    }
+    if (whole > c->nsamp) {
+        sim_errf(err, "%s: record %llu: beyond the %llu samples the cfg gives (line %d: endsamp)",
+                 c->dpath, (unsigned long long)c->nsamp + 1, (unsigned long long)c->nsamp,
+                 c->rate_line);
+        return SIM_ESYNTAX;
+    }
+    for (uint64_t r = 0; r < c->nsamp; r++) {
+        const uint8_t *p = c->dat + r * rec;
+        uint32_t t = ct_le32(p + 4);
+        if (c->ts) {
+            if (t == 0xFFFFFFFFu)
+                return ct_missing(c, "record", r + 1, "the time stamp", err);
+            c->ts[r] = t;
+        }
+        for (int s = 0; s < MTR_NCH; s++) {
+            if (c->slot[s] < 0)
+                continue;
+            const uint8_t *q = p + 8 + (size_t)c->slot[s] * w;
+            uint32_t u = w == 2 ? (uint32_t)(q[0] | q[1] << 8) : ct_le32(q);
+            double raw;
+            bool miss;
+            if (c->ft == CT_BINARY) {
+                raw = (double)(int16_t)(uint16_t)u;
+                miss = u == 0x8000u;
+            } else if (c->ft == CT_BINARY32) {
+                raw = u & 0x80000000u ? -(double)(~u) - 1.0 : (double)u;
+                miss = u == 0x80000000u;
+            } else {
+                float fl;
+                memcpy(&fl, &u, sizeof fl);
+                raw = fl;
+                miss = isnan(fl);
+            }
+            if (miss)
+                return ct_missing(c, "record", r + 1, ct_slot_name[s], err);
+            int rc = ct_store(c, r, s, raw, "record", r + 1, err);
+            if (rc != SIM_OK)
+                return rc;
+        }
+    }
+    return SIM_OK;
+}
+
+/* One ASCII data line (NUL-terminated, in place). */
+static int ct_ascii_line(ct_t *c, uint64_t r, char *s, char **f, int line, sim_err_t *err)
+{
+    int want = 2 + c->na + c->nd;
+    int nf = ct_split(s, f, want);
+    if (nf != want) {
+        sim_errf(err, "%s: line %d: %d fields, expected %d (n,timestamp,%d analog,%d digital)",
+                 c->dpath, line, nf, want, c->na, c->nd);
+        return SIM_ESYNTAX;
+    }
+    if (c->ts) {
+        double t;
+        if (!*f[1])
+            return ct_missing(c, "line", (uint64_t)line, "the time stamp", err);
+        if (!sim_parse_double(f[1], &t) || t < 0) {
+            sim_errf(err, "%s: line %d: time stamp '%.20s' is not a number", c->dpath, line, f[1]);
+            return SIM_ESYNTAX;
+        }
+        c->ts[r] = t;
+    }
+    for (int s2 = 0; s2 < MTR_NCH; s2++) {
+        if (c->slot[s2] < 0)
+            continue;
+        const char *v = f[2 + c->slot[s2]];
+        double raw;
+        if (!*v || (c->rev < 2013 && !strcmp(v, "99999")))
+            return ct_missing(c, "line", (uint64_t)line, ct_slot_name[s2], err);
+        if (!sim_parse_double(v, &raw)) {
+            sim_errf(err, "%s: line %d: %s (channel %d) '%.20s' is not a number", c->dpath, line,
+                     ct_slot_name[s2], c->slot[s2] + 1, v);
+            return SIM_ESYNTAX;
+        }
+        int rc = ct_store(c, r, s2, raw, "line", (uint64_t)line, err);
+        if (rc != SIM_OK)
+            return rc;
+    }
+    return SIM_OK;
+}
+
+/* Data lines: every non-blank line, a lone SUB (^Z, DOS end of file) excepted. */
+static bool ct_blank(const char *p, const char *e)
+{
+    for (; p < e; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != 0x1a)
+            return false;
+    return true;
+}
+
+static int ct_ascii(ct_t *c, sim_err_t *err)
+{
+    const char *p = (const char *)c->dat, *end = p + c->dat_len;
+    uint64_t count = 0;
+    for (const char *q = p; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        const char *e = nl ? nl : end;
+        count += !ct_blank(q, e);
+        q = nl ? nl + 1 : end;
+    }
+    if (count != c->nsamp) {
+        sim_errf(err, "%s: %llu data lines, the cfg (line %d: endsamp) gives %llu samples",
+                 c->dpath, (unsigned long long)count, c->rate_line, (unsigned long long)c->nsamp);
+        return SIM_ESYNTAX;
+    }
+    char **f = malloc((size_t)(2 + c->na + c->nd) * sizeof *f);
+    char *buf = malloc(c->dat_len + 1);
+    int rc = f && buf ? SIM_OK : SIM_ENOMEM;
+    if (rc != SIM_OK)
+        sim_errf(err, "%s: out of memory", c->dpath);
+    uint64_t r = 0;
+    int line = c->dat_line0;
+    for (const char *q = p; q < end && rc == SIM_OK;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        const char *e = nl ? nl : end;
+        line++;
+        if (!ct_blank(q, e)) {
+            if (memchr(q, '\0', (size_t)(e - q))) {
+                sim_errf(err, "%s: line %d: NUL byte in the line", c->dpath, line);
+                rc = SIM_ESYNTAX;
+                break;
+            }
+            memcpy(buf, q, (size_t)(e - q));
+            buf[e - q] = '\0';
+            rc = ct_ascii_line(c, r++, buf, f, line, err);
+        }
+        q = nl ? nl + 1 : end;
+    }
+    free(f);
+    free(buf);
+    return rc;
+}
+
+/* ---- the file(s) ---- */
+
+static bool ct_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && sim_strcaseeq(s + n - m, suffix);
+}
+
+/* The .dat next to a .cfg: same name, extension in the case of the .cfg's (dat or DAT). */
+static int ct_load_dat(ct_t *c, sim_err_t *err)
+{
+    size_t n = strlen(c->path);
+    c->dpath = malloc(n + 5);
+    if (!c->dpath) {
+        sim_errf(err, "%s: out of memory", c->path);
+        return SIM_ENOMEM;
+    }
+    memcpy(c->dpath, c->path, n + 1);
+    char *dot = strrchr(c->dpath, '.');
+    if (!dot || strchr(dot, '/'))
+        dot = c->dpath + n;
+    strcpy(dot, dot[0] && dot[1] >= 'A' && dot[1] <= 'Z' ? ".DAT" : ".dat");
+    size_t len;
+    int rc = ct_read_all(c->dpath, &c->dat_buf, &len, err);
+    if (rc != SIM_OK)
+        return rc;
+    c->dat = (const uint8_t *)c->dat_buf;
+    c->dat_len = len;
+    return SIM_OK;
+}
+
+/* A .cff: "--- file type: CFG ---", "--- file type: DAT ASCII ---" or "--- file type: DAT
+ * BINARY: <bytes> ---", and INF/HDR sections the meter does not need. */
+static int ct_split_cff(ct_t *c, sim_err_t *err)
+{
+    const char *p = c->cfg, *end = c->cfg + c->cfg_len;
+    const char *cfg = NULL, *cfg_end = NULL;
+    int line = 0;
+    c->dpath = malloc(strlen(c->path) + 1);
+    if (!c->dpath) {
+        sim_errf(err, "%s: out of memory", c->path);
+        return SIM_ENOMEM;
+    }
+    strcpy(c->dpath, c->path);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end, *next = nl ? nl + 1 : end;
+        line++;
+        size_t n = (size_t)(e - p);
+        char hdr[96];
+        if (n < 14 || strncmp(p, "--- file type:", 14) != 0 || n >= sizeof hdr) {
+            p = next;
+            continue;
+        }
+        memcpy(hdr, p, n);
+        hdr[n] = '\0';
+        char *t = ct_trim(hdr + 14);
+        if (cfg && !cfg_end)
+            cfg_end = p;
+        if (!strncmp(t, "CFG", 3)) {
+            cfg = next;
+            c->line = line;
+        } else if (!strncmp(t, "DAT ASCII", 9)) {
+            c->dat = (const uint8_t *)next;
+            c->dat_len = (size_t)(end - next);
+            c->dat_line0 = line;
+            /* ASCII data ends at the next section header */
+            for (const char *q = next; q < end;) {
+                const char *qn = memchr(q, '\n', (size_t)(end - q));
+                if (end - q >= 14 && !strncmp(q, "--- file type:", 14)) {
+                    c->dat_len = (size_t)(q - next);
+                    break;
+                }
+                q = qn ? qn + 1 : end;
+            }
+            p = next + c->dat_len;
+            continue;
+        } else if (!strncmp(t, "DAT BINARY", 10)) {
+            uint64_t bytes;
+            char *colon = strchr(t, ':'), *dash = colon ? strstr(colon, "---") : NULL;
+            if (dash)
+                *dash = '\0';
+            if (!colon || !ct_uint(ct_trim(colon + 1), CT_MAX_BYTES, &bytes)) {
+                sim_errf(err, "%s: line %d: expected '--- file type: DAT BINARY: <bytes> ---'",
+                         c->path, line);
+                return SIM_ESYNTAX;
+            }
+            if (bytes > (uint64_t)(end - next)) {
+                sim_errf(err, "%s: line %d: the DAT section says %llu bytes, the file holds %zu "
+                         "after it", c->path, line, (unsigned long long)bytes,
+                         (size_t)(end - next));
+                return SIM_ESYNTAX;
+            }
+            c->dat = (const uint8_t *)next;
+            c->dat_len = (size_t)bytes;
+            p = next + bytes;
+            continue;
+        }
+        p = next;
+    }
+    if (!cfg || !c->dat) {
+        sim_errf(err, "%s: no '--- file type: %s' section", c->path, cfg ? "DAT" : "CFG");
+        return SIM_ESYNTAX;
+    }
+    c->p = cfg;
+    c->end = cfg_end ? cfg_end : end;
+    return SIM_OK;
+}
+
+/* The sample rate from the time stamps (nrates 0): the mean step, each step within one
+ * tick plus 0.1 % of it. */
+static int ct_stamp_rate(ct_t *c, sim_err_t *err)
+{
+    double unit = (c->ns ? 1e-9 : 1e-6) * c->timemult;
+    uint64_t n = c->nsamp;
+    if (n < 2) {
+        sim_errf(err, "%s: line %d: nrates 0 needs at least two samples to give the rate",
+                 c->path, c->rate_line);
+        return SIM_ESYNTAX;
+    }
+    double mean = (c->ts[n - 1] - c->ts[0]) / (double)(n - 1);
+    for (uint64_t k = 1; k < n; k++) {
+        double dt = c->ts[k] - c->ts[k - 1];
+        if (!(dt > 0) || !(fabs(dt - mean) <= 1e-3 * mean + 1.0)) {
+            sim_errf(err, "%s: sample %llu: time step %g s is not within 0.1 %% of the mean step "
+                     "%g s (nrates 0: the time stamps give the rate)", c->dpath,
+                     (unsigned long long)k + 1, dt * unit, mean * unit);
+            return SIM_ESYNTAX;
+        }
+    }
+    c->rate[0] = 1.0 / (mean * unit);
+    c->endsamp[0] = n;
+    return SIM_OK;
+}
+
+/* The frames at MTR_FS: one resampler over the whole recording, its ratio set anew at
+ * each rate change so time runs on without a gap or a restart. */
+static int ct_resample(ct_t *c, float **out, size_t *nout, sim_err_t *err)
+{
+    int nseg = c->nrates ? c->nrates : 1;
+    bool same = true;
+    for (int k = 0; k < nseg; k++) {
+        same = same && fabs(c->rate[k] / MTR_FS - 1.0) < 1e-5;
+        if (!(c->rate[k] > 0) || !src_is_valid_ratio(MTR_FS / c->rate[k])) {
+            sim_errf(err, "%s: line %d: sample rate %g Hz cannot be resampled to %u Hz", c->path,
+                     c->rate_line + (c->nrates ? k : 0), c->rate[k], MTR_FS);
+            return SIM_ERANGE;
+        }
+    }
+    if (same) {
+        *out = c->rows;
+        *nout = c->nsamp;
+        c->rows = NULL;
+        return SIM_OK;
+    }
+    double est = 16;
+    for (int k = 0; k < nseg; k++)
+        est += (double)(c->endsamp[k] - (k ? c->endsamp[k - 1] : 0)) * MTR_FS / c->rate[k] + 16;
+    size_t cap = (size_t)est;
+    int e = 0;
+    SRC_STATE *st = src_new(SRC_SINC_BEST_QUALITY, MTR_NCH, &e);
+    float *o = est < 4e9 ? malloc(cap * sizeof(mtr_frame_t)) : NULL;
+    size_t got = 0;
+    int rc = st && o ? SIM_OK : SIM_ENOMEM;
+    for (int k = 0; k < nseg && rc == SIM_OK; k++) {
+        uint64_t a = k ? c->endsamp[k - 1] : 0, b = c->endsamp[k];
+        double ratio = MTR_FS / c->rate[k];
+        src_set_ratio(st, ratio);
+        SRC_DATA d = {.data_in = c->rows + a * MTR_NCH, .input_frames = (long)(b - a),
+                      .src_ratio = ratio};
+        bool last = k == nseg - 1;
+        do {
+            d.data_out = o + got * MTR_NCH;
+            d.output_frames = (long)(cap - got);
+            d.end_of_input = last;
+            if ((e = src_process(st, &d)) != 0) {
+                rc = SIM_EIO;
+                break;
+            }
+            got += (size_t)d.output_frames_gen;
+            if (d.input_frames_used == 0 && d.output_frames_gen == 0 && !last)
+                break; /* the converter holds what it needs of this segment */
+            d.data_in += d.input_frames_used * MTR_NCH;
+            d.input_frames -= d.input_frames_used;
+        } while (got < cap && (d.input_frames > 0 || (last && d.output_frames_gen > 0)));
+    }
+    if (st)
+        src_delete(st);
+    if (rc != SIM_OK) {
+        free(o);
+        sim_errf(err, "%s: resampler: %s", c->path, rc == SIM_ENOMEM ? "out of memory"
+                                                                    : src_strerror(e));
+        return rc;
+    }
+    *out = o;
+    *nout = got;
+    return SIM_OK;
+}
+
+/* Hands the frames to the WAV replay through an anonymous memory file. */
+static int ct_source(ct_t *c, const float *x, size_t n, sim_source_t **out, sim_err_t *err)
+{
+    int fd = memfd_create("s4100-comtrade", MFD_CLOEXEC);
+    if (fd < 0) {
+        sim_errf(err, "%s: memfd_create: %s", c->path, strerror(errno));
+        return SIM_EIO;
+    }
+    SF_INFO info = {.samplerate = MTR_FS, .channels = MTR_NCH,
+                    .format = (n * sizeof(mtr_frame_t) < 0xF0000000u ? SF_FORMAT_WAV
+                                                                      : SF_FORMAT_RF64) |
+                              SF_FORMAT_FLOAT};
+    SNDFILE *sf = sf_open_fd(fd, SFM_WRITE, &info, 0);
+    bool ok = sf && sf_writef_float(sf, x, (sf_count_t)n) == (sf_count_t)n;
+    if (sf)
+        sf_close(sf);
+    int rc = SIM_EIO;
+    if (ok) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        sim_err_t e2;
+        rc = sim_open_wav(out, p, &e2);
+        if (rc != SIM_OK)
+            sim_errf(err, "%s: replay: %s", c->path, e2.msg);
+    } else {
+        sim_errf(err, "%s: replay: cannot write the frames: %s", c->path, sf_strerror(sf));
+    }
+    close(fd);
+    return rc;
+}
+
+static void ct_free(ct_t *c)
+{
+    free(c->cfg);
+    free(c->dat_buf);
+    free(c->dpath);
+    free(c->ch);
+    free(c->rows);
+    free(c->ts);
+}
+
+static int ct_open(ct_t *c, const sim_comtrade_opts_t *opt, sim_source_t **out, sim_err_t *err)
+{
+    int rc = ct_read_all(c->path, &c->cfg, &c->cfg_len, err);
+    if (rc != SIM_OK)
+        return rc;
+    c->p = c->cfg;
+    c->end = c->cfg + c->cfg_len;
+    bool cff = ct_ends_with(c->path, ".cff");
+    if (cff && (rc = ct_split_cff(c, err)) != SIM_OK)
+        return rc;
+    if ((rc = ct_parse_cfg(c, err)) != SIM_OK || (rc = ct_map(c, opt, err)) != SIM_OK)
+        return rc;
+    if (!cff && (rc = ct_load_dat(c, err)) != SIM_OK)
+        return rc;
+    /* Counts from the .cfg are only trusted once the data is known to hold them. */
+    uint64_t min_rec = c->ft == CT_ASCII ? 2 : 8;
+    if (c->nsamp > c->dat_len / min_rec + 1) {
+        sim_errf(err, "%s: %zu bytes cannot hold the %llu samples the cfg (line %d) gives",
+                 c->dpath, c->dat_len, (unsigned long long)c->nsamp, c->rate_line);
+        return SIM_ESYNTAX;
+    }
+    c->rows = calloc(c->nsamp, sizeof(mtr_frame_t));
+    c->ts = c->nrates ? NULL : calloc(c->nsamp, sizeof *c->ts);
+    if (!c->rows || (!c->nrates && !c->ts)) {
+        sim_errf(err, "%s: out of memory", c->path);
+        return SIM_ENOMEM;
+    }
+    rc = c->ft == CT_ASCII ? ct_ascii(c, err) : ct_binary(c, err);
+    if (rc == SIM_OK && !c->nrates)
+        rc = ct_stamp_rate(c, err);
+    if (rc != SIM_OK)
+        return rc;
+    float *x;
+    size_t n;
+    if ((rc = ct_resample(c, &x, &n, err)) != SIM_OK)
+        return rc;
+    rc = ct_source(c, x, n, out, err);
+    free(x);
+    return rc;
+}
+
+int sim_open_comtrade(sim_source_t **out, const char *path, const sim_comtrade_opts_t *opt,
+                      sim_err_t *err)
+{
+    *out = NULL;
+    ct_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        sim_errf(err, "%s: out of memory", path);
+        return SIM_ENOMEM;
+    }
+    c->path = path;
+    int rc = ct_open(c, opt, out, err);
+    ct_free(c);
+    free(c);
+    return rc;
+}
