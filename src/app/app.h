@@ -10,6 +10,7 @@
 int app_measure(int argc, char **argv);
 int app_run(int argc, char **argv);
 int app_site(int argc, char **argv);
+int app_verify(int argc, char **argv); /* accuracy test points: docs/verify.md */
 /* s4100 ctl and the control socket: control.h */
 
 /* Meter-setting options (--system-type ...), shared by the commands. */

@@ -16,6 +16,8 @@ static void usage(FILE *f)
           "  run       the meter in real time, serving BACnet/IP (the main job)\n"
           "  site      a building: a BACnet router and MS/TP trunks of meters (sites/)\n"
           "  measure   run the metering engine over a scenario or a recording, print readings\n"
+          "  verify    an accuracy test: IEC test points through the engine and a modelled\n"
+          "            front end, each error against its class limit (docs/verify.md)\n"
           "  ctl       drive a running meter through its control socket\n"
           "  version   the version (also --version)\n"
           "  help      this text; 's4100 <command> --help' for a command's options\n"
@@ -70,6 +72,8 @@ int main(int argc, char **argv)
         return app_ctl(argc - 1, argv + 1);
     if (!strcmp(argv[1], "measure"))
         return app_measure(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "verify"))
+        return app_verify(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
         printf("s4100 %s\n", S4100_VERSION);
         return 0;
