@@ -274,12 +274,90 @@ static void test_energy_total_long_run(void **state)
     assert_true(m.n == 120u * MTR_FS);
 }
 
+/* ---- issue 13: energy registers to the sample at every 1 s tick ---------------------- */
+
+#define LIM_TICK 1e-5 /* relative, of each 1 s increment and of the running register */
+#define TICKS 12
+
+/* Expected rates (W) of one register group (total or a phase) from its P, Q, S. A Q
+ * within rounding of zero (PF 1) may land in either quadrant: no register expects it. */
+static void expect_rates(double *r, double P, double Q, double S)
+{
+    int q = Q >= 0 ? (P >= 0 ? 0 : 1) : (P < 0 ? 2 : 3);
+    r[P >= 0 ? MTR_E_KWH_IMP : MTR_E_KWH_EXP] = fabs(P);
+    if (fabs(Q) > 1e-9 * S)
+        r[MTR_E_KVARH_Q1 + q] = fabs(Q);
+    r[P >= 0 ? MTR_E_KVAH_IMP : MTR_E_KVAH_EXP] = S;
+}
+
+static double reg_j(const mtr_t *m, int k)
+{
+    return (double)m->nv.e[k].j + m->nv.e[k].frac;
+}
+
+/* One steady load: the worst relative error of any register's 1 s increment and of any
+ * register against the analytic integral up to the tick's sample. */
+static void tick_point(double f, double phi, bool exp, double *inc_err, double *int_err)
+{
+    static mtr_t m;
+    mtr_config_t cfg;
+    mtr_config_default(&cfg);
+    mtr_init(&m, &cfg, NULL);
+    wave_t w;
+    wave_balanced(&w, f, 277, 50, phi + (exp ? 180 : 0));
+    double a = (phi + (exp ? 180 : 0)) * W_PI / 180;
+    double P = 277.0 * 50 * cos(a), Q = 277.0 * 50 * sin(a), S = 277.0 * 50;
+    double rate[MTR_E_COUNT] = {0}, ref[MTR_E_COUNT], prev[MTR_E_COUNT] = {0};
+    expect_rates(rate, 3 * P, 3 * Q, 3 * S);
+    for (int p = 0; p < 3; p++)
+        expect_rates(&rate[MTR_E_PER_PHASE * (1 + p)], P, Q, S);
+    for (int k = 0; k < MTR_E_COUNT; k++) /* the scale of "relative": S for empty registers */
+        ref[k] = rate[k] > 0 ? rate[k] : (k < MTR_E_PER_PHASE ? 3 * S : S);
+    *inc_err = *int_err = 0;
+    for (int t = 1; t <= TICKS; t++) {
+        wave_run(&m, &w, 1, NULL, NULL);
+        assert_true(m.n == (uint64_t)t * MTR_FS);
+        for (int k = 0; k < MTR_E_COUNT; k++) {
+            double e = reg_j(&m, k);
+            *inc_err = fmax(*inc_err, fabs(e - prev[k] - rate[k]) / ref[k]);
+            *int_err = fmax(*int_err, fabs(e - rate[k] * t) / (ref[k] * t));
+            prev[k] = e;
+        }
+    }
+}
+
+static void test_energy_every_tick(void **state)
+{
+    (void)state;
+    static const double freqs[] = {45, 45.7, 50, 59.9, 60, 65};
+    static const struct {
+        const char *name;
+        double phi;
+    } loads[] = {{"PF1", 0}, {"PF0.5i", 60}, {"PF0.8c", PF08C}};
+    double worst_inc = 0, worst_int = 0;
+    printf("\n%-8s %-8s %-4s %14s %14s\n", "f Hz", "load", "dir", "1 s incr err", "integral err");
+    for (size_t fi = 0; fi < sizeof freqs / sizeof freqs[0]; fi++)
+        for (size_t li = 0; li < sizeof loads / sizeof loads[0]; li++)
+            for (int x = 0; x < 2; x++) {
+                double ie, ge;
+                tick_point(freqs[fi], loads[li].phi, x, &ie, &ge);
+                printf("%-8.2f %-8s %-4s %14.2e %14.2e\n", freqs[fi], loads[li].name,
+                       x ? "exp" : "imp", ie, ge);
+                assert_true(ie <= LIM_TICK);
+                assert_true(ge <= LIM_TICK);
+                worst_inc = fmax(worst_inc, ie), worst_int = fmax(worst_int, ge);
+            }
+    printf("every register, every tick: worst 1 s increment error %.2e, worst error against "
+           "the integral %.2e (limit %.0e)\n", worst_inc, worst_int, LIM_TICK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accuracy_table),
         cmocka_unit_test(test_frequency_drift),
         cmocka_unit_test(test_energy_total_long_run),
+        cmocka_unit_test(test_energy_every_tick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,7 @@ typedef struct {
     } lp[4];
     bool armed;
     uint64_t last_zc_n;
+    mtr_frame_t last; /* the previous sample set: a crossing's split interpolates from it */
 
     /* windows: cyc since the last crossing, win whole cycles, pre energy-only */
     mtr_acc_t cyc, win, pre;
