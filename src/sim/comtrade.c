@@ -897,8 +897,85 @@ static int ct_stamp_rate(ct_t *c, sim_err_t *err)
     return SIM_OK;
 }
 
-/* The frames at MTR_FS: one resampler over the whole recording, its ratio set anew at
- * each rate change so time runs on without a gap or a restart. */
+/* Segment k starts at T[k] seconds; T[nseg] is the end. */
+static void ct_times(const ct_t *c, int nseg, double *T)
+{
+    T[0] = 0;
+    for (int k = 0; k < nseg; k++)
+        T[k + 1] = T[k] + (double)(c->endsamp[k] - (k ? c->endsamp[k - 1] : 0)) / c->rate[k];
+}
+
+/* The recording at time t (inside it), linearly interpolated between its samples: only
+ * the guard samples around a rate change use it. */
+static void ct_at(const ct_t *c, const double *T, int nseg, double t, float *o)
+{
+    int k = 0;
+    while (k + 1 < nseg && t >= T[k + 1])
+        k++;
+    uint64_t a = k ? c->endsamp[k - 1] : 0;
+    double pos = (t - T[k]) * c->rate[k];
+    pos = pos < 0 ? 0 : pos;
+    uint64_t j = (uint64_t)pos;
+    double fr = pos - (double)j;
+    j += a;
+    if (j + 1 >= c->nsamp) {
+        j = c->nsamp - 1;
+        fr = 0;
+    }
+    for (int s = 0; s < MTR_NCH; s++) {
+        double x0 = c->rows[j * MTR_NCH + (uint64_t)s];
+        double x1 = fr > 0 ? c->rows[(j + 1) * MTR_NCH + (uint64_t)s] : x0;
+        o[s] = (float)(x0 + fr * (x1 - x0));
+    }
+}
+
+/* One segment to MTR_FS, frames m0 .. m1 of the whole output: the segment with guard
+ * samples on each inner side (so no filter edge at a rate change), resampled, and the
+ * output frames whose times fall in the segment taken (within half an output sample). */
+static int ct_segment(ct_t *c, const double *T, int nseg, int k, float *out, uint64_t m0,
+                      uint64_t m1, sim_err_t *err)
+{
+    double r = c->rate[k], ratio = MTR_FS / r;
+    uint64_t a = k ? c->endsamp[k - 1] : 0, n = c->endsamp[k] - a;
+    size_t g = (size_t)(320.0 / (ratio < 1 ? ratio : 1)) + 8;
+    size_t gb = k ? g : 0, ga = k + 1 < nseg ? g : 0, nin = gb + (size_t)n + ga;
+    size_t cap = (size_t)((double)nin * ratio) + 16;
+    float *in = malloc(nin * sizeof(mtr_frame_t)), *o = malloc(cap * sizeof(mtr_frame_t));
+    int rc = in && o ? SIM_OK : SIM_ENOMEM;
+    if (rc == SIM_OK) {
+        for (size_t j = 0; j < gb; j++)
+            ct_at(c, T, nseg, T[k] - (double)(gb - j) / r, in + j * MTR_NCH);
+        memcpy(in + gb * MTR_NCH, c->rows + a * MTR_NCH, (size_t)n * sizeof(mtr_frame_t));
+        for (size_t j = 0; j < ga; j++)
+            ct_at(c, T, nseg, T[k + 1] + (double)j / r, in + (gb + (size_t)n + j) * MTR_NCH);
+        SRC_DATA d = {.data_in = in, .input_frames = (long)nin, .data_out = o,
+                      .output_frames = (long)cap, .src_ratio = ratio};
+        int e = src_simple(&d, SRC_SINC_BEST_QUALITY, MTR_NCH);
+        if (e) {
+            sim_errf(err, "%s: resampling segment %d: %s", c->path, k + 1, src_strerror(e));
+            rc = SIM_EIO;
+        } else {
+            /* output frame i is at T[k] - gb/r + i/MTR_FS */
+            double i0 = ((double)m0 / MTR_FS - T[k] + (double)gb / r) * MTR_FS;
+            long base = lround(i0);
+            for (uint64_t m = m0; m < m1; m++) {
+                long i = base + (long)(m - m0);
+                float *dst = out + m * MTR_NCH;
+                if (i >= 0 && i < d.output_frames_gen)
+                    memcpy(dst, o + (size_t)i * MTR_NCH, sizeof(mtr_frame_t));
+                else
+                    memset(dst, 0, sizeof(mtr_frame_t));
+            }
+        }
+    } else {
+        sim_errf(err, "%s: out of memory", c->path);
+    }
+    free(in);
+    free(o);
+    return rc;
+}
+
+/* The frames at MTR_FS, each segment resampled on its own (docs/scenarios.md). */
 static int ct_resample(ct_t *c, float **out, size_t *nout, sim_err_t *err)
 {
     int nseg = c->nrates ? c->nrates : 1;
@@ -917,47 +994,29 @@ static int ct_resample(ct_t *c, float **out, size_t *nout, sim_err_t *err)
         c->rows = NULL;
         return SIM_OK;
     }
-    double est = 16;
-    for (int k = 0; k < nseg; k++)
-        est += (double)(c->endsamp[k] - (k ? c->endsamp[k - 1] : 0)) * MTR_FS / c->rate[k] + 16;
-    size_t cap = (size_t)est;
-    int e = 0;
-    SRC_STATE *st = src_new(SRC_SINC_BEST_QUALITY, MTR_NCH, &e);
-    float *o = est < 4e9 ? malloc(cap * sizeof(mtr_frame_t)) : NULL;
-    size_t got = 0;
-    int rc = st && o ? SIM_OK : SIM_ENOMEM;
-    for (int k = 0; k < nseg && rc == SIM_OK; k++) {
-        uint64_t a = k ? c->endsamp[k - 1] : 0, b = c->endsamp[k];
-        double ratio = MTR_FS / c->rate[k];
-        src_set_ratio(st, ratio);
-        SRC_DATA d = {.data_in = c->rows + a * MTR_NCH, .input_frames = (long)(b - a),
-                      .src_ratio = ratio};
-        bool last = k == nseg - 1;
-        do {
-            d.data_out = o + got * MTR_NCH;
-            d.output_frames = (long)(cap - got);
-            d.end_of_input = last;
-            if ((e = src_process(st, &d)) != 0) {
-                rc = SIM_EIO;
-                break;
-            }
-            got += (size_t)d.output_frames_gen;
-            if (d.input_frames_used == 0 && d.output_frames_gen == 0 && !last)
-                break; /* the converter holds what it needs of this segment */
-            d.data_in += d.input_frames_used * MTR_NCH;
-            d.input_frames -= d.input_frames_used;
-        } while (got < cap && (d.input_frames > 0 || (last && d.output_frames_gen > 0)));
+    double *T = malloc((size_t)(nseg + 1) * sizeof *T);
+    if (!T) {
+        sim_errf(err, "%s: out of memory", c->path);
+        return SIM_ENOMEM;
     }
-    if (st)
-        src_delete(st);
+    ct_times(c, nseg, T);
+    double total = floor(T[nseg] * MTR_FS + 0.5);
+    float *o = total < 4e9 ? calloc((size_t)total + 1, sizeof(mtr_frame_t)) : NULL;
+    int rc = o ? SIM_OK : SIM_ENOMEM;
+    if (!o)
+        sim_errf(err, "%s: out of memory", c->path);
+    for (int k = 0; k < nseg && rc == SIM_OK; k++) {
+        uint64_t m0 = (uint64_t)floor(T[k] * MTR_FS + 0.5);
+        uint64_t m1 = k + 1 < nseg ? (uint64_t)floor(T[k + 1] * MTR_FS + 0.5) : (uint64_t)total;
+        rc = ct_segment(c, T, nseg, k, o, m0, m1, err);
+    }
+    free(T);
     if (rc != SIM_OK) {
         free(o);
-        sim_errf(err, "%s: resampler: %s", c->path, rc == SIM_ENOMEM ? "out of memory"
-                                                                    : src_strerror(e));
         return rc;
     }
     *out = o;
-    *nout = got;
+    *nout = (size_t)total;
     return SIM_OK;
 }
 
