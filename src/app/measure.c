@@ -14,7 +14,7 @@
 #include "objects/obj.h"
 #include "sim.h"
 
-enum { OPT_CSV_IN = 256 };
+enum { OPT_CSV_IN = 256, OPT_REFERENCE };
 
 static void usage(FILE *f)
 {
@@ -29,6 +29,8 @@ static void usage(FILE *f)
           "                         recordings: default the whole file)\n"
           "  --json | --csv         output format (default JSON lines; QNAN is null in JSON,\n"
           "                         an empty field in CSV)\n"
+          "  --reference FILE       compare with a reference meter's readings (CSV: t, then AI\n"
+          "                         names) and print the error per quantity, not readings\n"
           "  --help                 this text\n"
           "Recordings hold primary-side volts (to neutral, or to a common reference) and amps,\n"
           "channels Va Vb Vc Ia Ib Ic; a WAV as 32-bit float samples, any rate (resampled).\n",
@@ -61,9 +63,169 @@ static void print_cycle(const mtr_t *m, bool csv)
     puts("}");
 }
 
+/* ---- --reference: a reference meter's readings against this run ---- */
+
+/* A reference meter's readings: a CSV with a header "t,<AI name>,..." (the names
+ * measure --csv prints, any subset, any order) and a row per reading, t in seconds from
+ * the start, rising; a row is compared with the 1 s cycle that ends at that second
+ * (t rounded); an empty field is no reading. */
+typedef struct {
+    const char *path;
+    int ncol;
+    unsigned col[MTR_AI_COUNT]; /* AI instance per value column */
+    size_t nrow, next, matched;
+    double *t, *val;            /* nrow times, nrow x ncol values (NAN: none) */
+    size_t n[MTR_AI_COUNT];     /* per column: readings compared */
+    double sum[MTR_AI_COUNT], worst[MTR_AI_COUNT];
+} ref_t;
+
+static unsigned ref_ai_by_name(const char *name)
+{
+    for (unsigned k = 1; k <= MTR_AI_COUNT; k++)
+        if (!strcmp(obj_find(OBJ_AI, k)->name, name))
+            return k;
+    return 0;
+}
+
+static char *ref_field(char **s)
+{
+    char *f = *s, *c = strchr(f, ',');
+    if (c)
+        *c = '\0', *s = c + 1;
+    else
+        *s = NULL;
+    f[strcspn(f, "\r\n")] = '\0';
+    while (*f == ' ')
+        f++;
+    return f;
+}
+
+static int ref_fail(const ref_t *r, size_t line, const char *why, const char *what)
+{
+    fprintf(stderr, "s4100 measure: %s: line %zu: %s%s\n", r->path, line, why, what);
+    return -1;
+}
+
+static int ref_header(ref_t *r, char *s)
+{
+    if (strcmp(ref_field(&s), "t"))
+        return ref_fail(r, 1, "the header must begin with t", "");
+    while (s) {
+        char *name = ref_field(&s);
+        unsigned k = ref_ai_by_name(name);
+        if (!k)
+            return ref_fail(r, 1, "not the name of a reading: ", name);
+        for (int c = 0; c < r->ncol; c++)
+            if (r->col[c] == k)
+                return ref_fail(r, 1, "a reading named twice: ", name);
+        if (r->ncol == MTR_AI_COUNT)
+            return ref_fail(r, 1, "too many columns", "");
+        r->col[r->ncol++] = k;
+    }
+    return r->ncol ? 0 : ref_fail(r, 1, "no reading named after t", "");
+}
+
+static int ref_row(ref_t *r, char *s, size_t line)
+{
+    double *v = realloc(r->val, (r->nrow + 1) * (size_t)r->ncol * sizeof *v);
+    double *t = v ? realloc(r->t, (r->nrow + 1) * sizeof *t) : NULL;
+    if (v)
+        r->val = v;
+    if (!t)
+        return ref_fail(r, line, "out of memory", "");
+    r->t = t;
+    v += r->nrow * (size_t)r->ncol;
+    for (int c = -1; c < r->ncol; c++) {
+        if (!s)
+            return ref_fail(r, line, "fewer fields than the header", "");
+        char *f = ref_field(&s), *end;
+        double x = *f ? strtod(f, &end) : NAN;
+        if ((*f && (end == f || *end || !isfinite(x))) || (c < 0 && !*f))
+            return ref_fail(r, line, "not a number: ", f);
+        if (c < 0)
+            t[r->nrow] = round(x);
+        else
+            v[c] = x;
+    }
+    if (s)
+        return ref_fail(r, line, "more fields than the header", "");
+    if (t[r->nrow] < 1 || (r->nrow && t[r->nrow] <= t[r->nrow - 1]))
+        return ref_fail(r, line, "t must rise, from 1 s on (whole seconds)", "");
+    r->nrow++;
+    return 0;
+}
+
+static int ref_load(ref_t *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "s4100 measure: %s: cannot open\n", path);
+        return -1;
+    }
+    char line[8192];
+    size_t no = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        no++;
+        if (!strchr(line, '\n') && !feof(f))
+            rc = ref_fail(r, no, "longer than 8191 characters", "");
+        else if (no == 1)
+            rc = ref_header(r, line);
+        else if (line[strspn(line, " \r\n")])
+            rc = ref_row(r, line, no);
+    }
+    fclose(f);
+    if (rc == 0 && r->nrow == 0)
+        rc = ref_fail(r, no, "no readings", "");
+    return rc;
+}
+
+/* A cycle of the run against the reference row for that second, if there is one. */
+static void ref_cycle(ref_t *r, const mtr_t *m)
+{
+    while (r->next < r->nrow && r->t[r->next] < m->cycles)
+        r->next++;
+    if (r->next == r->nrow || r->t[r->next] != m->cycles)
+        return;
+    const double *v = r->val + r->next * (size_t)r->ncol;
+    r->matched++;
+    for (int c = 0; c < r->ncol; c++) {
+        double meas = m->ai[r->col[c]];
+        if (isnan(v[c]) || isnan(meas) || fabs(v[c]) < 1e-12)
+            continue; /* no reading, or none to take a percentage of */
+        double e = (meas - v[c]) / fabs(v[c]) * 100.0;
+        r->n[c]++;
+        r->sum[c] += e;
+        if (fabs(e) > fabs(r->worst[c]))
+            r->worst[c] = e;
+    }
+}
+
+/* The error of each quantity: (this run - reference) / |reference|, mean and worst. */
+static int ref_report(ref_t *r)
+{
+    if (r->matched < r->nrow)
+        fprintf(stderr, "s4100 measure: warning: %s: %zu of its %zu rows had no cycle of the run\n",
+                r->path, r->nrow - r->matched, r->nrow);
+    printf("%-24s %8s %14s %14s\n", "quantity", "readings", "mean error %", "worst error %");
+    for (int c = 0; c < r->ncol; c++) {
+        const char *name = obj_find(OBJ_AI, r->col[c])->name;
+        if (r->n[c])
+            printf("%-24s %8zu %+14.6f %+14.6f\n", name, r->n[c], r->sum[c] / (double)r->n[c],
+                   r->worst[c]);
+        else
+            printf("%-24s %8d %14s %14s\n", name, 0, "-", "-");
+    }
+    free(r->t);
+    free(r->val);
+    return r->matched ? 0 : -1;
+}
+
 /* Feed n frames, switching the pulse input where the recording's contact changes. */
 static void feed(mtr_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, bool csv,
-                 unsigned *cycles_left)
+                 unsigned *cycles_left, ref_t *ref)
 {
     size_t off = 0;
     while (off < n && *cycles_left) {
@@ -76,7 +238,7 @@ static void feed(mtr_t *m, mtr_frame_t *x, const uint8_t *pulse, size_t n, bool 
             bool cycle = false;
             done += mtr_feed(m, x + off + done, run - done, &cycle);
             if (cycle) {
-                print_cycle(m, csv);
+                ref ? ref_cycle(ref, m) : print_cycle(m, csv);
                 (*cycles_left)--;
             }
         }
@@ -159,7 +321,7 @@ static void recording_end(const char *path, uint64_t frames, unsigned cycles, bo
 
 int app_measure(int argc, char **argv)
 {
-    static struct option opts[APP_N_SETTINGS + 8];
+    static struct option opts[APP_N_SETTINGS + 9];
     size_t no = 0;
     opts[no++] = (struct option){"scenario", required_argument, NULL, 's'};
     opts[no++] = (struct option){"wav", required_argument, NULL, 'w'};
@@ -167,11 +329,12 @@ int app_measure(int argc, char **argv)
     opts[no++] = (struct option){"seconds", required_argument, NULL, 'n'};
     opts[no++] = (struct option){"json", no_argument, NULL, 'j'};
     opts[no++] = (struct option){"csv", no_argument, NULL, 'c'};
+    opts[no++] = (struct option){"reference", required_argument, NULL, OPT_REFERENCE};
     opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
     no += app_settings_options(opts + no);
     opts[no] = (struct option){0, 0, 0, 0};
 
-    const char *scenario = NULL, *wav = NULL, *csv_in = NULL;
+    const char *scenario = NULL, *wav = NULL, *csv_in = NULL, *reference = NULL;
     bool csv = false, have_seconds = false;
     double seconds = 10;
     app_settings_t st = {{0}, {0}};
@@ -185,6 +348,7 @@ int app_measure(int argc, char **argv)
         case OPT_CSV_IN: csv_in = optarg; break;
         case 'j': csv = false; break;
         case 'c': csv = true; break;
+        case OPT_REFERENCE: reference = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'n':
             if (!parse_seconds(optarg, &seconds))
@@ -239,10 +403,17 @@ int app_measure(int argc, char **argv)
 
     mtr_t m; /* the engine alone: 2 KB */
     mtr_init(&m, &cfg, NULL);
+    ref_t ref, *refp = reference ? &ref : NULL;
+    if (refp && ref_load(refp, reference) < 0) {
+        free(ref.t), free(ref.val), sim_close(src);
+        return 2;
+    }
+    if (refp && scenario && !have_seconds)
+        seconds = ref.t[ref.nrow - 1]; /* as long as the reference */
     unsigned asked = (scenario || have_seconds) ? (unsigned)seconds : ~0u;
     unsigned cycles_left = asked;
     uint64_t frames = 0;
-    if (csv)
+    if (csv && !refp)
         print_header_csv();
 
     enum { CHUNK = 1024 };
@@ -254,6 +425,8 @@ int app_measure(int argc, char **argv)
             fflush(stdout);
             fprintf(stderr, "s4100 measure: %s\n", err.msg);
             sim_close(src);
+            if (refp)
+                free(ref.t), free(ref.val);
             return 1;
         }
         if (n == 0) {
@@ -263,9 +436,13 @@ int app_measure(int argc, char **argv)
         }
         frames += (uint64_t)n;
         sim_afe(&cfg, buf, (size_t)n);
-        feed(&m, buf, pulse, (size_t)n, csv, &cycles_left);
+        feed(&m, buf, pulse, (size_t)n, csv, &cycles_left, refp);
     }
     sim_close(src);
+    if (refp && ref_report(refp) < 0) {
+        fprintf(stderr, "s4100 measure: %s: no row matched a cycle of the run\n", reference);
+        return 1;
+    }
     if (fflush(stdout) != 0) {
         perror("s4100 measure: stdout");
         return 1;
