@@ -77,6 +77,18 @@ static int num(const char *opt, const char *arg, double lo, double hi, double *o
     return 0;
 }
 
+/* A whole number within [lo, hi]. */
+static int whole(const char *opt, const char *arg, double lo, double hi, double *out)
+{
+    if (num(opt, arg, lo, hi, out))
+        return -1;
+    if (*out != floor(*out)) {
+        fprintf(stderr, "s4100 verify: --%s: '%s' is not a whole number\n", opt, arg);
+        return -1;
+    }
+    return 0;
+}
+
 static int take_afe(vf_opts_t *o, int c, const char *arg)
 {
     double v;
@@ -86,11 +98,10 @@ static int take_afe(vf_opts_t *o, int c, const char *arg)
     case O_OFFSET: if (num("afe-offset", arg, -5, 5, &o->afe.offset_pct)) return -1; break;
     case O_NOISE: if (num("afe-noise", arg, 0, 5, &o->afe.noise_pct)) return -1; break;
     case O_BITS:
-        if (num("afe-bits", arg, 0, 32, &v) || v != floor(v) || (v > 0 && v < 8)) {
-            if (v == v && v != floor(v))
-                fprintf(stderr, "s4100 verify: --afe-bits: '%s' is not a whole number\n", arg);
-            else if (v > 0 && v < 8)
-                fprintf(stderr, "s4100 verify: --afe-bits: '%s': 0 or 8 to 32\n", arg);
+        if (whole("afe-bits", arg, 0, 32, &v))
+            return -1;
+        if (v > 0 && v < 8) {
+            fprintf(stderr, "s4100 verify: --afe-bits: '%s': 0 (ideal) or 8 to 32\n", arg);
             return -1;
         }
         o->afe.bits = (int)v;
@@ -136,12 +147,12 @@ static int parse(int argc, char **argv, vf_opts_t *o)
         case O_JSON: o->json = optarg; break;
         case O_SVG: o->svg = optarg; break;
         case O_SEED:
-            if (num("seed", optarg, 0, 9007199254740992.0, &v) || v != floor(v))
+            if (whole("seed", optarg, 0, 9007199254740992.0, &v))
                 return 2;
             o->afe.seed = (uint64_t)v;
             break;
         case O_SECONDS:
-            if (num("seconds", optarg, 1, 600, &v) || v != floor(v))
+            if (whole("seconds", optarg, 1, 600, &v))
                 return 2;
             o->seconds = (unsigned)v;
             break;
