@@ -544,8 +544,9 @@ static int ct_map(ct_t *c, const sim_comtrade_opts_t *opt, sim_err_t *err)
     for (int s = 0; s < MTR_NCH; s++)
         if (!set[s] && c->slot[s] < 0) {
             sim_errf(err, "%s: no analog channel for %s (phase %c, unit %s): name one with "
-                     "--comtrade-map %s=N, or %s=none", c->path, ct_slot_name[s], 'A' + s % 3,
-                     s < 3 ? "V or kV" : "A or kA", ct_slot_name[s], ct_slot_name[s]);
+                     "--comtrade-map %c%c=N, or %c%c=none", c->path, ct_slot_name[s], 'A' + s % 3,
+                     s < 3 ? "V or kV" : "A or kA", s < 3 ? 'v' : 'i', 'a' + s % 3,
+                     s < 3 ? 'v' : 'i', 'a' + s % 3);
             return SIM_EKEY;
         }
     return SIM_OK;
