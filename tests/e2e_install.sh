@@ -128,7 +128,7 @@ if groff -man -ww -z "$page" 2>"$tmp/groff.err" && [ ! -s "$tmp/groff.err" ]; th
 else
     bad "groff warnings: $(cat "$tmp/groff.err")"
 fi
-for cmd in run measure site ctl; do
+for cmd in run measure site ctl verify; do
     "$p/bin/s4100" "$cmd" --help >"$tmp/help.txt"
     absent=
     for opt in $(grep -oE -- '--[a-z][a-z0-9-]*' "$tmp/help.txt" | sort -u); do
