@@ -14,17 +14,22 @@
 #include "objects/obj.h"
 #include "sim.h"
 
-enum { OPT_CSV_IN = 256, OPT_REFERENCE };
+enum { OPT_CSV_IN = 256, OPT_REFERENCE, OPT_COMTRADE, OPT_COMTRADE_MAP };
 
 static void usage(FILE *f)
 {
-    fputs("usage: s4100 measure (--scenario FILE | --wav FILE | --csv-in FILE) [options]\n"
+    fputs("usage: s4100 measure (--scenario FILE | --wav FILE | --csv-in FILE |\n"
+          "                      --comtrade FILE) [options]\n"
           "Runs the metering engine over a scenario or a recording as fast as it can and\n"
           "prints the readings of each 1 s cycle, keyed by the AI object names.\n"
           "  --scenario FILE        a scenario (docs/scenarios.md; shipped ones in scenarios/)\n"
           "  --wav FILE             a 6-channel WAV recording\n"
           "  --csv-in FILE          a CSV recording: va,vb,vc,ia,ib,ic per line, optional\n"
           "                         header and t column\n"
+          "  --comtrade FILE        a COMTRADE recording (IEEE C37.111): FILE.cfg with its\n"
+          "                         .dat, or FILE.cff\n"
+          "  --comtrade-map MAP     its analog channels for Va..Ic, e.g. va=1,vb=2,ic=IC3\n"
+          "                         (number, ch_id or none; default: by phase id and unit)\n"
           "  --seconds N            how many 1 s cycles (scenarios: default 10;\n"
           "                         recordings: default the whole file)\n"
           "  --json | --csv         output format (default JSON lines; QNAN is null in JSON,\n"
@@ -321,11 +326,13 @@ static void recording_end(const char *path, uint64_t frames, unsigned cycles, bo
 
 int app_measure(int argc, char **argv)
 {
-    static struct option opts[APP_N_SETTINGS + 9];
+    static struct option opts[APP_N_SETTINGS + 11];
     size_t no = 0;
     opts[no++] = (struct option){"scenario", required_argument, NULL, 's'};
     opts[no++] = (struct option){"wav", required_argument, NULL, 'w'};
     opts[no++] = (struct option){"csv-in", required_argument, NULL, OPT_CSV_IN};
+    opts[no++] = (struct option){"comtrade", required_argument, NULL, OPT_COMTRADE};
+    opts[no++] = (struct option){"comtrade-map", required_argument, NULL, OPT_COMTRADE_MAP};
     opts[no++] = (struct option){"seconds", required_argument, NULL, 'n'};
     opts[no++] = (struct option){"json", no_argument, NULL, 'j'};
     opts[no++] = (struct option){"csv", no_argument, NULL, 'c'};
@@ -335,6 +342,10 @@ int app_measure(int argc, char **argv)
     opts[no] = (struct option){0, 0, 0, 0};
 
     const char *scenario = NULL, *wav = NULL, *csv_in = NULL, *reference = NULL;
+    const char *comtrade = NULL;
+    sim_comtrade_opts_t ct_map;
+    memset(&ct_map, 0, sizeof ct_map);
+    sim_err_t err = {{0}};
     bool csv = false, have_seconds = false;
     double seconds = 10;
     app_settings_t st = {{0}, {0}};
@@ -346,6 +357,13 @@ int app_measure(int argc, char **argv)
         case 's': scenario = optarg; break;
         case 'w': wav = optarg; break;
         case OPT_CSV_IN: csv_in = optarg; break;
+        case OPT_COMTRADE: comtrade = optarg; break;
+        case OPT_COMTRADE_MAP:
+            if (sim_comtrade_map(&ct_map, optarg, &err) != SIM_OK) {
+                fprintf(stderr, "s4100 measure: --comtrade-map: %s\n", err.msg);
+                return 2;
+            }
+            break;
         case 'j': csv = false; break;
         case 'c': csv = true; break;
         case OPT_REFERENCE: reference = optarg; break;
@@ -369,17 +387,18 @@ int app_measure(int argc, char **argv)
         hint();
         return 2;
     }
-    if (!!scenario + !!wav + !!csv_in != 1) {
-        fprintf(stderr, "s4100 measure: give exactly one of --scenario, --wav, --csv-in\n");
+    if (!!scenario + !!wav + !!csv_in + !!comtrade != 1) {
+        fprintf(stderr, "s4100 measure: give exactly one of --scenario, --wav, --csv-in, "
+                        "--comtrade\n");
         hint();
         return 2;
     }
 
-    sim_err_t err = {{0}};
     sim_source_t *src = NULL;
-    int rc = scenario ? sim_open_scenario(&src, scenario, &err)
-             : wav    ? sim_open_wav(&src, wav, &err)
-                      : sim_open_csv(&src, csv_in, &err);
+    int rc = scenario   ? sim_open_scenario(&src, scenario, &err)
+             : wav      ? sim_open_wav(&src, wav, &err)
+             : comtrade ? sim_open_comtrade(&src, comtrade, &ct_map, &err)
+                        : sim_open_csv(&src, csv_in, &err);
     if (rc < 0) {
         fprintf(stderr, "s4100 measure: %s\n", err.msg);
         return 1;
@@ -431,7 +450,7 @@ int app_measure(int argc, char **argv)
         }
         if (n == 0) {
             fflush(stdout);
-            recording_end(wav ? wav : csv_in, frames, asked - cycles_left, have_seconds, seconds);
+            recording_end(wav ? wav : comtrade ? comtrade : csv_in, frames, asked - cycles_left, have_seconds, seconds);
             break;
         }
         frames += (uint64_t)n;

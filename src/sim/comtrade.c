@@ -930,6 +930,23 @@ static void ct_at(const ct_t *c, const double *T, int nseg, double t, float *o)
     }
 }
 
+/* The guard length from g on that puts the resampler's output grid on the whole
+ * output's grid (its first frame at want + gb x ratio frames), or closest to it: a
+ * fraction left over would shift the time of everything after a rate change. */
+static size_t ct_guard(size_t g, double want, double ratio)
+{
+    size_t best = g;
+    double bd = 1;
+    for (size_t x = g; x < g + 4096 && bd > 1e-9; x++) {
+        double i0 = want + (double)x * ratio, d = fabs(i0 - floor(i0 + 0.5));
+        if (d < bd) {
+            bd = d;
+            best = x;
+        }
+    }
+    return best;
+}
+
 /* One segment to MTR_FS, frames m0 .. m1 of the whole output: the segment with guard
  * samples on each inner side (so no filter edge at a rate change), resampled, and the
  * output frames whose times fall in the segment taken (within half an output sample). */
@@ -939,7 +956,8 @@ static int ct_segment(ct_t *c, const double *T, int nseg, int k, float *out, uin
     double r = c->rate[k], ratio = MTR_FS / r;
     uint64_t a = k ? c->endsamp[k - 1] : 0, n = c->endsamp[k] - a;
     size_t g = (size_t)(320.0 / (ratio < 1 ? ratio : 1)) + 8;
-    size_t gb = k ? g : 0, ga = k + 1 < nseg ? g : 0, nin = gb + (size_t)n + ga;
+    size_t gb = k ? ct_guard(g, (double)m0 - T[k] * MTR_FS, ratio) : 0;
+    size_t ga = k + 1 < nseg ? g : 0, nin = gb + (size_t)n + ga;
     size_t cap = (size_t)((double)nin * ratio) + 16;
     float *in = malloc(nin * sizeof(mtr_frame_t)), *o = malloc(cap * sizeof(mtr_frame_t));
     int rc = in && o ? SIM_OK : SIM_ENOMEM;
