@@ -819,7 +819,7 @@ static void end_of_second(mtr_t *m)
  * which whole cycles do not cancel (the cut falls at a different place in the sample
  * each time) and which reaches 1e-5 of a phase's energy at 45.7 Hz. The weight alpha
  * of a constant is kept, and so are the sample counts the windows' durations use. */
-static void split_sums(double *restrict dst, double *restrict cyc, const double *restrict c,
+static inline void split_sums(double *restrict dst, double *restrict cyc, const double *restrict c,
                        const double *restrict c0, double alpha)
 {
     double a1 = 0.5 * alpha * (1.0 + alpha), a0 = 0.5 * alpha * (1.0 - alpha);
@@ -935,7 +935,7 @@ static void run_bc_ll(mtr_t *m, const mtr_frame_t *x, size_t n)
 }
 
 /* One sample set's products, with w its voltage integrals. */
-static void products(const mtr_t *m, const float *s, const double *w, double *c)
+static inline void products(const mtr_t *m, const float *s, const double *w, double *c)
 {
     double va = s[MTR_VA], vb = s[MTR_VB], vc = s[MTR_VC];
     double vp[3] = {phase_a_volts(va, vb, m->cfg.system_type == 11 ? 1.0 : 0.0), vb, vc};
@@ -948,12 +948,14 @@ static void products(const mtr_t *m, const float *s, const double *w, double *c)
     }
 }
 
-/* The sample that holds an accepted crossing: its products split at the crossing. */
-static void crossing_sample(mtr_t *m, const float *s)
+/* The sample that holds an accepted crossing (prev: the set before it): its products
+ * split at the crossing. */
+static void crossing_sample(mtr_t *m, const float *s, const float *prev)
 {
     double va = s[MTR_VA], vb = s[MTR_VB];
-    double c[MTR_NACC] = {0}, c0[MTR_NACC] = {0};
-    products(m, m->last, m->w, c0);
+    double c[MTR_NACC], c0[MTR_NACC];
+    c[15] = c0[15] = 0.0; /* the padding slot */
+    products(m, prev, m->w, c0);
     for (int p = 0; p < 3; p++) {
         double v = p ? (double)s[MTR_VA + p] : phase_a_volts(va, vb, m->cfg.system_type == 11);
         m->w[p] += 0.5 * (v + m->vprev[p]), m->vprev[p] = v;
@@ -983,9 +985,8 @@ size_t mtr_feed(mtr_t *m, mtr_frame_t *x, size_t n, bool *cycle)
         m->n += run;
         k += run;
         if (k < todo) {
-            if (k > 0)
-                memcpy(m->last, in[k - 1], sizeof m->last);
-            crossing_sample(m, in[k++]);
+            crossing_sample(m, in[k], k > 0 ? in[k - 1] : m->last);
+            k++;
         }
     }
     if (todo > 0)
