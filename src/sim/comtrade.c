@@ -617,10 +617,16 @@ static int ct_missing(ct_t *c, const char *where, uint64_t at, const char *what,
     return SIM_ESYNTAX;
 }
 
-static int ct_binary(ct_t *c, sim_err_t *err)
+static size_t ct_recsize(const ct_t *c)
 {
     size_t w = c->ft == CT_BINARY ? 2 : 4;
-    size_t rec = 8 + (size_t)c->na * w + 2 * (((size_t)c->nd + 15) / 16);
+    return 8 + (size_t)c->na * w + 2 * (((size_t)c->nd + 15) / 16);
+}
+
+/* The data holds exactly the records the .cfg gives. */
+static int ct_binary_size(const ct_t *c, sim_err_t *err)
+{
+    size_t rec = ct_recsize(c);
     uint64_t whole = c->dat_len / rec;
     if (whole < c->nsamp || c->dat_len % rec) {
         sim_errf(err, "%s: record %llu: %s: %zu bytes hold %llu records of %zu bytes, the cfg "
@@ -635,6 +641,12 @@ static int ct_binary(ct_t *c, sim_err_t *err)
                  c->rate_line);
         return SIM_ESYNTAX;
     }
+    return SIM_OK;
+}
+
+static int ct_binary(ct_t *c, sim_err_t *err)
+{
+    size_t w = c->ft == CT_BINARY ? 2 : 4, rec = ct_recsize(c);
     for (uint64_t r = 0; r < c->nsamp; r++) {
         const uint8_t *p = c->dat + r * rec;
         uint32_t t = ct_le32(p + 4);
@@ -720,7 +732,8 @@ static bool ct_blank(const char *p, const char *e)
     return true;
 }
 
-static int ct_ascii(ct_t *c, sim_err_t *err)
+/* The data holds exactly the lines the .cfg gives. */
+static int ct_ascii_size(const ct_t *c, sim_err_t *err)
 {
     const char *p = (const char *)c->dat, *end = p + c->dat_len;
     uint64_t count = 0;
@@ -735,6 +748,12 @@ static int ct_ascii(ct_t *c, sim_err_t *err)
                  c->dpath, (unsigned long long)count, c->rate_line, (unsigned long long)c->nsamp);
         return SIM_ESYNTAX;
     }
+    return SIM_OK;
+}
+
+static int ct_ascii(ct_t *c, sim_err_t *err)
+{
+    const char *p = (const char *)c->dat, *end = p + c->dat_len;
     char **f = malloc((size_t)(2 + c->na + c->nd) * sizeof *f);
     char *buf = malloc(c->dat_len + 1);
     int rc = f && buf ? SIM_OK : SIM_ENOMEM;
@@ -1095,12 +1114,9 @@ static int ct_open(ct_t *c, const sim_comtrade_opts_t *opt, sim_source_t **out, 
     if (!cff && (rc = ct_load_dat(c, err)) != SIM_OK)
         return rc;
     /* Counts from the .cfg are only trusted once the data is known to hold them. */
-    uint64_t min_rec = c->ft == CT_ASCII ? 2 : 8;
-    if (c->nsamp > c->dat_len / min_rec + 1) {
-        sim_errf(err, "%s: %zu bytes cannot hold the %llu samples the cfg (line %d) gives",
-                 c->dpath, c->dat_len, (unsigned long long)c->nsamp, c->rate_line);
-        return SIM_ESYNTAX;
-    }
+    rc = c->ft == CT_ASCII ? ct_ascii_size(c, err) : ct_binary_size(c, err);
+    if (rc != SIM_OK)
+        return rc;
     c->rows = calloc(c->nsamp, sizeof(mtr_frame_t));
     c->ts = c->nrates ? NULL : calloc(c->nsamp, sizeof *c->ts);
     if (!c->rows || (!c->nrates && !c->ts)) {

@@ -1,0 +1,84 @@
+#!/bin/bash
+# s4100 measure --comtrade on recordings from the independent writer (comtrade_write.py):
+# every data format, .cfg/.dat and .cff, secondary values in kV with the channels in
+# another order, several rates, a channel map; the readings against the analytic values.
+# Malformed files and bad options: one line naming the file and line/record, exit != 0.
+# Usage: e2e_comtrade.sh <s4100 binary> <repo root>
+set -euo pipefail
+bin=$1
+root=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fails=$((fails + 1)); echo "FAIL - $1"; }
+w() { python3 "$root/tests/comtrade_write.py" "$@"; }
+
+# readings of the last second: V, I (RMS per phase), phi (current lag, degrees)
+check() { # name file V I phi [expected current average] -- measure options...
+    local name=$1 file=$2 v=$3 i=$4 phi=$5 iavg=$6
+    shift 6
+    if "$bin" measure --comtrade "$file" --csv "$@" >"$tmp/out.csv" 2>"$tmp/err" &&
+        python3 - "$tmp/out.csv" "$v" "$i" "$phi" "$iavg" <<'PY'; then
+import csv, math, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+v, i, phi, iavg = map(float, sys.argv[2:6])
+assert len(rows) >= 2, len(rows)
+r = {k: float(x) for k, x in rows[-1].items() if x != ""}
+def close(k, want, rel):
+    assert abs(r[k] - want) <= rel * abs(want), (k, r[k], want)
+close("Volts_LN_Avg", v, 1e-4); close("Volts_LL_Avg", v * math.sqrt(3), 1e-4)
+close("Current Average", iavg, 1e-4); close("Frequency", 60, 1e-5)
+if iavg == i:
+    c = math.cos(math.radians(phi))
+    close("PF_Total", c, 1e-4); close("KW_Total", 3 * v * i * c / 1000, 2e-4)
+    close("KVA_Total", 3 * v * i / 1000, 1e-4)
+PY
+        ok "$name"
+    else
+        bad "$name: $(cat "$tmp/err")"
+    fi
+}
+
+for fmt in ascii binary binary32 float32; do
+    w "$tmp/$fmt" --format "$fmt" --rates 5000:15000
+    check "$fmt .cfg/.dat: V, I, PF, P, f" "$tmp/$fmt.cfg" 230 50 30 50 --ct-primary 100
+    w "$tmp/c$fmt" --format "$fmt" --cff --rates 4000:12000 --phi -45 --i 20
+    check "$fmt .cff" "$tmp/c$fmt.cff" 230 20 -45 20 --ct-primary 100
+done
+w "$tmp/sec" --format binary32 --secondary --kv --shuffle --v 7967 --i 320 --phi 10 --rates 4800:14400
+check "secondary, kV/kA, shuffled channels" "$tmp/sec.cfg" 7967 320 10 320 --ct-primary 400 --pt-ratio 120 \
+    --system-voltage 13800
+w "$tmp/multi" --format float32 --rev 2013 --rates 6000:6000,1000:1000,2520:2520
+check "three sample rates in one file" "$tmp/multi.cfg" 230 50 30 50 --ct-primary 100
+w "$tmp/map" --format binary --rates 5000:15000
+check "--comtrade-map ic=none" "$tmp/map.cfg" 230 50 30 33.3333333 --ct-primary 100 --comtrade-map ic=none
+
+expect_error() { # name, exit code, pattern, command...
+    local name=$1 want=$2 pat=$3
+    shift 3
+    local rc=0
+    "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    if [ "$rc" -eq "$want" ] && head -1 "$tmp/err" | grep -qF -- "$pat" &&
+        [ "$(grep -c '^s4100 measure:' "$tmp/err")" -eq 1 ]; then
+        ok "$name: '$(head -1 "$tmp/err")'"
+    else
+        bad "$name: exit $rc, stderr: $(cat "$tmp/err")"
+    fi
+}
+cp "$tmp/binary.cfg" "$tmp/trunc.cfg"
+head -c 1000 "$tmp/binary.dat" >"$tmp/trunc.dat"
+expect_error "truncated data" 1 "trunc.dat: record 42: truncated" "$bin" measure --comtrade "$tmp/trunc.cfg"
+sed 's/^FLOAT32/FLOAT64/' "$tmp/float32.cfg" >"$tmp/unk.cfg"
+cp "$tmp/float32.dat" "$tmp/unk.dat"
+expect_error "unknown format" 1 "unk.cfg: line 17: data file type is not" "$bin" measure --comtrade "$tmp/unk.cfg"
+expect_error "missing .dat" 1 "nodat.dat: cannot open" \
+    bash -c "cp '$tmp/ascii.cfg' '$tmp/nodat.cfg' && exec '$bin' measure --comtrade '$tmp/nodat.cfg'"
+expect_error "map to a current channel" 1 "map.cfg: line 6: channel 4 'IA' has unit 'A', Va needs V or kV" \
+    "$bin" measure --comtrade "$tmp/map.cfg" --comtrade-map va=4
+expect_error "bad map" 2 "--comtrade-map: channel map 'vq=1'" "$bin" measure --comtrade "$tmp/map.cfg" --comtrade-map vq=1
+expect_error "two inputs" 2 "give exactly one of" "$bin" measure --comtrade "$tmp/map.cfg" --wav x.wav
+
+echo "$pass passed, $fails failed"
+[ "$fails" -eq 0 ]
