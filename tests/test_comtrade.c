@@ -291,7 +291,7 @@ static void test_errors(void **state)
         {14, "5000,0", "line 14: endsamp 0 does not increase"},
         {14, "-5,10000", "line 14: sample rate -5 Hz is not positive"},
         {14, "0.001,10000", "line 14: sample rate 0.001 Hz cannot be resampled"},
-        {15, "32/13/2026,02:00:00", "line 15: expected a time stamp"},
+        {15, "32/13/2026,02:00:00", "line 15: first sample time stamp: expected dd/mm/yyyy"},
         {17, "BINARY64", "line 17: data file type is not ASCII, BINARY, BINARY32 or FLOAT32"},
         {18, "-1", "line 18: timemult is not a positive number"},
         {17, NULL, "line 17: data file type is not"},

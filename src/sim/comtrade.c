@@ -45,6 +45,7 @@ typedef struct {
     size_t cfg_len;
     const char *p, *end; /* .cfg cursor */
     int line;
+    char raw[CT_LINE_MAX]; /* the current line as read, for messages (ct_split cuts) */
     const uint8_t *dat; /* data bytes */
     size_t dat_len;
     int dat_line0;     /* line of the data's first line in dpath, less one */
@@ -173,6 +174,7 @@ static bool ct_next(ct_t *c, char *buf, int *rc, sim_err_t *err)
     memcpy(tmp, c->p, n);
     tmp[n] = '\0';
     strcpy(buf, ct_trim(tmp));
+    strcpy(c->raw, buf);
     c->p = nl ? nl + 1 : c->end;
     return true;
 }
@@ -207,7 +209,7 @@ static int ct_station(ct_t *c, sim_err_t *err)
         return rc;
     int nf = ct_split(buf, f, 4);
     if (nf < 2 || nf > 3)
-        return ct_bad(c, err, "station line: expected station_name,rec_dev_id[,rev_year], got", buf);
+        return ct_bad(c, err, "station line: expected station_name,rec_dev_id[,rev_year], got", c->raw);
     c->rev = 1991;
     if (nf == 3 && *f[2]) {
         uint64_t y;
@@ -245,7 +247,7 @@ static int ct_counts(ct_t *c, sim_err_t *err)
     uint64_t tt;
     if (ct_split(buf, f, 4) != 3 || !ct_uint(f[0], 2 * CT_MAX_CH, &tt) ||
         !ct_count(f[1], 'A', &c->na) || !ct_count(f[2], 'D', &c->nd))
-        return ct_bad(c, err, "channel counts: expected TT,##A,##D (at most 4096 each), got", buf);
+        return ct_bad(c, err, "channel counts: expected TT,##A,##D (at most 4096 each), got", c->raw);
     if (tt != (uint64_t)(c->na + c->nd)) {
         sim_errf(err, "%s: line %d: %llu channels in all, but %d analog + %d digital", c->path,
                  c->line, (unsigned long long)tt, c->na, c->nd);
@@ -365,7 +367,7 @@ static int ct_rates(ct_t *c, sim_err_t *err)
         uint64_t e;
         if (ct_split(buf, f, 3) != 2 || !sim_parse_double(f[0], &c->rate[k]) ||
             !ct_uint(f[1], CT_MAX_SAMPLES, &e))
-            return ct_bad(c, err, "expected samp,endsamp, got", buf);
+            return ct_bad(c, err, "expected samp,endsamp, got", c->raw);
         if (nr && !(c->rate[k] > 0)) {
             sim_errf(err, "%s: line %d: sample rate %g Hz is not positive", c->path, c->line,
                      c->rate[k]);
@@ -396,8 +398,11 @@ static int ct_stamp(ct_t *c, const char *what, sim_err_t *err)
               sscanf(f[0], "%2u/%2u/%4u%n", &d, &m, &y, &n1) == 3 && f[0][n1] == '\0' &&
               sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && sim_parse_double(f[1] + n2, &ss) &&
               d >= 1 && d <= 31 && m >= 1 && m <= 31 && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
-    if (!ok)
-        return ct_bad(c, err, "expected a time stamp dd/mm/yyyy,hh:mm:ss.ssssss for the", what);
+    if (!ok) {
+        sim_errf(err, "%s: line %d: %s time stamp: expected dd/mm/yyyy,hh:mm:ss.ssssss, got "
+                 "'%.40s'", c->path, c->line, what, c->raw);
+        return SIM_ESYNTAX;
+    }
     const char *dot = strchr(f[1] + n2, '.');
     if (dot && strlen(dot + 1) >= 9)
         c->ns = true;
