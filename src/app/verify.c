@@ -423,13 +423,22 @@ static bool svg_first_of_series(const sim_tp_t *tp, size_t k)
 static void svg_draw_series(FILE *f, const svg_panel_t *p, const sim_tp_t *tp,
                             const vf_result_t *r, const size_t *idx, size_t m, const char *col)
 {
-    /* The limit band: +-limit stepping at each point's current. */
+    /* The limit band: a point's limit holds up to the next point's current, where the
+     * standard's current ranges change. */
     fprintf(f, "<polygon fill=\"%s\" fill-opacity=\"0.08\" stroke=\"%s\" stroke-dasharray=\"4 3\" "
                "stroke-opacity=\"0.6\" points=\"", col, col);
-    for (size_t j = 0; j < m; j++)
-        fprintf(f, "%.1f,%.1f ", svg_x(p, tp[idx[j]].ipct), svg_y(p, tp[idx[j]].limit));
-    for (size_t j = m; j-- > 0;)
-        fprintf(f, "%.1f,%.1f ", svg_x(p, tp[idx[j]].ipct), svg_y(p, -tp[idx[j]].limit));
+    for (size_t j = 0; j < m; j++) {
+        double l = tp[idx[j]].limit;
+        fprintf(f, "%.1f,%.1f ", svg_x(p, tp[idx[j]].ipct), svg_y(p, l));
+        if (j + 1 < m)
+            fprintf(f, "%.1f,%.1f ", svg_x(p, tp[idx[j + 1]].ipct), svg_y(p, l));
+    }
+    for (size_t j = m; j-- > 0;) {
+        double l = tp[idx[j]].limit;
+        if (j + 1 < m)
+            fprintf(f, "%.1f,%.1f ", svg_x(p, tp[idx[j + 1]].ipct), svg_y(p, -l));
+        fprintf(f, "%.1f,%.1f ", svg_x(p, tp[idx[j]].ipct), svg_y(p, -l));
+    }
     fputs("\"/>\n", f);
     fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", col);
     for (size_t j = 0; j < m; j++)
