@@ -650,6 +650,68 @@ static void test_dc_offset(void **state)
     assert_near(M.ai[MTR_AI_KVAR], q, q * 0.002);
 }
 
+/* The partial cycle credited at a tick is trued up at the next: a load that stops inside
+ * a line cycle leaves every register where the energy ended (within one line cycle), it
+ * never goes back, and nothing more is credited once the load is gone. */
+static void test_energy_credit_trued_up(void **state)
+{
+    (void)state;
+    start(&M, 40);
+    wave_t w;
+    wave_balanced(&w, 45.7, 277, 50, 30);
+    static mtr_frame_t buf[MTR_FS];
+    double P = 277.0 * 50 * cos(W_PI / 6), cycle_j = 3 * 277.0 * 50 / 45.7;
+    const uint32_t stop = 3 * MTR_FS + 1000; /* inside a line cycle, mid-second */
+    double prev[MTR_E_COUNT] = {0};
+    for (int s = 0; s < 7; s++) {
+        wave_fill(&w, &M.cfg, buf, MTR_FS);
+        for (uint32_t k = 0; k < MTR_FS; k++)
+            if ((uint32_t)s * MTR_FS + k >= stop)
+                buf[k][MTR_IA] = buf[k][MTR_IB] = buf[k][MTR_IC] = 0.0f;
+        size_t off = 0;
+        while (off < MTR_FS)
+            off += mtr_feed(&M, buf + off, MTR_FS - off, NULL);
+        for (int k = 0; k < MTR_E_COUNT; k++) {
+            double e = (double)M.nv.e[k].j + M.nv.e[k].frac;
+            assert_true(e >= prev[k]); /* never back */
+            if (s >= 5)
+                assert_true(e == prev[k]); /* no load: nothing more */
+            prev[k] = e;
+        }
+        if (s < 3) /* steady: to the sample */
+            assert_near(prev[MTR_E_KWH_IMP], 3 * P * (s + 1), 1e-5 * 3 * P * (s + 1));
+    }
+    double exact = 3 * P * stop / MTR_FS;
+    assert_near(prev[MTR_E_KWH_IMP], exact, cycle_j);
+    for (int p = 0; p < 3; p++)
+        assert_near(prev[MTR_E_PER_PHASE * (1 + p) + MTR_E_KWH_IMP], exact / 3, cycle_j / 3);
+}
+
+/* An energy clear drops the credit ahead with the registers: they restart from zero. */
+static void test_energy_clear_drops_credit(void **state)
+{
+    (void)state;
+    start(&M, 40);
+    wave_t w;
+    wave_balanced(&w, 59.9, 277, 50, 0);
+    wave_run(&M, &w, 3, NULL, NULL);
+    assert_int_equal(mtr_command(&M, MTR_CMD_CLEAR_ENERGY), MTR_OK);
+    wave_run(&M, &w, 1, NULL, NULL);
+    for (int k = 0; k < MTR_E_COUNT; k++) {
+        assert_true(M.nv.e[k].j == 0 && M.nv.e[k].frac == 0.0);
+        assert_true(M.e_ahead[k] == 0.0);
+    }
+    /* From here on, each second adds P x 1 s again, within one line cycle's energy
+     * for the cycle that straddled the clear. */
+    double P = 3 * 277.0 * 50;
+    wave_run(&M, &w, 1, NULL, NULL);
+    double e1 = mtr_energy_kwh(&M.nv.e[MTR_E_KWH_IMP]) * 3.6e6;
+    assert_near(e1, P, P / 59.9);
+    wave_run(&M, &w, 1, NULL, NULL);
+    double e2 = mtr_energy_kwh(&M.nv.e[MTR_E_KWH_IMP]) * 3.6e6;
+    assert_near(e2 - e1, P, 1e-5 * P);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +733,8 @@ int main(void)
         cmocka_unit_test(test_crossing_holdoff),
         cmocka_unit_test(test_noise),
         cmocka_unit_test(test_dc_offset),
+        cmocka_unit_test(test_energy_credit_trued_up),
+        cmocka_unit_test(test_energy_clear_drops_credit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
