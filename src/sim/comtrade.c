@@ -818,6 +818,17 @@ static int ct_load_dat(ct_t *c, sim_err_t *err)
     return SIM_OK;
 }
 
+static bool ct_is_section(const char *p, size_t n)
+{
+    static const char h[] = "--- file type:";
+    if (n < sizeof h - 1)
+        return false;
+    for (size_t k = 0; k < sizeof h - 1; k++)
+        if ((p[k] >= 'A' && p[k] <= 'Z' ? p[k] - 'A' + 'a' : p[k]) != h[k])
+            return false;
+    return true;
+}
+
 /* A .cff: "--- file type: CFG ---", "--- file type: DAT ASCII ---" or "--- file type: DAT
  * BINARY: <bytes> ---", and INF/HDR sections the meter does not need. */
 static int ct_split_cff(ct_t *c, sim_err_t *err)
@@ -837,13 +848,15 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
         line++;
         size_t n = (size_t)(e - p);
         char hdr[96];
-        if (n < 14 || strncmp(p, "--- file type:", 14) != 0 || n >= sizeof hdr) {
+        if (n < 14 || !ct_is_section(p, (size_t)(end - p)) || n >= sizeof hdr) {
             p = next;
             continue;
         }
         memcpy(hdr, p, n);
         hdr[n] = '\0';
         char *t = ct_trim(hdr + 14);
+        for (char *u = t; *u; u++)
+            *u = (char)(*u >= 'a' && *u <= 'z' ? *u - 'a' + 'A' : *u);
         if (cfg && !cfg_end)
             cfg_end = p;
         if (!strncmp(t, "CFG", 3)) {
@@ -856,7 +869,7 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
             /* ASCII data ends at the next section header */
             for (const char *q = next; q < end;) {
                 const char *qn = memchr(q, '\n', (size_t)(end - q));
-                if (end - q >= 14 && !strncmp(q, "--- file type:", 14)) {
+                if (ct_is_section(q, (size_t)(end - q))) {
                     c->dat_len = (size_t)(q - next);
                     break;
                 }
@@ -864,7 +877,7 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
             }
             p = next + c->dat_len;
             continue;
-        } else if (!strncmp(t, "DAT BINARY", 10)) {
+        } else if (!strncmp(t, "DAT ", 4)) { /* BINARY, BINARY32, FLOAT32 as writers spell it */
             uint64_t bytes;
             char *colon = strchr(t, ':'), *dash = colon ? strstr(colon, "---") : NULL;
             if (dash)
