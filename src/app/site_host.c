@@ -154,6 +154,10 @@ void sh_free(site_host_t *s)
 {
     if (!s)
         return;
+    /* The group first: it unhooks the meters' files, which then close on their own. */
+    if (lx_nv_group_pending(&s->nvg))
+        lx_nv_group_flush(&s->nvg);
+    lx_nv_group_free(&s->nvg);
     for (unsigned k = 0; k < s->nmeters; k++) {
         sh_node_t *n = s->meters[k];
         if (s->c.nv_dir)
@@ -169,7 +173,6 @@ void sh_free(site_host_t *s)
     free(s->loads);
     for (unsigned k = 0; k < s->ntrunks; k++)
         sim_bus_free(s->trunks[k].bus);
-    lx_nv_group_free(&s->nvg);
     free(s->queues);
     free(s->meters);
     free(s->trunks);
