@@ -358,6 +358,13 @@ static void test_errors(void **state)
     edit_line(dat, 100, "100,13000,1,2,3,4,5,6,7,0,0");
     expect_error(c, dat, "sample 100: time step");
 
+    /* rate segments too short to resample on their own */
+    char args[1024] = "--format binary --rates ";
+    for (int k = 0; k < 50; k++)
+        strcat(strcat(args, k ? "," : ""), k % 2 ? "2520:2" : "600000:2");
+    write_rec(c, args);
+    expect_error(c, c->path, "line 14: 50 sample rates over 100 samples: the segments are too short");
+
     /* .cff sections */
     write_rec(c, "--format binary --cff");
     edit_line(c->path, 25, "--- file type: DAT BINARY: 999999 ---");

@@ -947,9 +947,14 @@ static void ct_times(const ct_t *c, int nseg, double *T)
  * the guard samples around a rate change use it. */
 static void ct_at(const ct_t *c, const double *T, int nseg, double t, float *o)
 {
-    int k = 0;
-    while (k + 1 < nseg && t >= T[k + 1])
-        k++;
+    int k = 0, hi = nseg - 1; /* the last segment starting at or before t */
+    while (k < hi) {
+        int mid = (k + hi + 1) / 2;
+        if (t >= T[mid])
+            k = mid;
+        else
+            hi = mid - 1;
+    }
     uint64_t a = k ? c->endsamp[k - 1] : 0;
     double pos = (t - T[k]) * c->rate[k];
     pos = pos < 0 ? 0 : pos;
@@ -965,6 +970,13 @@ static void ct_at(const ct_t *c, const double *T, int nseg, double t, float *o)
         double x1 = fr > 0 ? c->rows[(j + 1) * MTR_NCH + (uint64_t)s] : x0;
         o[s] = (float)(x0 + fr * (x1 - x0));
     }
+}
+
+/* Guard samples on a side: more than the converter's filter reaches (some 150 zero
+ * crossings at its best quality, in input samples when downsampling). */
+static size_t ct_guard_len(double ratio)
+{
+    return (size_t)(320.0 / (ratio < 1 ? ratio : 1)) + 8;
 }
 
 /* The guard length from g on that puts the resampler's output grid on the whole
@@ -992,7 +1004,7 @@ static int ct_segment(ct_t *c, const double *T, int nseg, int k, float *out, uin
 {
     double r = c->rate[k], ratio = MTR_FS / r;
     uint64_t a = k ? c->endsamp[k - 1] : 0, n = c->endsamp[k] - a;
-    size_t g = (size_t)(320.0 / (ratio < 1 ? ratio : 1)) + 8;
+    size_t g = ct_guard_len(ratio);
     size_t gb = k ? ct_guard(g, (double)m0 - T[k] * MTR_FS, ratio) : 0;
     size_t ga = k + 1 < nseg ? g : 0, nin = gb + (size_t)n + ga;
     size_t cap = (size_t)((double)nin * ratio) + 16;
@@ -1056,6 +1068,17 @@ static int ct_resample(ct_t *c, float **out, size_t *nout, sim_err_t *err)
         return SIM_ENOMEM;
     }
     ct_times(c, nseg, T);
+    /* Many short segments would make the guards the bulk of the work: refuse them. */
+    double guards = 0;
+    for (int k = 0; k < nseg; k++)
+        guards += (double)ct_guard_len(MTR_FS / c->rate[k]) * ((k > 0) + (k + 1 < nseg));
+    if (guards > 16.0 * (double)c->nsamp + 1e6) {
+        sim_errf(err, "%s: line %d: %d sample rates over %llu samples: the segments are too "
+                 "short to resample each on its own", c->path, c->rate_line, nseg,
+                 (unsigned long long)c->nsamp);
+        free(T);
+        return SIM_ERANGE;
+    }
     double total = floor(T[nseg] * MTR_FS + 0.5);
     float *o = total < 4e9 ? calloc((size_t)total + 1, sizeof(mtr_frame_t)) : NULL;
     int rc = o ? SIM_OK : SIM_ENOMEM;
