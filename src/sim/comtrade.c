@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <float.h>
-#include <limits.h>
 #include <math.h>
 #include <samplerate.h>
 #include <sndfile.h>
@@ -22,7 +21,6 @@
 
 #define CT_MAX_CH 4096        /* analog or digital channels */
 #define CT_MAX_RATES 999
-#define CT_MAX_FIELDS (2 + 2 * CT_MAX_CH)
 #define CT_LINE_MAX 4096      /* a .cfg line */
 #define CT_MAX_BYTES ((size_t)1 << 31)
 #define CT_MAX_SAMPLES ((uint64_t)1 << 30)
@@ -875,6 +873,8 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
                 }
                 q = qn ? qn + 1 : end;
             }
+            for (const char *q = next; q < next + c->dat_len; q++)
+                line += *q == '\n';
             p = next + c->dat_len;
             continue;
         } else if (!strncmp(t, "DAT ", 4)) { /* BINARY, BINARY32, FLOAT32 as writers spell it */
