@@ -351,9 +351,46 @@ static void test_energy_every_tick(void **state)
            "the integral %.2e (limit %.0e)\n", worst_inc, worst_int, LIM_TICK);
 }
 
+/* A pure reactive load (sin phi = 1): P hovers around 0 and its sign, which picks the
+ * quadrant register, can change from one tick to the next. The credit ahead booked to
+ * one quadrant must then come off the other, or the group counts it twice: the four
+ * quadrants' sum, and the kVAh, stay the integral at every tick. */
+static void test_energy_quadrant_boundary(void **state)
+{
+    (void)state;
+    static const double freqs[] = {45.7, 50, 59.9, 60};
+    double worst = 0;
+    for (size_t fi = 0; fi < sizeof freqs / sizeof freqs[0]; fi++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            static mtr_t m;
+            mtr_config_t cfg;
+            mtr_config_default(&cfg);
+            mtr_init(&m, &cfg, NULL);
+            wave_t w;
+            wave_balanced(&w, freqs[fi], 277, 50, 90.0 * sgn);
+            double q = 277.0 * 50, s3 = 3 * q;
+            double prev_q = 0;
+            for (int t = 1; t <= TICKS; t++) {
+                wave_run(&m, &w, 1, NULL, NULL);
+                double eq = 0;
+                for (int k = MTR_E_KVARH_Q1; k <= MTR_E_KVARH_Q4; k++)
+                    eq += reg_j(&m, k);
+                double e_inc = fabs(eq - prev_q - s3) / s3, e_int = fabs(eq - s3 * t) / (s3 * t);
+                worst = fmax(worst, fmax(e_inc, e_int));
+                prev_q = eq;
+                assert_true(fabs(reg_j(&m, MTR_E_KVAH_IMP) + reg_j(&m, MTR_E_KVAH_EXP) - s3 * t) <=
+                            LIM_TICK * s3 * t);
+            }
+        }
+    printf("sin phi = 1: worst error of the four quadrants' sum, 1 s increment or integral, %.2e "
+           "(limit %.0e)\n", worst, LIM_TICK);
+    assert_true(worst <= LIM_TICK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_energy_quadrant_boundary),
         cmocka_unit_test(test_accuracy_table),
         cmocka_unit_test(test_frequency_drift),
         cmocka_unit_test(test_energy_total_long_run),

@@ -474,8 +474,32 @@ static double finite_j(double j)
 /* Registers take what is due minus what they were credited ahead at the last tick (a
  * register never goes back: an over-credit waits for later energy), then this tick's
  * partial cycle. So at each tick they hold the integral to the sample. */
+/* A credit ahead booked to one register of a group (kWh import/export, the four
+ * kVARh quadrants, kVAh import/export) whose energy came due in another: the sign of P
+ * or Q changed at the tick (a pure reactive load's P hovers around 0). It comes off that
+ * other register, so the group's sum stays the integral; only their split is off, by
+ * at most a partial line cycle. */
+static void move_stale_credit(mtr_t *m, const double *due)
+{
+    static const uint8_t first[3] = {MTR_E_KWH_IMP, MTR_E_KVARH_Q1, MTR_E_KVAH_IMP};
+    static const uint8_t count[3] = {2, 4, 2};
+    for (int blk = 0; blk < MTR_E_COUNT; blk += MTR_E_PER_PHASE)
+        for (int g = 0; g < 3; g++) {
+            int lo = blk + first[g], hi = lo + count[g], best = -1;
+            for (int k = lo; k < hi; k++)
+                if (finite_j(due[k]) > 0 && (best < 0 || due[k] > due[best]))
+                    best = k;
+            for (int k = lo; best >= 0 && k < hi; k++)
+                if (k != best && finite_j(due[k]) <= 0 && m->e_ahead[k] > 0) {
+                    m->e_ahead[best] += m->e_ahead[k];
+                    m->e_ahead[k] = 0;
+                }
+        }
+}
+
 static void commit_energy(mtr_t *m, const double *due, const double *ahead)
 {
+    move_stale_credit(m, due);
     for (int k = 0; k < MTR_E_COUNT; k++) {
         double owed = finite_j(due[k]) - m->e_ahead[k];
         m->e_ahead[k] = owed > 0 ? 0.0 : -owed;
