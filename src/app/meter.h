@@ -16,6 +16,8 @@
 typedef struct {
     const char *bind, *broadcast, *serial, *scenario, *password, *control, *nv_path;
     const char *mstp, *pcap;  /* MS/TP instead of BACnet/IP: the serial device or pty */
+    const char *comtrade;     /* a COMTRADE recording instead of a scenario */
+    sim_comtrade_opts_t ct_map; /* --comtrade-map */
     long mac, baud, max_master; /* -1: as NV (or the factory) has them */
     bool nv_factory_reset;
     bool nv_accept_older; /* --nv-accept-older: start from the intact checkpoint slot

@@ -22,7 +22,7 @@
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
        OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP,
-       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER, OPT_METERS };
+       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER, OPT_METERS, OPT_COMTRADE, OPT_COMTRADE_MAP };
 
 #define CHUNK APP_FEED_MAX
 
@@ -32,6 +32,9 @@ static void usage(FILE *f)
     fputs("usage: s4100 run [options]\n"
           "Runs the meter in real time on a scenario and serves BACnet/IP.\n"
           "  --scenario FILE        the load (default: scenarios/default.ini, rooftop PV)\n"
+          "  --comtrade FILE        or a COMTRADE recording (FILE.cfg with its .dat, or .cff),\n"
+          "                         resampled to 2520 S/s; the meter stops where it ends\n"
+          "  --comtrade-map MAP     its analog channels for Va..Ic, e.g. va=1,vb=2,ic=IC3\n"
           "  --bip-port N           UDP port (default 47808)\n"
           "  --bind ADDR            local address (default 0.0.0.0, so broadcasts are heard)\n"
           "  --broadcast ADDR[:PORT] where I-Am/I-Have go (default 255.255.255.255, or\n"
@@ -133,6 +136,15 @@ static int parse_own(int c, run_opts_t *o)
         o->serial = optarg;
         break;
     case OPT_SCENARIO: o->scenario = optarg; break;
+    case OPT_COMTRADE: o->comtrade = optarg; break;
+    case OPT_COMTRADE_MAP: {
+        sim_err_t err = {{0}};
+        if (sim_comtrade_map(&o->ct_map, optarg, &err) != SIM_OK) {
+            fprintf(stderr, "s4100 run: --comtrade-map: %s\n", err.msg);
+            return 2;
+        }
+        break;
+    }
     case OPT_PASSWORD:
         if (!*optarg || strlen(optarg) > BAC_PASSWORD_MAX) {
             fprintf(stderr, "s4100 run: --bacnet-password: 1..%u characters\n", BAC_PASSWORD_MAX);
@@ -205,6 +217,8 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"device-id", required_argument, NULL, OPT_DEVICE_ID},
         {"serial", required_argument, NULL, OPT_SERIAL},
         {"scenario", required_argument, NULL, OPT_SCENARIO},
+        {"comtrade", required_argument, NULL, OPT_COMTRADE},
+        {"comtrade-map", required_argument, NULL, OPT_COMTRADE_MAP},
         {"bacnet-password", required_argument, NULL, OPT_PASSWORD},
         {"no-panel", no_argument, NULL, OPT_NO_PANEL},
         {"seconds", required_argument, NULL, OPT_SECONDS},
@@ -246,6 +260,10 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
     }
     if (optind < argc) {
         fprintf(stderr, "s4100 run: unexpected argument '%s' (try 's4100 run --help')\n", argv[optind]);
+        return 2;
+    }
+    if (o->comtrade && o->scenario) {
+        fprintf(stderr, "s4100 run: --scenario or --comtrade, not both\n");
         return 2;
     }
     if (o->meters > 1 && o->mstp) {
@@ -984,7 +1002,8 @@ static int open_meter(app_meter_t *m, run_opts_t *o, const app_settings_t *st, b
 {
     sim_err_t err = {{0}};
     m->udp.fd = -1;
-    if (sim_open_scenario(&m->src, o->scenario, &err) < 0) {
+    if (o->comtrade ? sim_open_comtrade(&m->src, o->comtrade, &o->ct_map, &err) < 0
+                    : sim_open_scenario(&m->src, o->scenario, &err) < 0) {
         fprintf(stderr, "s4100 run: %s\n", err.msg);
         return 1;
     }
@@ -1057,10 +1076,11 @@ static void say_started(const app_meter_t *m, const run_opts_t *o)
     if (m->mstp_on)
         printf("s4100 run: device %u \"%s\", MS/TP on %s, MAC %u, %u baud, Max_Master %u, "
                "scenario %s\n", m->mt.dev.id.instance, m->mt.dev.id.name, o->mstp, m->mt.dev.id.mac,
-               m->mt.dev.id.baud, m->mt.dev.id.max_master, o->scenario);
+               m->mt.dev.id.baud, m->mt.dev.id.max_master, o->comtrade ? o->comtrade : o->scenario);
     else
         printf("s4100 run: device %u \"%s\", BACnet/IP on %s:%u, scenario %s\n",
-               m->mt.dev.id.instance, m->mt.dev.id.name, o->bind, o->port, o->scenario);
+               m->mt.dev.id.instance, m->mt.dev.id.name, o->bind, o->port,
+               o->comtrade ? o->comtrade : o->scenario);
     fflush(stdout);
 }
 
