@@ -33,6 +33,8 @@ files_of() {
     fuzz_net) echo src/core/net/net_router.c src/core/net/net_msg.c ;;
     fuzz_rdev) echo src/core/rdev/rdev.c ;;
     fuzz_site) echo src/app/site_cfg.c ;;
+    fuzz_comtrade) echo src/sim/comtrade.c ;;
+    fuzz_verify) echo src/sim/testpoint.c ;;
     *) echo "" ;;
     esac
 }

@@ -189,7 +189,7 @@ expect_stderr "--seconds not a number: one message" 2 \
 expect_stderr "--seconds 1.5" 2 \
     "s4100 measure: --seconds: '1.5' is not a whole number from 1 to 1e9" \
     "$bin" measure --scenario "$sc" --seconds 1.5
-expect_stderr "no input: no usage dump" 2 "s4100 measure: give exactly one of --scenario, --wav, --csv-in
+expect_stderr "no input: no usage dump" 2 "s4100 measure: give exactly one of --scenario, --wav, --csv-in, --comtrade
 $hint" "$bin" measure
 expect_stderr "stray argument" 2 "s4100 measure: unexpected argument 'extra'
 $hint" "$bin" measure --scenario "$sc" extra

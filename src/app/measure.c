@@ -388,8 +388,7 @@ int app_measure(int argc, char **argv)
         return 2;
     }
     if (!!scenario + !!wav + !!csv_in + !!comtrade != 1) {
-        /* e2e_measure expects this exact line; --comtrade joins it when that test does */
-        fprintf(stderr, "s4100 measure: give exactly one of --scenario, --wav, --csv-in\n");
+        fprintf(stderr, "s4100 measure: give exactly one of --scenario, --wav, --csv-in, --comtrade\n");
         hint();
         return 2;
     }
