@@ -111,32 +111,6 @@ static int ct_read_all(const char *path, char **buf, size_t *len, sim_err_t *err
     return SIM_OK;
 }
 
-static char *ct_trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
-/* Splits at commas in place; returns the field count (fields beyond max are counted). */
-static int ct_split(char *s, char **f, int max)
-{
-    int n = 0;
-    for (;;) {
-        char *c = strchr(s, ',');
-        if (c)
-            *c = '\0';
-        if (n < max)
-            f[n] = ct_trim(s);
-        n++;
-        if (!c)
-            return n;
-        s = c + 1;
-    }
-}
 
 static bool ct_uint(const char *s, uint64_t max, uint64_t *v)
 {
@@ -171,7 +145,7 @@ static bool ct_next(ct_t *c, char *buf, int *rc, sim_err_t *err)
     char tmp[CT_LINE_MAX];
     memcpy(tmp, c->p, n);
     tmp[n] = '\0';
-    strcpy(buf, ct_trim(tmp));
+    strcpy(buf, sim_trim(tmp));
     strcpy(c->raw, buf);
     c->p = nl ? nl + 1 : c->end;
     return true;
@@ -205,7 +179,7 @@ static int ct_station(ct_t *c, sim_err_t *err)
     int rc = ct_need(c, buf, "the station line", err);
     if (rc != SIM_OK)
         return rc;
-    int nf = ct_split(buf, f, 4);
+    int nf = sim_split(buf, f, 4);
     if (nf < 2 || nf > 3)
         return ct_bad(c, err, "station line: expected station_name,rec_dev_id[,rev_year], got", c->raw);
     c->rev = 1991;
@@ -243,7 +217,7 @@ static int ct_counts(ct_t *c, sim_err_t *err)
     if (rc != SIM_OK)
         return rc;
     uint64_t tt;
-    if (ct_split(buf, f, 4) != 3 || !ct_uint(f[0], 2 * CT_MAX_CH, &tt) ||
+    if (sim_split(buf, f, 4) != 3 || !ct_uint(f[0], 2 * CT_MAX_CH, &tt) ||
         !ct_count(f[1], 'A', &c->na) || !ct_count(f[2], 'D', &c->nd))
         return ct_bad(c, err, "channel counts: expected TT,##A,##D (at most 4096 each), got", c->raw);
     if (tt != (uint64_t)(c->na + c->nd)) {
@@ -276,7 +250,7 @@ static int ct_analog(ct_t *c, int k, sim_err_t *err)
         return rc;
     ct_chan_t *h = &c->ch[k];
     h->line = c->line;
-    int nf = ct_split(buf, f, 14);
+    int nf = sim_split(buf, f, 14);
     if (nf != 10 && nf != 13) {
         sim_errf(err, "%s: line %d: analog channel %d: %d fields, expected 13 "
                  "(An,ch_id,ph,ccbm,uu,a,b,skew,min,max,primary,secondary,PS) or 10 (1991)",
@@ -328,7 +302,7 @@ static int ct_digital(ct_t *c, int k, sim_err_t *err)
     int rc = ct_need(c, buf, "a digital channel line", err);
     if (rc != SIM_OK)
         return rc;
-    int nf = ct_split(buf, f, 6);
+    int nf = sim_split(buf, f, 6);
     uint64_t dn;
     if (nf < 3 || nf > 5) {
         sim_errf(err, "%s: line %d: digital channel %d: %d fields, expected 5 (Dn,ch_id,ph,ccbm,y)",
@@ -363,7 +337,7 @@ static int ct_rates(ct_t *c, sim_err_t *err)
         if ((rc = ct_need(c, buf, "samp,endsamp", err)) != SIM_OK)
             return rc;
         uint64_t e;
-        if (ct_split(buf, f, 3) != 2 || !sim_parse_double(f[0], &c->rate[k]) ||
+        if (sim_split(buf, f, 3) != 2 || !sim_parse_double(f[0], &c->rate[k]) ||
             !ct_uint(f[1], CT_MAX_SAMPLES, &e))
             return ct_bad(c, err, "expected samp,endsamp, got", c->raw);
         if (nr && !(c->rate[k] > 0)) {
@@ -392,7 +366,7 @@ static int ct_stamp(ct_t *c, const char *what, sim_err_t *err)
     unsigned d, m, y, hh, mm;
     double ss;
     int n1 = 0, n2 = 0;
-    bool ok = ct_split(buf, f, 3) == 2 &&
+    bool ok = sim_split(buf, f, 3) == 2 &&
               sscanf(f[0], "%2u/%2u/%4u%n", &d, &m, &y, &n1) == 3 && f[0][n1] == '\0' &&
               sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && sim_parse_double(f[1] + n2, &ss) &&
               d >= 1 && d <= 31 && m >= 1 && m <= 31 && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
@@ -565,17 +539,17 @@ int sim_comtrade_map(sim_comtrade_opts_t *o, const char *spec, sim_err_t *err)
     }
     memcpy(s, spec, len + 1);
     char *f[MTR_NCH + 1];
-    int nf = ct_split(s, f, MTR_NCH + 1), rc = SIM_OK;
+    int nf = sim_split(s, f, MTR_NCH + 1), rc = SIM_OK;
     for (int k = 0; k < nf && k <= MTR_NCH && rc == SIM_OK; k++) {
         char *eq = strchr(f[k], '=');
         int slot = -1;
         if (eq) {
             *eq = '\0';
             for (int j = 0; j < MTR_NCH; j++)
-                if (sim_strcaseeq(ct_trim(f[k]), ct_slot_name[j]))
+                if (sim_strcaseeq(sim_trim(f[k]), ct_slot_name[j]))
                     slot = j;
         }
-        const char *v = eq ? ct_trim(eq + 1) : "";
+        const char *v = eq ? sim_trim(eq + 1) : "";
         if (slot < 0 || !*v || strlen(v) >= sizeof o->map[0]) {
             sim_errf(err, "channel map '%.60s': expected va|vb|vc|ia|ib|ic=N|ch_id|none, "
                      "comma separated", spec);
@@ -691,7 +665,7 @@ static int ct_binary(ct_t *c, sim_err_t *err)
 static int ct_ascii_line(ct_t *c, uint64_t r, char *s, char **f, int line, sim_err_t *err)
 {
     int want = 2 + c->na + c->nd;
-    int nf = ct_split(s, f, want);
+    int nf = sim_split(s, f, want);
     if (nf != want) {
         sim_errf(err, "%s: line %d: %d fields, expected %d (n,timestamp,%d analog,%d digital)",
                  c->dpath, line, nf, want, c->na, c->nd);
@@ -852,7 +826,7 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
         }
         memcpy(hdr, p, n);
         hdr[n] = '\0';
-        char *t = ct_trim(hdr + 14);
+        char *t = sim_trim(hdr + 14);
         for (char *u = t; *u; u++)
             *u = (char)(*u >= 'a' && *u <= 'z' ? *u - 'a' + 'A' : *u);
         if (cfg && !cfg_end)
@@ -882,7 +856,7 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
             char *colon = strchr(t, ':'), *dash = colon ? strstr(colon, "---") : NULL;
             if (dash)
                 *dash = '\0';
-            if (!colon || !ct_uint(ct_trim(colon + 1), CT_MAX_BYTES, &bytes)) {
+            if (!colon || !ct_uint(sim_trim(colon + 1), CT_MAX_BYTES, &bytes)) {
                 sim_errf(err, "%s: line %d: expected '--- file type: DAT BINARY: <bytes> ---'",
                          c->path, line);
                 return SIM_ESYNTAX;

@@ -262,7 +262,7 @@ static bool sim_getline(FILE *f, char **buf, size_t *cap, size_t *len, bool *nom
     return true;
 }
 
-static char *sim_trim(char *s)
+char *sim_trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
         s++;
@@ -272,8 +272,7 @@ static char *sim_trim(char *s)
     return s;
 }
 
-/* Splits at commas in place; returns the field count (fields beyond max are counted). */
-static int sim_split(char *s, char **f, int max)
+int sim_split(char *s, char **f, int max)
 {
     int n = 0;
     for (;;) {

@@ -174,6 +174,12 @@ typedef struct {
 
 typedef struct sim_replay sim_replay_t;
 
+/* replay.c's line helpers, for the readers of text recordings (CSV, COMTRADE): a field
+ * trimmed of blanks and a trailing CR, in place; a line split at commas in place, each
+ * field trimmed; returns the field count (fields beyond max are counted, not stored). */
+char *sim_trim(char *s);
+int sim_split(char *s, char **f, int max);
+
 enum { SIM_SRC_SCENARIO, SIM_SRC_REPLAY };
 
 struct sim_source {
