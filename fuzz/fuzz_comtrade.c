@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 2 && data[size - 1] == 'M')
         (void)sim_comtrade_map(&o, "va=1,vb=2,vc=none,ia=IA", &err);
     sim_source_t *s = NULL;
-    if (ok && sim_open_comtrade(&s, path, &o, &err) == SIM_OK) {
+    if (ok && sim_open_comtrade(&s, path, &o, NULL, &err) == SIM_OK) {
         static mtr_frame_t buf[512];
         uint8_t pulse[512];
         long got;

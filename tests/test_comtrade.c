@@ -77,7 +77,7 @@ static int read_all(const char *path, const sim_comtrade_opts_t *o, mtr_frame_t 
                     sim_err_t *err)
 {
     sim_source_t *s;
-    int rc = sim_open_comtrade(&s, path, o, err);
+    int rc = sim_open_comtrade(&s, path, o, NULL, err);
     if (rc != SIM_OK)
         return rc;
     long got = 0, k;
@@ -207,7 +207,7 @@ static void test_map(void **state)
         memset(&o, 0, sizeof o);
         assert_int_equal(sim_comtrade_map(&o, refused[k].map, &err), SIM_OK);
         sim_source_t *s;
-        assert_true(sim_open_comtrade(&s, c->path, &o, &err) < 0);
+        assert_true(sim_open_comtrade(&s, c->path, &o, NULL, &err) < 0);
         assert_null(s);
         if (!strstr(err.msg, refused[k].msg) || strncmp(err.msg, c->path, strlen(c->path)))
             fail_msg("'%s': got '%s'", refused[k].map, err.msg);
@@ -254,7 +254,7 @@ static void expect_error(const ctx_t *c, const char *file, const char *msg)
 {
     sim_source_t *s;
     sim_err_t err = {{0}};
-    int rc = sim_open_comtrade(&s, c->path, NULL, &err);
+    int rc = sim_open_comtrade(&s, c->path, NULL, NULL, &err);
     print_message("%s\n", err.msg);
     assert_true(rc < 0);
     assert_null(s);

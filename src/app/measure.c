@@ -14,7 +14,7 @@
 #include "objects/obj.h"
 #include "sim.h"
 
-enum { OPT_CSV_IN = 256, OPT_REFERENCE, OPT_COMTRADE, OPT_COMTRADE_MAP };
+enum { OPT_CSV_IN = 256, OPT_REFERENCE, OPT_COMTRADE, OPT_COMTRADE_MAP, OPT_COMTRADE_WINDOW };
 
 static void usage(FILE *f)
 {
@@ -30,6 +30,10 @@ static void usage(FILE *f)
           "                         .dat, or FILE.cff\n"
           "  --comtrade-map MAP     its analog channels for Va..Ic, e.g. va=1,vb=2,ic=IC3\n"
           "                         (number, ch_id or none; default: by phase id and unit)\n"
+          "  --comtrade-window FROM[,TO]  only this part of it, in seconds from the trigger\n"
+          "                         (negative: before it; FROM may be start, TO end), e.g.\n"
+          "                         0 = from the trigger on; its first sample and trigger\n"
+          "                         times and the part replayed are printed on stderr\n"
           "  --seconds N            how many 1 s cycles (scenarios: default 10;\n"
           "                         recordings: default the whole file)\n"
           "  --json | --csv         output format (default JSON lines; QNAN is null in JSON,\n"
@@ -326,13 +330,14 @@ static void recording_end(const char *path, uint64_t frames, unsigned cycles, bo
 
 int app_measure(int argc, char **argv)
 {
-    static struct option opts[APP_N_SETTINGS + 11];
+    static struct option opts[APP_N_SETTINGS + 12];
     size_t no = 0;
     opts[no++] = (struct option){"scenario", required_argument, NULL, 's'};
     opts[no++] = (struct option){"wav", required_argument, NULL, 'w'};
     opts[no++] = (struct option){"csv-in", required_argument, NULL, OPT_CSV_IN};
     opts[no++] = (struct option){"comtrade", required_argument, NULL, OPT_COMTRADE};
     opts[no++] = (struct option){"comtrade-map", required_argument, NULL, OPT_COMTRADE_MAP};
+    opts[no++] = (struct option){"comtrade-window", required_argument, NULL, OPT_COMTRADE_WINDOW};
     opts[no++] = (struct option){"seconds", required_argument, NULL, 'n'};
     opts[no++] = (struct option){"json", no_argument, NULL, 'j'};
     opts[no++] = (struct option){"csv", no_argument, NULL, 'c'};
@@ -344,6 +349,8 @@ int app_measure(int argc, char **argv)
     const char *scenario = NULL, *wav = NULL, *csv_in = NULL, *reference = NULL;
     const char *comtrade = NULL;
     sim_comtrade_opts_t ct_map;
+    sim_comtrade_info_t ct_info;
+    bool ct_window = false;
     memset(&ct_map, 0, sizeof ct_map);
     sim_err_t err = {{0}};
     bool csv = false, have_seconds = false;
@@ -363,6 +370,13 @@ int app_measure(int argc, char **argv)
                 fprintf(stderr, "s4100 measure: --comtrade-map: %s\n", err.msg);
                 return 2;
             }
+            break;
+        case OPT_COMTRADE_WINDOW:
+            if (sim_comtrade_window(&ct_map, optarg, &err) != SIM_OK) {
+                fprintf(stderr, "s4100 measure: --comtrade-window: %s\n", err.msg);
+                return 2;
+            }
+            ct_window = true;
             break;
         case 'j': csv = false; break;
         case 'c': csv = true; break;
@@ -392,15 +406,25 @@ int app_measure(int argc, char **argv)
         hint();
         return 2;
     }
+    if (ct_window && !comtrade) {
+        fprintf(stderr, "s4100 measure: --comtrade-window needs --comtrade\n");
+        hint();
+        return 2;
+    }
 
     sim_source_t *src = NULL;
     int rc = scenario   ? sim_open_scenario(&src, scenario, &err)
              : wav      ? sim_open_wav(&src, wav, &err)
-             : comtrade ? sim_open_comtrade(&src, comtrade, &ct_map, &err)
+             : comtrade ? sim_open_comtrade(&src, comtrade, &ct_map, &ct_info, &err)
                         : sim_open_csv(&src, csv_in, &err);
     if (rc < 0) {
         fprintf(stderr, "s4100 measure: %s\n", err.msg);
         return 1;
+    }
+    if (comtrade) {
+        char what[256];
+        sim_comtrade_describe(&ct_info, what, sizeof what);
+        fprintf(stderr, "s4100 measure: %s: %s\n", comtrade, what);
     }
 
     /* Settings: datasheet defaults, then the scenario's [meter], then the options, each

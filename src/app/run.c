@@ -22,7 +22,8 @@
 enum { OPT_BIP_PORT = 256, OPT_BIND, OPT_BROADCAST, OPT_DEVICE_ID, OPT_SERIAL, OPT_SCENARIO,
        OPT_PASSWORD, OPT_NO_PANEL, OPT_SECONDS, OPT_QUIET, OPT_HELP, OPT_CONTROL, OPT_TIME_SCALE,
        OPT_NV, OPT_NV_RESET, OPT_MSTP, OPT_MAC, OPT_BAUD, OPT_MAX_MASTER, OPT_PCAP,
-       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER, OPT_METERS, OPT_COMTRADE, OPT_COMTRADE_MAP };
+       OPT_VIRTUAL_TIME, OPT_NV_ACCEPT_OLDER, OPT_METERS, OPT_COMTRADE, OPT_COMTRADE_MAP,
+       OPT_COMTRADE_WINDOW };
 
 #define CHUNK APP_FEED_MAX
 
@@ -35,6 +36,8 @@ static void usage(FILE *f)
           "  --comtrade FILE        or a COMTRADE recording (FILE.cfg with its .dat, or .cff),\n"
           "                         resampled to 2520 S/s; the meter stops where it ends\n"
           "  --comtrade-map MAP     its analog channels for Va..Ic, e.g. va=1,vb=2,ic=IC3\n"
+          "  --comtrade-window FROM[,TO]  only this part of it, in seconds from the trigger\n"
+          "                         (FROM may be start, TO end), e.g. 0 = from the trigger on\n"
           "  --bip-port N           UDP port (default 47808)\n"
           "  --bind ADDR            local address (default 0.0.0.0, so broadcasts are heard)\n"
           "  --broadcast ADDR[:PORT] where I-Am/I-Have go (default 255.255.255.255, or\n"
@@ -145,6 +148,14 @@ static int parse_own(int c, run_opts_t *o)
         }
         break;
     }
+    case OPT_COMTRADE_WINDOW: {
+        sim_err_t err = {{0}};
+        if (sim_comtrade_window(&o->ct_map, optarg, &err) != SIM_OK) {
+            fprintf(stderr, "s4100 run: --comtrade-window: %s\n", err.msg);
+            return 2;
+        }
+        break;
+    }
     case OPT_PASSWORD:
         if (!*optarg || strlen(optarg) > BAC_PASSWORD_MAX) {
             fprintf(stderr, "s4100 run: --bacnet-password: 1..%u characters\n", BAC_PASSWORD_MAX);
@@ -219,6 +230,7 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
         {"scenario", required_argument, NULL, OPT_SCENARIO},
         {"comtrade", required_argument, NULL, OPT_COMTRADE},
         {"comtrade-map", required_argument, NULL, OPT_COMTRADE_MAP},
+        {"comtrade-window", required_argument, NULL, OPT_COMTRADE_WINDOW},
         {"bacnet-password", required_argument, NULL, OPT_PASSWORD},
         {"no-panel", no_argument, NULL, OPT_NO_PANEL},
         {"seconds", required_argument, NULL, OPT_SECONDS},
@@ -264,6 +276,10 @@ static int parse_opts(int argc, char **argv, run_opts_t *o, app_settings_t *st)
     }
     if (o->comtrade && o->scenario) {
         fprintf(stderr, "s4100 run: --scenario or --comtrade, not both\n");
+        return 2;
+    }
+    if ((o->ct_map.has_from || o->ct_map.has_to) && !o->comtrade) {
+        fprintf(stderr, "s4100 run: --comtrade-window needs --comtrade\n");
         return 2;
     }
     if (o->meters > 1 && o->mstp) {
@@ -1002,10 +1018,16 @@ static int open_meter(app_meter_t *m, run_opts_t *o, const app_settings_t *st, b
 {
     sim_err_t err = {{0}};
     m->udp.fd = -1;
-    if (o->comtrade ? sim_open_comtrade(&m->src, o->comtrade, &o->ct_map, &err) < 0
+    sim_comtrade_info_t info;
+    if (o->comtrade ? sim_open_comtrade(&m->src, o->comtrade, &o->ct_map, &info, &err) < 0
                     : sim_open_scenario(&m->src, o->scenario, &err) < 0) {
         fprintf(stderr, "s4100 run: %s\n", err.msg);
         return 1;
+    }
+    if (o->comtrade) {
+        char what[256];
+        sim_comtrade_describe(&info, what, sizeof what);
+        printf("s4100 run: %s: %s\n", o->comtrade, what);
     }
     mtr_config_default(&m->cfg);
     sim_scenario_meter(m->src, &m->cfg);

@@ -8,16 +8,14 @@
 #define _GNU_SOURCE /* memfd_create */
 #include "sim_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <samplerate.h>
-#include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define CT_MAX_CH 4096        /* analog or digital channels */
 #define CT_MAX_RATES 999
@@ -36,6 +34,17 @@ typedef struct {
     int unit, line;
 } ct_chan_t;
 
+/* A .cfg time stamp: whole seconds since 1970 as written (local time; a leap second's
+ * :60 counts as the next minute's :00), and the fraction. */
+typedef struct {
+    bool set;          /* false: the line's fields were empty (the file gives no time) */
+    bool leap;         /* written as second 60 */
+    int64_t sec;
+    double frac;
+    int line;
+    char text[40];     /* "yyyy-mm-dd hh:mm:ss.ssssss" */
+} ct_when_t;
+
 typedef struct {
     const char *path;  /* the file given, for messages */
     char *dpath;       /* the data's file for messages (the .dat, or path for a .cff) */
@@ -50,6 +59,9 @@ typedef struct {
     char *dat_buf;     /* a separate .dat, owned */
     int rev, na, nd, ft, nrates, rate_line, ts_line;
     bool ns;           /* time stamps in nanoseconds (2013, 9 digits) */
+    ct_when_t t0, trig; /* the .cfg's first-sample and trigger stamps */
+    int tz_min;        /* 2013 time_code in minutes (local time minus UTC) */
+    sim_comtrade_info_t info;
     double timemult;
     ct_chan_t *ch;
     double rate[CT_MAX_RATES];
@@ -356,28 +368,141 @@ static int ct_rates(ct_t *c, sim_err_t *err)
     return SIM_OK;
 }
 
-/* dd/mm/yyyy,hh:mm:ss.ssssss (1991: mm/dd/yy); notes nanosecond stamps. */
-static int ct_stamp(ct_t *c, const char *what, sim_err_t *err)
+/* Days from 1970-01-01 to a civil date (proleptic Gregorian). */
+static int64_t ct_days(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static unsigned ct_mdays(unsigned y, unsigned m)
+{
+    static const unsigned char n[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : n[m - 1];
+}
+
+/* "d/m/y" into its three numbers and the year's digit count. */
+static bool ct_date(const char *s, unsigned v[3], int *ydigits)
+{
+    int k = 0;
+    for (; k < 3; k++) {
+        const char *st = s;
+        unsigned x = 0;
+        while (*s >= '0' && *s <= '9' && s - st < 4)
+            x = x * 10 + (unsigned)(*s++ - '0');
+        if (s == st || (k < 2 ? *s != '/' : *s != '\0'))
+            return false;
+        v[k] = x;
+        *ydigits = (int)(s - st);
+        s += k < 2;
+    }
+    return true;
+}
+
+/* 1999 and 2013: dd/mm/yyyy,hh:mm:ss.ssssss (2013 also .sssssssss, nanoseconds);
+ * 1991: mm/dd/yy, a two-digit year read as 1970..2069. Both fields empty: not given. */
+static int ct_stamp(ct_t *c, const char *what, ct_when_t *w, sim_err_t *err)
 {
     char buf[CT_LINE_MAX], *f[3];
     int rc = ct_need(c, buf, what, err);
     if (rc != SIM_OK)
         return rc;
-    unsigned d, m, y, hh, mm;
-    double ss;
-    int n1 = 0, n2 = 0;
-    bool ok = sim_split(buf, f, 3) == 2 &&
-              sscanf(f[0], "%2u/%2u/%4u%n", &d, &m, &y, &n1) == 3 && f[0][n1] == '\0' &&
-              sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && sim_parse_double(f[1] + n2, &ss) &&
-              d >= 1 && d <= 31 && m >= 1 && m <= 31 && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
+    memset(w, 0, sizeof *w);
+    w->line = c->line;
+    int nf = sim_split(buf, f, 3);
+    if (nf == 2 && !*f[0] && !*f[1])
+        return SIM_OK;
+    unsigned v[3], d = 0, m = 0, y = 0, hh, mm;
+    int yd = 0, n2 = 0;
+    double ss = -1;
+    bool ok = nf == 2 && ct_date(f[0], v, &yd) &&
+              sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && n2 == 6 &&
+              sim_parse_double(f[1] + n2, &ss) && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
+    if (ok) {
+        d = c->rev == 1991 ? v[1] : v[0];
+        m = c->rev == 1991 ? v[0] : v[1];
+        y = v[2];
+        if (c->rev == 1991 && yd <= 2)
+            y += y < 70 ? 2000 : 1900;
+        ok = (yd == 4 || (c->rev == 1991 && yd == 2)) && y >= 1 && m >= 1 && m <= 12 &&
+             d >= 1 && d <= ct_mdays(y, m);
+    }
     if (!ok) {
-        sim_errf(err, "%s: line %d: %s time stamp: expected dd/mm/yyyy,hh:mm:ss.ssssss, got "
-                 "'%.40s'", c->path, c->line, what, c->raw);
+        sim_errf(err, "%s: line %d: %s time stamp: expected %s,hh:mm:ss.ssssss, got '%.40s'",
+                 c->path, c->line, what, c->rev == 1991 ? "mm/dd/yy" : "dd/mm/yyyy", c->raw);
         return SIM_ESYNTAX;
     }
     const char *dot = strchr(f[1] + n2, '.');
-    if (dot && strlen(dot + 1) >= 9)
+    size_t digits = dot ? strlen(dot + 1) : 0;
+    if (digits >= 9)
         c->ns = true;
+    double whole = floor(ss);
+    w->set = true;
+    w->leap = ss >= 60;
+    w->frac = ss - whole;
+    w->sec = ct_days(y, m, d) * 86400 + (int64_t)hh * 3600 + (int64_t)mm * 60 + (int64_t)whole;
+    snprintf(w->text, sizeof w->text, "%04u-%02u-%02u %02u:%02u:%0*.*f", y, m, d, hh, mm,
+             digits >= 9 ? 12 : 9, digits >= 9 ? 9 : 6, ss);
+    return SIM_OK;
+}
+
+/* A 2013 time code: "0", "-4", "+10h30", "-7h15" (sign, hours, optionally h and
+ * minutes; six characters at most). */
+static bool ct_tz(const char *s, int *min)
+{
+    unsigned h = 0, mi = 0;
+    int n = 0;
+    size_t len = strlen(s);
+    int sign = *s == '-' ? -1 : 1;
+    const char *p = s + (*s == '-' || *s == '+');
+    if (len > 6 || *p < '0' || *p > '9')
+        return false;
+    if (sscanf(p, "%2u%n", &h, &n) != 1)
+        return false;
+    p += n;
+    if (*p == 'h' || *p == 'H') {
+        if (!(p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && !p[3]))
+            return false;
+        mi = (unsigned)(p[1] - '0') * 10 + (unsigned)(p[2] - '0');
+        p += 3;
+    }
+    if (*p || h > 23 || mi > 59)
+        return false;
+    *min = sign * (int)(h * 60 + mi);
+    return true;
+}
+
+/* 2013's two lines after timemult, when there: time_code,local_code and
+ * tmq_code,leap_second. Empty fields are allowed (not given). */
+static int ct_time_lines(ct_t *c, sim_err_t *err)
+{
+    char buf[CT_LINE_MAX], *f[3];
+    int rc = SIM_OK, lc;
+    c->info.leap_second = c->info.tmq = -1;
+    if (!ct_next(c, buf, &rc, err))
+        return rc;
+    int nf = sim_split(buf, f, 3);
+    if (nf != 2 || (*f[0] && !ct_tz(f[0], &c->tz_min)) || (*f[1] && !ct_tz(f[1], &lc)))
+        return ct_bad(c, err, "time_code,local_code: expected offsets from UTC such as "
+                      "-5h30,-5h30 or 0,+1, got", c->raw);
+    snprintf(c->info.time_code, sizeof c->info.time_code, "%s", f[0]);
+    if (!ct_next(c, buf, &rc, err))
+        return rc;
+    nf = sim_split(buf, f, 3);
+    uint64_t leap = 0;
+    bool ok = nf == 2 && (!*f[0] || (isxdigit((unsigned char)f[0][0]) && !f[0][1])) &&
+              (!*f[1] || ct_uint(f[1], 3, &leap));
+    if (!ok)
+        return ct_bad(c, err, "tmq_code,leap_second: expected a hex digit and 0..3, got",
+                      c->raw);
+    if (*f[0])
+        c->info.tmq = (int)strtol(f[0], NULL, 16);
+    if (*f[1])
+        c->info.leap_second = (int)leap;
     return SIM_OK;
 }
 
@@ -397,10 +522,11 @@ static int ct_format(ct_t *c, sim_err_t *err)
         }
     c->timemult = 1;
     rc = SIM_OK;
-    if (c->rev >= 1999 && ct_next(c, buf, &rc, err) && *buf &&
-        (!sim_parse_double(buf, &c->timemult) || !(c->timemult > 0)))
+    if (c->rev < 1999 || !ct_next(c, buf, &rc, err))
+        return rc; /* 1991 has no timemult; 1999 files often end before it */
+    if (*buf && (!sim_parse_double(buf, &c->timemult) || !(c->timemult > 0)))
         return ct_bad(c, err, "timemult is not a positive number:", buf);
-    return rc; /* 2013's time_code and tmq_code lines carry nothing the meter uses */
+    return c->rev == 2013 ? ct_time_lines(c, err) : SIM_OK;
 }
 
 static int ct_parse_cfg(ct_t *c, sim_err_t *err)
@@ -422,9 +548,9 @@ static int ct_parse_cfg(ct_t *c, sim_err_t *err)
     if (rc == SIM_OK)
         rc = ct_rates(c, err);
     if (rc == SIM_OK)
-        rc = ct_stamp(c, "first sample", err);
+        rc = ct_stamp(c, "first sample", &c->t0, err);
     if (rc == SIM_OK)
-        rc = ct_stamp(c, "trigger", err);
+        rc = ct_stamp(c, "trigger", &c->trig, err);
     if (rc == SIM_OK)
         rc = ct_format(c, err);
     return rc;
@@ -1073,35 +1199,161 @@ static int ct_resample(ct_t *c, float **out, size_t *nout, sim_err_t *err)
     return SIM_OK;
 }
 
-/* Hands the frames to the WAV replay through an anonymous memory file. */
-static int ct_source(ct_t *c, const float *x, size_t n, sim_source_t **out, sim_err_t *err)
+/* ---- the trigger and the window ---- */
+
+/* Whether UTC day D (days since 1970) ends on 30 June or 31 December, where leap
+ * seconds go; y: a year near D. */
+static bool ct_leap_day(int64_t D, int64_t y)
 {
-    int fd = memfd_create("s4100-comtrade", MFD_CLOEXEC);
-    if (fd < 0) {
-        sim_errf(err, "%s: memfd_create: %s", c->path, strerror(errno));
-        return SIM_EIO;
+    for (int64_t k = y - 1; k <= y + 1; k++)
+        if (D + 1 == ct_days(k, 7, 1) || D + 1 == ct_days(k + 1, 1, 1))
+            return true;
+    return false;
+}
+
+/* Seconds from the first sample to the trigger. The stamps are local time (2013:
+ * time_code from UTC); a leap second the file declares (leap_second 1 added, 2 removed)
+ * at the end of the first sample's UTC day, when that is 30 June or 31 December, is
+ * counted: a stamp written after it lies one second more (or less) from the start than
+ * the calendar says. A stamp written as :60 is inside the added second. */
+static double ct_trigger_s(const ct_t *c)
+{
+    int64_t u0 = c->t0.sec - (int64_t)c->tz_min * 60, ut = c->trig.sec - (int64_t)c->tz_min * 60;
+    int64_t day = (u0 - (c->t0.leap ? 1 : 0)) / 86400;
+    int64_t bound = (day + 1) * 86400, adj0 = 0, adjt = 0;
+    int ls = c->info.leap_second;
+    if ((ls == 1 || ls == 2) && ct_leap_day(day, 1970 + day / 365)) {
+        int sign = ls == 1 ? 1 : -1;
+        adj0 = u0 >= bound && !c->t0.leap ? sign : 0;
+        adjt = ut >= bound && !c->trig.leap ? sign : 0;
     }
-    SF_INFO info = {.samplerate = MTR_FS, .channels = MTR_NCH,
-                    .format = (n * sizeof(mtr_frame_t) < 0xF0000000u ? SF_FORMAT_WAV
-                                                                      : SF_FORMAT_RF64) |
-                              SF_FORMAT_FLOAT};
-    SNDFILE *sf = sf_open_fd(fd, SFM_WRITE, &info, 0);
-    bool ok = sf && sf_writef_float(sf, x, (sf_count_t)n) == (sf_count_t)n;
-    if (sf)
-        sf_close(sf);
-    int rc = SIM_EIO;
-    if (ok) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-        sim_err_t e2;
-        rc = sim_open_wav(out, p, &e2);
-        if (rc != SIM_OK)
-            sim_errf(err, "%s: replay: %s", c->path, e2.msg);
-    } else {
-        sim_errf(err, "%s: replay: cannot write the frames: %s", c->path, sf_strerror(sf));
+    return (double)((ut + adjt) - (u0 + adj0)) + (c->trig.frac - c->t0.frac);
+}
+
+/* The frames m0 .. m1 of n at MTR_FS that the window asks for, and the info. */
+static int ct_window(ct_t *c, const sim_comtrade_opts_t *opt, size_t n, size_t *m0,
+                     size_t *m1, sim_err_t *err)
+{
+    sim_comtrade_info_t *in = &c->info;
+    bool stamps = c->t0.set && c->trig.set;
+    in->rev = c->rev;
+    snprintf(in->start, sizeof in->start, "%s", c->t0.text);
+    snprintf(in->trigger, sizeof in->trigger, "%s", c->trig.text);
+    in->trigger_s = stamps ? ct_trigger_s(c) : 0;
+    in->length_s = (double)n / MTR_FS;
+    in->from_s = 0;
+    in->to_s = in->length_s;
+    bool rel = opt && (opt->has_from || opt->has_to);
+    if (rel && !stamps) {
+        sim_errf(err, "%s: line %d: the file gives no %s time, so a window relative to the "
+                 "trigger cannot be placed", c->path, c->t0.set ? c->trig.line : c->t0.line,
+                 c->t0.set ? "trigger" : "first-sample");
+        return SIM_ERANGE;
     }
-    close(fd);
-    return rc;
+    if (opt && opt->has_from)
+        in->from_s = in->trigger_s + opt->from;
+    if (opt && opt->has_to)
+        in->to_s = in->trigger_s + opt->to;
+    double half = 0.5 / MTR_FS;
+    if (in->from_s < -half || in->to_s > in->length_s + half || !(in->to_s > in->from_s)) {
+        sim_errf(err, "%s: the window %.6f to %.6f s from the trigger is not inside the "
+                 "recording, which runs from %.6f to %.6f s from the trigger", c->path,
+                 in->from_s - in->trigger_s, in->to_s - in->trigger_s, -in->trigger_s,
+                 in->length_s - in->trigger_s);
+        return SIM_ERANGE;
+    }
+    double a = floor(in->from_s * MTR_FS + 0.5), b = floor(in->to_s * MTR_FS + 0.5);
+    *m0 = a < 0 ? 0 : (size_t)a;
+    *m1 = b > (double)n ? n : (size_t)b;
+    if (*m1 <= *m0) {
+        sim_errf(err, "%s: the window %.6f to %.6f s from the trigger holds no sample at %u "
+                 "S/s", c->path, in->from_s - in->trigger_s, in->to_s - in->trigger_s, MTR_FS);
+        return SIM_ERANGE;
+    }
+    return SIM_OK;
+}
+
+/* The decoded frames, handed to the replay through its pull hook. */
+typedef struct {
+    float *x;
+    size_t pos, end;
+} ct_feed_t;
+
+static long ct_pull(void *ctx, float *dst, size_t n, sim_err_t *err)
+{
+    (void)err;
+    ct_feed_t *f = ctx;
+    size_t k = f->end - f->pos < n ? f->end - f->pos : n;
+    memcpy(dst, f->x + f->pos * MTR_NCH, k * sizeof(mtr_frame_t));
+    f->pos += k;
+    return (long)k;
+}
+
+static void ct_feed_free(void *ctx)
+{
+    ct_feed_t *f = ctx;
+    free(f->x);
+    free(f);
+}
+
+/* Takes x (n frames at MTR_FS); the replay reads frames m0 .. m1 of it. */
+static int ct_source(ct_t *c, float *x, size_t m0, size_t m1, sim_source_t **out,
+                     sim_err_t *err)
+{
+    ct_feed_t *f = malloc(sizeof *f);
+    if (!f) {
+        free(x);
+        sim_errf(err, "%s: out of memory", c->path);
+        return SIM_ENOMEM;
+    }
+    *f = (ct_feed_t){.x = x, .pos = m0, .end = m1};
+    return sim_open_pull(out, c->path, MTR_FS, ct_pull, ct_feed_free, f, err);
+}
+
+int sim_comtrade_window(sim_comtrade_opts_t *o, const char *spec, sim_err_t *err)
+{
+    char s[128], *f[3];
+    if (strlen(spec) >= sizeof s) {
+        sim_errf(err, "window '%.40s...': too long", spec);
+        return SIM_ESYNTAX;
+    }
+    strcpy(s, spec);
+    int nf = sim_split(s, f, 3);
+    bool from = nf >= 1 && *f[0] && !sim_strcaseeq(f[0], "start");
+    bool to = nf == 2 && *f[1] && !sim_strcaseeq(f[1], "end");
+    double a = 0, b = 0;
+    bool ok = nf <= 2 && (!from || sim_parse_double(f[0], &a)) &&
+              (!to || sim_parse_double(f[1], &b)) && (from || to || nf == 2);
+    if (!ok) {
+        sim_errf(err, "window '%.40s': expected FROM[,TO], seconds from the trigger (FROM "
+                 "may be start, TO end), e.g. 0 or -0.1,0.5", spec);
+        return SIM_ESYNTAX;
+    }
+    if (from && to && !(b > a)) {
+        sim_errf(err, "window '%.40s': the end %g s is not after the start %g s", spec, b, a);
+        return SIM_ERANGE;
+    }
+    o->has_from = from;
+    o->from = a;
+    o->has_to = to;
+    o->to = b;
+    return SIM_OK;
+}
+
+void sim_comtrade_describe(const sim_comtrade_info_t *in, char *buf, size_t n)
+{
+    char tz[24] = "";
+    if (in->time_code[0])
+        snprintf(tz, sizeof tz, " (UTC%s%s)", in->time_code[0] == '-' || in->time_code[0] == '+'
+                                                 ? "" : "+", in->time_code);
+    if (!in->start[0] || !in->trigger[0])
+        snprintf(buf, n, "COMTRADE %d, no time stamps; replaying %.6f to %.6f s of %.6f s",
+                 in->rev, in->from_s, in->to_s, in->length_s);
+    else
+        snprintf(buf, n, "COMTRADE %d, first sample %s%s, trigger %s (%.6f s after it); "
+                 "replaying %.6f to %.6f s from the trigger (%.6f s)", in->rev, in->start, tz,
+                 in->trigger, in->trigger_s, in->from_s - in->trigger_s,
+                 in->to_s - in->trigger_s, in->to_s - in->from_s);
 }
 
 static void ct_free(ct_t *c)
@@ -1121,6 +1373,7 @@ static int ct_open(ct_t *c, const sim_comtrade_opts_t *opt, sim_source_t **out, 
         return rc;
     c->p = c->cfg;
     c->end = c->cfg + c->cfg_len;
+    c->info.leap_second = c->info.tmq = -1;
     bool cff = ct_ends_with(c->path, ".cff");
     if (cff && (rc = ct_split_cff(c, err)) != SIM_OK)
         return rc;
@@ -1144,16 +1397,18 @@ static int ct_open(ct_t *c, const sim_comtrade_opts_t *opt, sim_source_t **out, 
     if (rc != SIM_OK)
         return rc;
     float *x;
-    size_t n;
+    size_t n, m0, m1;
     if ((rc = ct_resample(c, &x, &n, err)) != SIM_OK)
         return rc;
-    rc = ct_source(c, x, n, out, err);
-    free(x);
-    return rc;
+    if ((rc = ct_window(c, opt, n, &m0, &m1, err)) != SIM_OK) {
+        free(x);
+        return rc;
+    }
+    return ct_source(c, x, m0, m1, out, err);
 }
 
 int sim_open_comtrade(sim_source_t **out, const char *path, const sim_comtrade_opts_t *opt,
-                      sim_err_t *err)
+                      sim_comtrade_info_t *info, sim_err_t *err)
 {
     *out = NULL;
     ct_t *c = calloc(1, sizeof *c);
@@ -1163,6 +1418,8 @@ int sim_open_comtrade(sim_source_t **out, const char *path, const sim_comtrade_o
     }
     c->path = path;
     int rc = ct_open(c, opt, out, err);
+    if (rc == SIM_OK && info)
+        *info = c->info;
     ct_free(c);
     free(c);
     return rc;

@@ -1,7 +1,8 @@
 /*
- * Replay of recordings: 6-channel WAV through libsndfile (streamed) and CSV (read whole
- * at open, so a bad line is reported before anything runs). Recordings at another rate
- * go through libsamplerate's best sinc converter, streamed in chunks.
+ * Replay of recordings: 6-channel WAV through libsndfile (streamed), CSV (read whole
+ * at open, so a bad line is reported before anything runs), and frames a decoder hands
+ * over through a pull hook (COMTRADE). Recordings at another rate go through
+ * libsamplerate's best sinc converter, streamed in chunks.
  */
 #define _POSIX_C_SOURCE 200809L /* stat */
 #include "sim_int.h"
@@ -24,6 +25,9 @@ struct sim_replay {
     char *path;
     SNDFILE *sf;
     float *rows; /* CSV frames, 6 floats each */
+    sim_pull_fn pull; /* or a decoder's frames (sim_open_pull) */
+    void (*pull_free)(void *ctx);
+    void *ctx;
     size_t nrows, pos;
     uint64_t in_frames; /* input frames taken so far (for messages) */
 
@@ -42,6 +46,8 @@ void sim_replay_free(sim_replay_t *r)
         sf_close(r->sf);
     if (r->src)
         src_delete(r->src);
+    if (r->pull_free)
+        r->pull_free(r->ctx);
     free(r->rows);
     free(r->in);
     free(r->path);
@@ -83,9 +89,27 @@ static int sim_replay_rate(sim_replay_t *r, double rate, sim_err_t *err)
     return SIM_OK;
 }
 
+/* Every sample of k frames finite, or an error naming the frame and channel. */
+static long sim_check_finite(sim_replay_t *r, const float *dst, long k, sim_err_t *err)
+{
+    for (long j = 0; j < k * MTR_NCH; j++)
+        if (!isfinite(dst[j])) {
+            sim_errf(err, "%s: frame %llu: channel %s is not finite", r->path,
+                     (unsigned long long)(r->in_frames + (uint64_t)(j / MTR_NCH)),
+                     sim_ch_names[j % MTR_NCH]);
+            return SIM_ESYNTAX;
+        }
+    r->in_frames += (uint64_t)k;
+    return k;
+}
+
 /* Up to n input frames at the recording's own rate; 0 at the end. */
 static long sim_pull(sim_replay_t *r, float *dst, size_t n, sim_err_t *err)
 {
+    if (r->pull) {
+        long k = r->pull(r->ctx, dst, n, err);
+        return k <= 0 ? k : sim_check_finite(r, dst, k, err);
+    }
     if (!r->sf) {
         size_t k = r->nrows - r->pos < n ? r->nrows - r->pos : n;
         memcpy(dst, r->rows + r->pos * MTR_NCH, k * sizeof(mtr_frame_t));
@@ -101,15 +125,7 @@ static long sim_pull(sim_replay_t *r, float *dst, size_t n, sim_err_t *err)
         }
         return 0;
     }
-    for (sf_count_t j = 0; j < k * MTR_NCH; j++)
-        if (!isfinite(dst[j])) {
-            sim_errf(err, "%s: frame %llu: channel %s is not finite", r->path,
-                     (unsigned long long)(r->in_frames + (uint64_t)(j / MTR_NCH)),
-                     sim_ch_names[j % MTR_NCH]);
-            return SIM_ESYNTAX;
-        }
-    r->in_frames += (uint64_t)k;
-    return (long)k;
+    return sim_check_finite(r, dst, (long)k, err);
 }
 
 static long sim_resample(sim_replay_t *r, mtr_frame_t *out, size_t n, sim_err_t *err)
@@ -206,6 +222,32 @@ int sim_open_wav(sim_source_t **out, const char *path, sim_err_t *err)
         return SIM_ESYNTAX;
     }
     int rc = sim_replay_rate(r, info.samplerate, err);
+    if (rc != SIM_OK) {
+        sim_replay_free(r);
+        return rc;
+    }
+    rc = sim_replay_source(out, r);
+    if (rc != SIM_OK)
+        sim_errf(err, "%s: out of memory", path);
+    return rc;
+}
+
+/* ---- a decoder's frames ---- */
+
+int sim_open_pull(sim_source_t **out, const char *path, double rate, sim_pull_fn pull,
+                  void (*pull_free)(void *ctx), void *ctx, sim_err_t *err)
+{
+    *out = NULL;
+    sim_replay_t *r = sim_replay_new(path);
+    if (!r) {
+        sim_errf(err, "%s: out of memory", path);
+        pull_free(ctx);
+        return SIM_ENOMEM;
+    }
+    r->pull = pull;
+    r->pull_free = pull_free;
+    r->ctx = ctx;
+    int rc = sim_replay_rate(r, rate, err);
     if (rc != SIM_OK) {
         sim_replay_free(r);
         return rc;

@@ -42,15 +42,39 @@ int sim_open_csv(sim_source_t **out, const char *path, sim_err_t *err);
 
 /* COMTRADE (IEEE C37.111-1991/1999/2013; docs/scenarios.md): a .cfg with its .dat, or a
  * .cff. Which analog channel feeds each of Va Vb Vc Ia Ib Ic: per entry "" = by the
- * channel's phase id and unit, a channel number An or a ch_id, or "none" (zeros). */
+ * channel's phase id and unit, a channel number An or a ch_id, or "none" (zeros).
+ * The part replayed: from `from` to `to` seconds after the trigger (negative: before
+ * it); has_from/has_to false: from the first sample, to the last. */
 typedef struct {
     char map[MTR_NCH][64];
+    bool has_from, has_to;
+    double from, to;
 } sim_comtrade_opts_t;
 /* Parse "va=3,ib=IB,ic=none" into o (entries not named are left as they are). */
 int sim_comtrade_map(sim_comtrade_opts_t *o, const char *spec, sim_err_t *err);
-/* opt may be NULL (all automatic). The whole file is read and checked at open. */
+/* Parse a window "FROM[,TO]" (seconds relative to the trigger; FROM may be "start",
+ * TO "end") into o. */
+int sim_comtrade_window(sim_comtrade_opts_t *o, const char *spec, sim_err_t *err);
+
+/* What a recording says of its time. */
+typedef struct {
+    int rev;              /* 1991, 1999 or 2013 */
+    char start[40];       /* first sample, "yyyy-mm-dd hh:mm:ss.ssssss" as the file gives it */
+    char trigger[40];     /* the trigger, likewise */
+    char time_code[8];    /* 2013: local time's offset from UTC ("-5h30"), else "" */
+    int leap_second;      /* 2013: 0 none, 1 added, 2 removed, 3 unknown; -1 not given */
+    int tmq;              /* 2013: time quality 0..15 (IEEE C37.118), -1 not given */
+    double trigger_s;     /* the trigger, seconds after the first sample */
+    double length_s;      /* the recording's length at MTR_FS, seconds */
+    double from_s, to_s;  /* the part replayed, seconds after the first sample */
+} sim_comtrade_info_t;
+
+/* opt and info may be NULL (all automatic; no info). The whole file is read and
+ * checked at open; a window outside the recording is an error. */
 int sim_open_comtrade(sim_source_t **out, const char *path, const sim_comtrade_opts_t *opt,
-                      sim_err_t *err);
+                      sim_comtrade_info_t *info, sim_err_t *err);
+/* One line for a person: the start, the trigger and the part replayed. */
+void sim_comtrade_describe(const sim_comtrade_info_t *info, char *buf, size_t n);
 
 /* Fill up to n frames of primary-side volts and amps at MTR_FS. Returns the frames
  * written, 0 at the end of a recording (a scenario never ends), negative on error.

@@ -216,6 +216,13 @@ void sim_synth_fill(sim_synth_t *y, mtr_frame_t *out, uint8_t *pulse, size_t n);
 int sim_scenario_parse(sim_synth_t *y, FILE *f, const char *path, sim_err_t *err);
 
 /* replay.c */
+/* A decoder's frames for the replay: pull writes up to n frames (6 floats each, at the
+ * rate given) and returns how many, 0 at the end, negative with err filled on error.
+ * The replay owns ctx from the call on (pull_free releases it, also on failure); path
+ * names the recording in messages. */
+typedef long (*sim_pull_fn)(void *ctx, float *dst, size_t n, sim_err_t *err);
+int sim_open_pull(sim_source_t **out, const char *path, double rate, sim_pull_fn pull,
+                  void (*pull_free)(void *ctx), void *ctx, sim_err_t *err);
 long sim_replay_read(sim_replay_t *r, mtr_frame_t *out, size_t n, sim_err_t *err);
 void sim_replay_free(sim_replay_t *r);
 
