@@ -34,7 +34,7 @@ static void fill(mtr_frame_t *x, size_t n, uint64_t n0, double f, double phi, do
 
 static double reg_j(const mtr_t *m, int k)
 {
-    return (double)m->nv.e[k].j + m->nv.e[k].frac;
+    return (double)m->nv.e[k].j + m->nv.e[k].frac32 / 4294967296.0;
 }
 
 int main(int argc, char **argv)

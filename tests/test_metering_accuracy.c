@@ -237,10 +237,10 @@ static void test_frequency_drift(void **state)
     wave_balanced(&w, 49.0, 230, 100, 30);
     w.df = 0.1;
     wave_run(&m, &w, 2, NULL, NULL);
-    double worst = 0, t0 = m.win_start;
+    double worst = 0, t0 = mtr_time_samples(m.win_start);
     for (int s = 0; s < 18; s++) {
         wave_run(&m, &w, 1, NULL, NULL);
-        double t1 = m.win_start, tmid = (t0 + t1) / 2.0 / MTR_FS;
+        double t1 = mtr_time_samples(m.win_start), tmid = (t0 + t1) / 2.0 / MTR_FS;
         double fexp = w.f0 + w.df * tmid;
         worst = fmax(worst, fabs(m.ai[MTR_AI_FREQ] - fexp));
         /* Active power stays exact while the frequency moves. */
@@ -292,7 +292,7 @@ static void expect_rates(double *r, double P, double Q, double S)
 
 static double reg_j(const mtr_t *m, int k)
 {
-    return (double)m->nv.e[k].j + m->nv.e[k].frac;
+    return (double)m->nv.e[k].j + m->nv.e[k].frac32 / 4294967296.0;
 }
 
 /* One steady load: the worst relative error of any register's 1 s increment and of any

@@ -123,7 +123,7 @@ static void make(state_t *s, unsigned k)
     memset(s, 0, sizeof *s);
     for (int i = 0; i < MTR_E_COUNT; i++) {
         s->m.e[i].j = (int64_t)k * 1000003 + i * 77 + ((int64_t)i << 40);
-        s->m.e[i].frac = (double)((k + (unsigned)i) % 64) / 64.0;
+        s->m.e[i].frac32 = ((k + (unsigned)i) % 64) << 26; /* n/64 J */
     }
     for (int i = 0; i < 6; i++)
         s->m.max_dem[i] = (float)k * 1.5f + (float)i;
@@ -153,7 +153,7 @@ static nv_image_t image(state_t *s)
 static bool same(const state_t *x, const state_t *y)
 {
     for (int i = 0; i < MTR_E_COUNT; i++)
-        if (x->m.e[i].j != y->m.e[i].j || x->m.e[i].frac != y->m.e[i].frac)
+        if (x->m.e[i].j != y->m.e[i].j || x->m.e[i].frac32 != y->m.e[i].frac32)
             return false;
     if (memcmp(x->m.max_dem, y->m.max_dem, sizeof x->m.max_dem) ||
         x->m.pulses != y->m.pulses || x->m.energy_resets != y->m.energy_resets ||
@@ -298,7 +298,7 @@ static void test_round_trip_extremes(void **state)
     a.id.reset_password = 99999;
     a.id.mac = 127;
     a.m.e[0].j = INT64_MAX;
-    a.m.e[1].frac = 0.99999999999999989; /* the largest double below 1 */
+    a.m.e[1].frac32 = UINT32_MAX; /* the largest fraction: 1 - 2^-32 J */
     a.m.max_dem[0] = -1e30f;
     a.m.pulses = a.m.energy_resets = a.m.power_ups = UINT32_MAX;
     a.c.pt_ratio = 0.01f;
@@ -375,7 +375,7 @@ static void pinned_state(state_t *s)
 {
     memset(s, 0, sizeof *s);
     s->m.e[0].j = 0x0102030405060708;
-    s->m.e[0].frac = 0.5;
+    s->m.e[0].frac32 = 1u << 31; /* 0.5 J: binary64 3FE0... on the medium */
     s->m.e[31].j = 7;
     s->m.max_dem[0] = 1.0f;
     s->m.max_dem[5] = -2.0f;

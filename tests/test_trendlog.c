@@ -199,9 +199,9 @@ static void test_sixty_days(void **state)
     (void)state;
     for (int k = 0; k < TL_COUNT; k++)
         dev.tl[k].ai = MTR_AI_MAX_POWER; /* a value that is there without a load */
-    dev.clock_base += 1; /* start at 00:00:01: the first boundary is 00:15:00 */
+    dev.clock_cs += 100; /* start at 00:00:01: the first boundary is 00:15:00 */
     for (int c = 0; c < 5760 * 900; c += 900) {
-        dev.clock_base += 899; /* each cycle: 1 s of samples, 900 s of clock */
+        dev.clock_cs += 89900; /* each cycle: 1 s of samples, 900 s of clock */
         cycle();
     }
     tl_log_t *l = &dev.tl[0];
@@ -217,7 +217,7 @@ static void test_sixty_days(void **state)
     assert_float_equal(tl_at(l, 5).value, 103.923, 0.001);
     /* One more interval: continuous logging drops the oldest. */
     tl_time_t oldest = tl_at(l, 0).t;
-    dev.clock_base += 899;
+    dev.clock_cs += 89900;
     cycle();
     assert_int_equal(l->count, TL_BUFFER_SIZE);
     assert_true(tl_at(l, 0).t == oldest + 90000);
@@ -229,7 +229,7 @@ static void test_av11_pending_at_restart(void **state)
     (void)state;
     for (int k = 0; k < 3; k++)
         cycle();
-    dev.clock_base += 900;
+    dev.clock_cs += 90000;
     cycle(); /* a boundary: one record per log */
     uint32_t before = dev.tl[0].total;
     assert_true(dev.tl[0].count >= 1);

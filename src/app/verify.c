@@ -202,9 +202,9 @@ static vf_result_t run_point(const sim_tp_t *tp, const vf_opts_t *o, mtr_frame_t
     sim_tp_gen_t g;
     sim_tp_start(&g, tp, &o->afe);
     cycles(&m, &g, buf, VF_WARMUP);
-    double t1 = m.win_start, e1 = registers(&m, tp->quantity);
+    double t1 = mtr_time_samples(m.win_start), e1 = registers(&m, tp->quantity);
     cycles(&m, &g, buf, o->seconds);
-    double dt = (m.win_start - t1) / MTR_FS, e = registers(&m, tp->quantity) - e1;
+    double dt = (mtr_time_samples(m.win_start) - t1) / MTR_FS, e = registers(&m, tp->quantity) - e1;
     double p, q;
     sim_tp_expected(tp, &p, &q);
     double per_amp = cfg.ct_primary; /* sim_tp_expected works per unit of the CT primary */

@@ -565,10 +565,13 @@ static int dec_real(bac_buf_t *b, int tag, float *v)
 static int enc_double(bac_buf_t *b, int tag, double v)
 {
     uint8_t o[8];
-    uint64_t u = 0x7FF8000000000000u;
+    uint64_t u;
 
-    if (!isnan(v))
-        memcpy(&u, &v, sizeof u);
+    /* A Double is only carried here: its NaNs are found from the bits, so that no
+     * double-precision routine is needed on a single-precision FPU. */
+    memcpy(&u, &v, sizeof u);
+    if ((u & 0x7FFFFFFFFFFFFFFFu) > 0x7FF0000000000000u)
+        u = 0x7FF8000000000000u;
     be_put(o, (uint32_t)(u >> 32), 4);
     be_put(o + 4, (uint32_t)u, 4);
     return put_elem(b, tag, BAC_APP_DOUBLE, NULL, 0, o, 8);

@@ -16,8 +16,8 @@
 #include <math.h>
 #include <string.h>
 
-#define PI 3.14159265358979323846
-#define SQRT3 1.7320508075688772
+#define PI 3.14159265358979323846f
+#define SQRT3 1.7320508075688772f
 
 enum { LP_X1, LP_X2, LP_Y1, LP_Y2 }; /* the low-pass delays, mtr_t.lp */
 
@@ -34,41 +34,54 @@ static inline int acc_idx(int q, int p)
 
 /* Zero-crossing detector: arm below -ZC_HYST volts, ignore crossings closer than
  * ZC_HOLDOFF samples (faster than 84 Hz), measure frequency only above ZC_VMIN. */
-#define ZC_HYST 2.0
+#define ZC_HYST 2.0f
 #define ZC_HOLDOFF 30u
-#define ZC_VMIN 20.0
-#define F_MIN 45.0
-#define F_MAX 65.0
+#define ZC_VMIN 20.0f
+#define F_MIN 45.0f
+#define F_MAX 65.0f
 /* No-load: below 0.1 % of the CT primary a phase does not register power. */
-#define START_FRACTION 0.001
+#define START_FRACTION 0.001f
 /* A closure of at least 20 ms: 50.4 samples, so 51. */
 #define PULSE_MIN_SAMPLES ((20u * MTR_FS + 999u) / 1000u)
+
+/* b to a in samples: short spans (seconds), where a float keeps a crossing's fraction. */
+static float tdiff(mtr_time_t a, mtr_time_t b)
+{
+    return (float)(int32_t)(a.n - b.n) + (a.frac - b.frac);
+}
 
 enum { PEND_CLEAR_ENERGY = 1, PEND_SYNC = 2, PEND_MAXDEM = 4, PEND_PULSES = 8 };
 
 /* ---- energy registers ---------------------------------------------------------- */
 
-void mtr_energy_add(mtr_energy_t *e, double joules)
+void mtr_energy_add(mtr_energy_t *e, float joules)
 {
-    if (!(joules > 0.0) || joules > 1e15)
+    if (!(joules > 0.0f) || joules > 1e15f)
         return; /* NaN, negative or absurd: never corrupt a register */
-    double whole = floor(joules);
-    e->j += (int64_t)whole;
-    e->frac += joules - whole;
-    if (e->frac >= 1.0) {
-        e->frac -= 1.0;
-        e->j += 1;
-    }
+    float whole = floorf(joules);
+    /* joules - whole is exact, and so is its scaling by 2^32 (< 2^32): the register
+     * takes the addend to 2^-32 J, the rest of a float's bits being below that. */
+    uint64_t f = (uint64_t)e->frac32 + (uint32_t)((joules - whole) * MTR_FRAC_ONE);
+    e->j += (int64_t)whole + (int64_t)(f >> 32);
+    e->frac32 = (uint32_t)f;
 }
 
-double mtr_energy_kwh(const mtr_energy_t *e)
+/* j + fj joules in kWh: the whole kWh split off in integers, so that the float rounds
+ * once, at the end, however large the register. */
+static float kwh_of(int64_t j, float fj)
 {
-    return ((double)e->j + e->frac) / 3.6e6;
+    int64_t kwh = j / 3600000, rem = j % 3600000;
+    return (float)kwh + ((float)rem + fj) / 3.6e6f;
 }
 
-static double energy_diff_kwh(const mtr_energy_t *a, const mtr_energy_t *b)
+float mtr_energy_kwhf(const mtr_energy_t *e)
 {
-    return ((double)(a->j - b->j) + (a->frac - b->frac)) / 3.6e6;
+    return kwh_of(e->j, (float)e->frac32 / MTR_FRAC_ONE);
+}
+
+static float energy_diff_kwh(const mtr_energy_t *a, const mtr_energy_t *b)
+{
+    return kwh_of(a->j - b->j, ((float)a->frac32 - (float)b->frac32) / MTR_FRAC_ONE);
 }
 
 /* ---- configuration --------------------------------------------------------------- */
@@ -88,24 +101,24 @@ void mtr_config_default(mtr_config_t *cfg)
     cfg->subinterval_cs = 90000;
 }
 
-static bool is_int(double v)
+static bool is_int(float v)
 {
-    return v == floor(v);
+    return v == floorf(v);
 }
 
-static bool in_range(double v, double lo, double hi)
+static bool in_range(float v, float lo, float hi)
 {
     return v >= lo && v <= hi;
 }
 
 /* For settings that arrive as a BACnet REAL: the documented limits (0.01, 82, ...) have
  * no exact float, so accept what a client's nearest REAL gives (1 part in 10^6). */
-static bool in_range_real(double v, double lo, double hi)
+static bool in_range_real(float v, float lo, float hi)
 {
-    return v >= lo * (1 - 1e-6) && v <= hi * (1 + 1e-6);
+    return v >= lo * (1 - 1e-6f) && v <= hi * (1 + 1e-6f);
 }
 
-int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double v)
+int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, float v)
 {
     if (!isfinite(v))
         return MTR_ERANGE;
@@ -117,11 +130,11 @@ int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double v)
     case MTR_SET_CT_SECONDARY:
         return (v == 1 || v == 3) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_PT_RATIO:
-        return in_range_real(v, 0.01, 320.0) ? MTR_OK : MTR_ERANGE;
+        return in_range_real(v, 0.01f, 320.0f) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_SYSTEM_VOLTAGE: {
         /* AV6 / AV5 must be 82..660; tolerate float rounding of the product. */
-        double pt = cfg->pt_ratio;
-        bool ok = in_range_real(v, 82, 32000) && in_range_real(v, 82.0 * pt, 660.0 * pt);
+        float pt = cfg->pt_ratio;
+        bool ok = in_range_real(v, 82, 32000) && in_range_real(v, 82.0f * pt, 660.0f * pt);
         return ok ? MTR_OK : MTR_ERANGE;
     }
     case MTR_SET_DISPLAY_UNITS:
@@ -132,23 +145,23 @@ int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double v)
     case MTR_SET_SUBINTERVALS:
         return (is_int(v) && in_range(v, 1, MTR_MAX_SUBINTERVALS)) ? MTR_OK : MTR_ERANGE;
     case MTR_SET_SUBINTERVAL_LEN:
-        return (v == 0 || (in_range(v, 1000, 3276700) && fmod(v, 100) == 0)) ? MTR_OK
+        return (v == 0 || (in_range(v, 1000, 3276700) && fmodf(v, 100) == 0)) ? MTR_OK
                                                                               : MTR_ERANGE;
     }
     return MTR_EARG;
 }
 
-int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, double v)
+int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, float v)
 {
     int rc = mtr_setting_check(cfg, id, v);
     if (rc != MTR_OK)
         return rc;
     switch (id) {
     case MTR_SET_SYSTEM_TYPE: cfg->system_type = (uint8_t)v; break;
-    case MTR_SET_CT_PRIMARY: cfg->ct_primary = (float)v; break;
+    case MTR_SET_CT_PRIMARY: cfg->ct_primary = v; break;
     case MTR_SET_CT_SECONDARY: cfg->ct_secondary = (uint8_t)v; break;
-    case MTR_SET_PT_RATIO: cfg->pt_ratio = (float)v; break;
-    case MTR_SET_SYSTEM_VOLTAGE: cfg->system_voltage = (float)v; break;
+    case MTR_SET_PT_RATIO: cfg->pt_ratio = v; break;
+    case MTR_SET_SYSTEM_VOLTAGE: cfg->system_voltage = v; break;
     case MTR_SET_DISPLAY_UNITS: cfg->display_units = (uint8_t)v; break;
     case MTR_SET_PL_VOLTS: cfg->pl_volts_pct = (uint8_t)v; break;
     case MTR_SET_PL_IMBALANCE: cfg->pl_imbalance_pct = (uint8_t)v; break;
@@ -158,7 +171,7 @@ int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, double v)
     return MTR_OK;
 }
 
-double mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id)
+float mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id)
 {
     switch (id) {
     case MTR_SET_SYSTEM_TYPE: return cfg->system_type;
@@ -186,7 +199,7 @@ static int config_check(const mtr_config_t *cfg, bool strict)
         MTR_SET_PL_IMBALANCE, MTR_SET_SUBINTERVALS, MTR_SET_SUBINTERVAL_LEN,
     };
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
-        double v = mtr_setting_get(cfg, order[k]);
+        float v = mtr_setting_get(cfg, order[k]);
         int rc = mtr_setting_check(cfg, order[k], v);
         if (rc != MTR_OK && !strict && order[k] == MTR_SET_SYSTEM_VOLTAGE)
             rc = (v >= 82 && v <= 32000) ? MTR_OK : MTR_ERANGE;
@@ -231,23 +244,32 @@ static unsigned ll_pairs(uint8_t type)
     }
 }
 
-double mtr_max_power_kw(const mtr_config_t *cfg)
+float mtr_max_power_kw(const mtr_config_t *cfg)
 {
-    double k = (cfg->system_type == 31 || cfg->system_type == 40) ? SQRT3 : 1.0;
-    return k * (double)cfg->system_voltage * (double)cfg->ct_primary / 1000.0;
+    float k = (cfg->system_type == 31 || cfg->system_type == 40) ? SQRT3 : 1.0f;
+    return k * cfg->system_voltage * cfg->ct_primary / 1000.0f;
 }
 
-static double ct_full_scale(const mtr_config_t *cfg)
+static float ct_full_scale(const mtr_config_t *cfg)
 {
-    return cfg->ct_secondary == 3 ? 1.0 / 3.0 : 1.0;
+    return cfg->ct_secondary == 3 ? 1.0f / 3.0f : 1.0f;
 }
 
 /* ---- demand ------------------------------------------------------------------------ */
 
+/* Kahan: a sub-interval sums up to 32767 one-second terms, which a plain float sum would
+ * round 32767 times. */
+static void ksum_add(mtr_ksum_t *k, float x)
+{
+    float y = x - k->c, t = k->s + y;
+    k->c = (t - k->s) - y;
+    k->s = t;
+}
+
 static void demand_restart(mtr_t *m)
 {
     memset(m->sub_e, 0, sizeof m->sub_e);
-    m->sub_t = 0;
+    m->sub_t = (mtr_ksum_t){0};
     m->sub_elapsed_s = 0;
     m->sub_count = m->sub_next = 0;
     memset(m->dem, 0, sizeof m->dem);
@@ -268,26 +290,26 @@ static void demand_max_update(mtr_t *m)
 
 static void demand_end_subinterval(mtr_t *m)
 {
-    if (m->sub_t <= 0)
+    if (m->sub_t.s <= 0)
         return;
     unsigned n = m->cfg.subinterval_cs == 0 ? 1u : m->cfg.subintervals;
     for (int q = 0; q < 3; q++)
-        m->sub_avg[m->sub_next][q] = m->sub_e[q] / m->sub_t / 1000.0;
+        m->sub_avg[m->sub_next][q] = m->sub_e[q].s / m->sub_t.s / 1000.0f;
     m->sub_next = (uint8_t)((m->sub_next + 1) % MTR_MAX_SUBINTERVALS);
     if (m->sub_count < MTR_MAX_SUBINTERVALS)
         m->sub_count++;
     /* Rolling block: the mean of the last n sub-intervals (fewer right after a restart). */
     unsigned have = m->sub_count < n ? m->sub_count : n;
     for (int q = 0; q < 3; q++) {
-        double sum = 0;
+        float sum = 0;
         for (unsigned k = 1; k <= have; k++)
             sum += m->sub_avg[(m->sub_next + MTR_MAX_SUBINTERVALS - k) % MTR_MAX_SUBINTERVALS][q];
-        m->dem[q] = (float)(sum / have);
+        m->dem[q] = sum / (float)have;
     }
     m->dem_valid = true;
     demand_max_update(m);
     memset(m->sub_e, 0, sizeof m->sub_e);
-    m->sub_t = 0;
+    m->sub_t = (mtr_ksum_t){0};
     m->sub_elapsed_s = 0;
 }
 
@@ -315,14 +337,14 @@ void mtr_init(mtr_t *m, const mtr_config_t *cfg, const mtr_nv_t *nv)
         m->nv = *nv;
     apply_scale(m);
     m->tick_left = MTR_FS;
-    m->f_last = 60.0;
+    m->f_last = 60.0f;
     /* 2nd-order Butterworth low-pass at 100 Hz (bilinear): passes 45..65 Hz, takes
      * the 5th harmonic down to 16 % and most noise off the crossings. */
-    double k = tan(PI * 100.0 / MTR_FS), norm = 1.0 / (1.0 + sqrt(2.0) * k + k * k);
+    float k = tanf(PI * 100.0f / MTR_FS), norm = 1.0f / (1.0f + sqrtf(2.0f) * k + k * k);
     m->lp[LP_X2].c = k * k * norm;
-    m->lp[LP_X1].c = 2.0 * m->lp[LP_X2].c;
-    m->lp[LP_Y1].c = 2.0 * (k * k - 1.0) * norm;
-    m->lp[LP_Y2].c = (1.0 - sqrt(2.0) * k + k * k) * norm;
+    m->lp[LP_X1].c = 2.0f * m->lp[LP_X2].c;
+    m->lp[LP_Y1].c = 2.0f * (k * k - 1.0f) * norm;
+    m->lp[LP_Y2].c = (1.0f - sqrtf(2.0f) * k + k * k) * norm;
     set_nan_outputs(m);
     publish_registers(m); /* accumulated values are valid before the first cycle */
     /* Measured values do not exist until the first cycle ends: QNAN, and Reliability
@@ -411,49 +433,49 @@ static void mark_unreliable(mtr_t *m, unsigned ai)
 }
 
 typedef struct {
-    double v[3], i[3], p[3], q[3], s[3], pf[3], vll[3];
-    double vt[3], it[3], vllt[3]; /* terminal RMS for range checks */
+    float v[3], i[3], p[3], q[3], s[3], pf[3], vll[3];
+    float vt[3], it[3], vllt[3]; /* terminal RMS for range checks */
     bool loaded[3];
 } phase_vals_t;
 
 /* Readings of one window of duration d samples at frequency f. */
-static void compute(const mtr_t *m, const mtr_acc_t *a, double d, double f, phase_vals_t *out)
+static void compute(const mtr_t *m, const mtr_acc_t *a, float d, float f, phase_vals_t *out)
 {
-    double w = 2.0 * PI * f / MTR_FS; /* rad per sample */
-    double qgain = 2.0 * tan(w / 2.0); /* undoes the trapezoid integrator's gain */
-    double i_start = START_FRACTION * m->cfg.ct_primary;
+    float w = 2.0f * PI * f / MTR_FS; /* rad per sample */
+    float qgain = 2.0f * tanf(w / 2.0f); /* undoes the trapezoid integrator's gain */
+    float i_start = START_FRACTION * m->cfg.ct_primary;
     for (int p = 0; p < 3; p++) {
-        double vv = a->s[acc_idx(A_VV, p)], ii = a->s[acc_idx(A_II, p)];
-        double vt = sqrt(vv / d), it = sqrt(ii / d);
-        double v = m->kv * vt, i = m->ki * it;
+        float vv = a->s[acc_idx(A_VV, p)], ii = a->s[acc_idx(A_II, p)];
+        float vt = sqrtf(vv / d), it = sqrtf(ii / d);
+        float v = m->kv * vt, i = m->ki * it;
         out->vt[p] = vt;
         out->it[p] = it;
         out->v[p] = v;
         out->i[p] = i;
         out->loaded[p] = i >= i_start;
         if (out->loaded[p]) {
-            double sw = a->s[acc_idx(A_W, p)], si = a->s[acc_idx(A_I, p)];
-            double cov = a->s[acc_idx(A_WI, p)] - sw * si / d;
+            float sw = a->s[acc_idx(A_W, p)], si = a->s[acc_idx(A_I, p)];
+            float cov = a->s[acc_idx(A_WI, p)] - sw * si / d;
             out->p[p] = m->kv * m->ki * a->s[acc_idx(A_VI, p)] / d;
             out->q[p] = m->kv * m->ki * cov / d * qgain;
             out->s[p] = v * i;
-            out->pf[p] = out->s[p] > 0 ? out->p[p] / out->s[p] : 1.0;
+            out->pf[p] = out->s[p] > 0 ? out->p[p] / out->s[p] : 1.0f;
         } else {
-            out->p[p] = out->q[p] = out->s[p] = 0.0;
-            out->pf[p] = 1.0;
+            out->p[p] = out->q[p] = out->s[p] = 0.0f;
+            out->pf[p] = 1.0f;
         }
-        out->vllt[p] = sqrt(a->s[acc_idx(A_LL, p)] / d);
+        out->vllt[p] = sqrtf(a->s[acc_idx(A_LL, p)] / d);
         out->vll[p] = m->kv * out->vllt[p];
     }
 }
 
 /* Book an interval's energies (J) into per-register amounts r (M1, M2, M5). */
-static void book(double *r, double ep, double eq, double es)
+static void book(float *r, float ep, float eq, float es)
 {
     /* IEC 62053-23 quadrants of (P, Q): Q1 +P+Q, Q2 -P+Q, Q3 -P-Q, Q4 +P-Q. */
     int q = eq >= 0 ? (ep >= 0 ? 0 : 1) : (ep < 0 ? 2 : 3);
-    r[ep >= 0 ? MTR_E_KWH_IMP : MTR_E_KWH_EXP] += fabs(ep);
-    r[MTR_E_KVARH_Q1 + q] += fabs(eq);
+    r[ep >= 0 ? MTR_E_KWH_IMP : MTR_E_KWH_EXP] += fabsf(ep);
+    r[MTR_E_KVARH_Q1 + q] += fabsf(eq);
     r[ep >= 0 ? MTR_E_KVAH_IMP : MTR_E_KVAH_EXP] += es;
 }
 
@@ -463,12 +485,12 @@ static void book(double *r, double ep, double eq, double es)
  * cycle since the last crossing, d_part samples, credited ahead at the window's rate. */
 typedef struct {
     const mtr_acc_t *acc, *pre;
-    double d, d_pre, d_part;
+    float d, d_pre, d_part;
 } span_t;
 
-static double finite_j(double j)
+static float finite_j(float j)
 {
-    return j > 0 && j < 1e15 ? j : 0.0;
+    return j > 0 && j < 1e15f ? j : 0.0f;
 }
 
 /* Registers take what is due minus what they were credited ahead at the last tick (a
@@ -479,7 +501,7 @@ static double finite_j(double j)
  * or Q changed at the tick (a pure reactive load's P hovers around 0). It comes off that
  * other register, so the group's sum stays the integral; only their split is off, by
  * at most a partial line cycle. */
-static void move_stale_credit(mtr_t *m, const double *due)
+static void move_stale_credit(mtr_t *m, const float *due)
 {
     static const uint8_t first[3] = {MTR_E_KWH_IMP, MTR_E_KVARH_Q1, MTR_E_KVAH_IMP};
     static const uint8_t count[3] = {2, 4, 2};
@@ -497,37 +519,37 @@ static void move_stale_credit(mtr_t *m, const double *due)
         }
 }
 
-static void commit_energy(mtr_t *m, const double *due, const double *ahead)
+static void commit_energy(mtr_t *m, const float *due, const float *ahead)
 {
     move_stale_credit(m, due);
     for (int k = 0; k < MTR_E_COUNT; k++) {
-        double owed = finite_j(due[k]) - m->e_ahead[k];
-        m->e_ahead[k] = owed > 0 ? 0.0 : -owed;
+        float owed = finite_j(due[k]) - m->e_ahead[k];
+        m->e_ahead[k] = owed > 0 ? 0.0f : -owed;
         mtr_energy_add(&m->nv.e[k], owed);
-        double a = finite_j(ahead[k]);
+        float a = finite_j(ahead[k]);
         mtr_energy_add(&m->nv.e[k], a);
         m->e_ahead[k] += a;
     }
 }
 
 /* This tick's energy per phase and total; dem gets the totals (P, Q, S) demand uses, as before. */
-static void book_tick(mtr_t *m, const phase_vals_t *pv, const span_t *sp, double dem[3])
+static void book_tick(mtr_t *m, const phase_vals_t *pv, const span_t *sp, float dem[3])
 {
     unsigned act = mtr_active_phases(m->cfg.system_type);
-    double due[MTR_E_COUNT] = {0}, ahead[MTR_E_COUNT] = {0};
-    double bt[3] = {0}, at[3] = {0};
-    double kvi = m->kv * m->ki;
+    float due[MTR_E_COUNT] = {0}, ahead[MTR_E_COUNT] = {0};
+    float bt[3] = {0}, at[3] = {0};
+    float kvi = m->kv * m->ki;
     dem[0] = dem[1] = dem[2] = 0;
     for (int p = 0; p < 3; p++) {
         if (!(act >> p & 1) || !pv->loaded[p])
             continue;
-        double ep = kvi * sp->acc->s[acc_idx(A_VI, p)] / MTR_FS;
-        double eq = pv->q[p] * sp->d / MTR_FS;
-        double es = pv->s[p] * sp->d / MTR_FS;
+        float ep = kvi * sp->acc->s[acc_idx(A_VI, p)] / MTR_FS;
+        float eq = pv->q[p] * sp->d / MTR_FS;
+        float es = pv->s[p] * sp->d / MTR_FS;
         dem[0] += ep, dem[1] += eq, dem[2] += es;
         if (sp->pre) /* the partial cycle before the first crossing: at the window's rate */
             ep += (pv->p[p] * sp->d_pre - kvi * sp->pre->s[acc_idx(A_VI, p)]) / MTR_FS;
-        double r = sp->d_part / MTR_FS, ap = pv->p[p] * r, aq = pv->q[p] * r, as = pv->s[p] * r;
+        float r = sp->d_part / MTR_FS, ap = pv->p[p] * r, aq = pv->q[p] * r, as = pv->s[p] * r;
         book(&due[MTR_E_PER_PHASE * (1 + p)], ep, eq, es);
         book(&ahead[MTR_E_PER_PHASE * (1 + p)], ap, aq, as);
         bt[0] += ep, bt[1] += eq, bt[2] += es;
@@ -542,9 +564,9 @@ static void book_tick(mtr_t *m, const phase_vals_t *pv, const span_t *sp, double
 static uint16_t phase_loss(const mtr_t *m, const phase_vals_t *pv)
 {
     uint8_t t = m->cfg.system_type;
-    double vsys = m->cfg.system_voltage;
-    double nom_ln = t == 40 ? vsys / SQRT3 : t == 12 ? vsys / 2.0 : vsys;
-    double frac = m->cfg.pl_volts_pct / 100.0, imb = m->cfg.pl_imbalance_pct / 100.0;
+    float vsys = m->cfg.system_voltage;
+    float nom_ln = t == 40 ? vsys / SQRT3 : t == 12 ? vsys / 2.0f : vsys;
+    float frac = m->cfg.pl_volts_pct / 100.0f, imb = m->cfg.pl_imbalance_pct / 100.0f;
     unsigned ln = ln_phases(t), ll = ll_pairs(t), bits = 0;
     static const unsigned pair_phases[3] = {3u, 6u, 5u}; /* AB, BC, CA */
 
@@ -556,21 +578,21 @@ static uint16_t phase_loss(const mtr_t *m, const phase_vals_t *pv)
     }
     /* Imbalance, per tested set: L-N for 12 and 40, L-L for 31 and 40. */
     if ((t == 12 || t == 40) && ln) {
-        double mn = 1e300, mx = -1e300, sum = 0;
+        float mn = INFINITY, mx = -INFINITY, sum = 0;
         int cnt = 0;
         for (int p = 0; p < 3; p++)
             if (ln >> p & 1) {
-                mn = fmin(mn, pv->v[p]), mx = fmax(mx, pv->v[p]), sum += pv->v[p], cnt++;
+                mn = fminf(mn, pv->v[p]), mx = fmaxf(mx, pv->v[p]), sum += pv->v[p], cnt++;
             }
-        double avg = sum / cnt;
+        float avg = sum / cnt;
         if (avg > 0 && (mx - mn) / avg > imb) {
             /* The outlier: farthest from the mean, the lower one on a tie. */
             int worst = -1;
-            double dev = -1;
+            float dev = -1;
             for (int p = 0; p < 3; p++)
                 if (ln >> p & 1) {
-                    double d = fabs(pv->v[p] - avg);
-                    if (d > dev * (1 + 1e-12) || (fabs(d - dev) <= dev * 1e-12 && pv->v[p] < pv->v[worst])) {
+                    float d = fabsf(pv->v[p] - avg);
+                    if (d > dev * (1 + 1e-6f) || (fabsf(d - dev) <= dev * 1e-6f && pv->v[p] < pv->v[worst])) {
                         dev = d;
                         worst = p;
                     }
@@ -579,9 +601,9 @@ static uint16_t phase_loss(const mtr_t *m, const phase_vals_t *pv)
         }
     }
     if (t == 31 || t == 40) {
-        double mn = fmin(pv->vll[0], fmin(pv->vll[1], pv->vll[2]));
-        double mx = fmax(pv->vll[0], fmax(pv->vll[1], pv->vll[2]));
-        double avg = (pv->vll[0] + pv->vll[1] + pv->vll[2]) / 3.0;
+        float mn = fminf(pv->vll[0], fminf(pv->vll[1], pv->vll[2]));
+        float mx = fmaxf(pv->vll[0], fmaxf(pv->vll[1], pv->vll[2]));
+        float avg = (pv->vll[0] + pv->vll[1] + pv->vll[2]) / 3.0f;
         if (avg > 0 && (mx - mn) / avg > imb) {
             /* Two low pairs share the lost phase; one low pair names both its phases. */
             unsigned low = 0, nlow = 0, common = 7u;
@@ -597,55 +619,56 @@ static uint16_t phase_loss(const mtr_t *m, const phase_vals_t *pv)
     return (uint16_t)(bits << (MTR_BI_PHASE_LOSS_A - 1));
 }
 
-static void publish(mtr_t *m, const phase_vals_t *pv, const span_t *sp, double f, bool f_valid,
-                    double vref_t)
+static void publish(mtr_t *m, const phase_vals_t *pv, const span_t *sp, float f, bool f_valid,
+                    float vref_t)
 {
     uint8_t t = m->cfg.system_type;
     unsigned act = mtr_active_phases(t), ln = ln_phases(t), ll = ll_pairs(t);
     float *ai = m->ai;
-    double fs_ct = ct_full_scale(&m->cfg);
+    float fs_ct = ct_full_scale(&m->cfg);
     uint16_t alarms = 0;
     memset(m->unreliable, 0, sizeof m->unreliable);
 
     /* Energy of this cycle, per phase and total (M1, M2, M5). */
-    double dem_e[3];
+    float dem_e[3];
     book_tick(m, pv, sp, dem_e);
 
     /* Demand sub-interval. */
-    m->sub_e[0] += dem_e[0], m->sub_e[1] += dem_e[1], m->sub_e[2] += dem_e[2];
-    m->sub_t += sp->d / MTR_FS;
+    for (int q = 0; q < 3; q++)
+        ksum_add(&m->sub_e[q], dem_e[q]);
+    ksum_add(&m->sub_t, sp->d / (float)MTR_FS);
     m->sub_elapsed_s++;
     if (m->cfg.subinterval_cs > 0 && m->sub_elapsed_s >= m->cfg.subinterval_cs / 100u)
         demand_end_subinterval(m);
 
     /* Instantaneous values. */
-    double pt = 0, qt = 0, st = 0, vln_sum = 0, vll_sum = 0, i_sum = 0;
+    float pt = 0, qt = 0, st = 0, vln_sum = 0, vll_sum = 0, i_sum = 0;
     int n_ln = 0, n_ll = 0, n_i = 0;
     for (int p = 0; p < 3; p++) {
         bool a = act >> p & 1;
-        ai[MTR_AI_KW_A + p] = a ? (float)(pv->p[p] / 1000.0) : NAN;
-        ai[MTR_AI_KVAR_A + p] = a ? (float)(pv->q[p] / 1000.0) : NAN;
-        ai[MTR_AI_KVA_A + p] = a ? (float)(pv->s[p] / 1000.0) : NAN;
-        ai[MTR_AI_PF_A + p] = a ? (float)pv->pf[p] : NAN;
-        ai[MTR_AI_I_A + p] = a ? (float)pv->i[p] : NAN;
-        ai[MTR_AI_V_AN + p] = (ln >> p & 1) ? (float)pv->v[p] : NAN;
-        ai[MTR_AI_V_AB + p] = (ll >> p & 1) ? (float)pv->vll[p] : NAN;
+        ai[MTR_AI_KW_A + p] = a ? pv->p[p] / 1000.0f : NAN;
+        ai[MTR_AI_KVAR_A + p] = a ? pv->q[p] / 1000.0f : NAN;
+        ai[MTR_AI_KVA_A + p] = a ? pv->s[p] / 1000.0f : NAN;
+        ai[MTR_AI_PF_A + p] = a ? pv->pf[p] : NAN;
+        ai[MTR_AI_I_A + p] = a ? pv->i[p] : NAN;
+        ai[MTR_AI_V_AN + p] = (ln >> p & 1) ? pv->v[p] : NAN;
+        ai[MTR_AI_V_AB + p] = (ll >> p & 1) ? pv->vll[p] : NAN;
         if (a) {
             pt += pv->p[p], qt += pv->q[p], st += pv->s[p];
             i_sum += pv->i[p], n_i++;
-            if (pv->it[p] > MTR_OVER_RANGE * fs_ct)
+            if (pv->it[p] > (float)MTR_OVER_RANGE * fs_ct)
                 alarms |= MTR_BIT(MTR_BI_CURR_ERR_A + p);
-            if (pv->loaded[p] && fabs(pv->pf[p]) < 0.5)
+            if (pv->loaded[p] && fabsf(pv->pf[p]) < 0.5f)
                 alarms |= MTR_BIT(MTR_BI_LOW_PF_A + p);
         }
         if (ln >> p & 1) {
             vln_sum += pv->v[p], n_ln++;
-            if (pv->vt[p] > MTR_OVER_RANGE * MTR_V_LN_MAX)
+            if (pv->vt[p] > (float)(MTR_OVER_RANGE * MTR_V_LN_MAX))
                 alarms |= MTR_BIT(MTR_BI_VOLTS_ERR_A + p);
         }
         if (ll >> p & 1) {
             vll_sum += pv->vll[p], n_ll++;
-            if (pv->vllt[p] > MTR_OVER_RANGE * MTR_V_LL_MAX) {
+            if (pv->vllt[p] > (float)(MTR_OVER_RANGE * MTR_V_LL_MAX)) {
                 static const uint8_t pa[3] = {0, 1, 2}, pb[3] = {1, 2, 0};
                 alarms |= MTR_BIT(MTR_BI_VOLTS_ERR_A + pa[p]) | MTR_BIT(MTR_BI_VOLTS_ERR_A + pb[p]);
             }
@@ -653,19 +676,19 @@ static void publish(mtr_t *m, const phase_vals_t *pv, const span_t *sp, double f
     }
     if (t == 31) /* delta: the to-reference voltages are checked against L-N limits too */
         for (int p = 0; p < 3; p++)
-            if (pv->vt[p] > MTR_OVER_RANGE * MTR_V_LN_MAX)
+            if (pv->vt[p] > (float)(MTR_OVER_RANGE * MTR_V_LN_MAX))
                 alarms |= MTR_BIT(MTR_BI_VOLTS_ERR_A + p);
 
-    ai[MTR_AI_KW] = (float)(pt / 1000.0);
-    ai[MTR_AI_KVAR] = (float)(qt / 1000.0);
-    ai[MTR_AI_KVA] = (float)(st / 1000.0);
-    ai[MTR_AI_PF] = (float)(st > 0 ? pt / st : 1.0);
-    ai[MTR_AI_VLN_AVG] = n_ln ? (float)(vln_sum / n_ln) : NAN;
-    ai[MTR_AI_VLL_AVG] = n_ll ? (float)(vll_sum / n_ll) : NAN;
-    ai[MTR_AI_I_AVG] = n_i ? (float)(i_sum / n_i) : NAN;
+    ai[MTR_AI_KW] = pt / 1000.0f;
+    ai[MTR_AI_KVAR] = qt / 1000.0f;
+    ai[MTR_AI_KVA] = st / 1000.0f;
+    ai[MTR_AI_PF] = st > 0 ? pt / st : 1.0f;
+    ai[MTR_AI_VLN_AVG] = n_ln ? vln_sum / (float)n_ln : NAN;
+    ai[MTR_AI_VLL_AVG] = n_ll ? vll_sum / (float)n_ll : NAN;
+    ai[MTR_AI_I_AVG] = n_i ? i_sum / (float)n_i : NAN;
 
     bool f_ok = f_valid && vref_t >= ZC_VMIN && f >= F_MIN && f <= F_MAX;
-    ai[MTR_AI_FREQ] = f_ok ? (float)f : NAN;
+    ai[MTR_AI_FREQ] = f_ok ? f : NAN;
     if (!f_ok)
         alarms |= MTR_BIT(MTR_BI_FREQ_ERR);
     alarms |= phase_loss(m, pv);
@@ -729,21 +752,21 @@ static void publish_registers(mtr_t *m)
     for (int p = -1; p < 3; p++) {
         const mtr_energy_t *r = &e[p < 0 ? 0 : MTR_E_PER_PHASE * (1 + p)];
         if (p < 0) {
-            ai[MTR_AI_KWH_NET] = (float)energy_diff_kwh(&r[MTR_E_KWH_IMP], &r[MTR_E_KWH_EXP]);
-            ai[MTR_AI_KWH_IMP] = (float)mtr_energy_kwh(&r[MTR_E_KWH_IMP]);
-            ai[MTR_AI_KWH_EXP] = (float)mtr_energy_kwh(&r[MTR_E_KWH_EXP]);
+            ai[MTR_AI_KWH_NET] = energy_diff_kwh(&r[MTR_E_KWH_IMP], &r[MTR_E_KWH_EXP]);
+            ai[MTR_AI_KWH_IMP] = mtr_energy_kwhf(&r[MTR_E_KWH_IMP]);
+            ai[MTR_AI_KWH_EXP] = mtr_energy_kwhf(&r[MTR_E_KWH_EXP]);
             for (int q = 0; q < 4; q++)
-                ai[MTR_AI_KVARH_Q1 + q] = (float)mtr_energy_kwh(&r[MTR_E_KVARH_Q1 + q]);
-            ai[MTR_AI_KVAH_NET] = (float)energy_diff_kwh(&r[MTR_E_KVAH_IMP], &r[MTR_E_KVAH_EXP]);
-            ai[MTR_AI_KVAH_IMP] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_IMP]);
-            ai[MTR_AI_KVAH_EXP] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_EXP]);
+                ai[MTR_AI_KVARH_Q1 + q] = mtr_energy_kwhf(&r[MTR_E_KVARH_Q1 + q]);
+            ai[MTR_AI_KVAH_NET] = energy_diff_kwh(&r[MTR_E_KVAH_IMP], &r[MTR_E_KVAH_EXP]);
+            ai[MTR_AI_KVAH_IMP] = mtr_energy_kwhf(&r[MTR_E_KVAH_IMP]);
+            ai[MTR_AI_KVAH_EXP] = mtr_energy_kwhf(&r[MTR_E_KVAH_EXP]);
         } else {
-            ai[MTR_AI_KWH_IMP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KWH_IMP]);
-            ai[MTR_AI_KWH_EXP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KWH_EXP]);
+            ai[MTR_AI_KWH_IMP_A + p] = mtr_energy_kwhf(&r[MTR_E_KWH_IMP]);
+            ai[MTR_AI_KWH_EXP_A + p] = mtr_energy_kwhf(&r[MTR_E_KWH_EXP]);
             for (int q = 0; q < 4; q++)
-                ai[MTR_AI_KVARH_Q1_A + 3 * q + p] = (float)mtr_energy_kwh(&r[MTR_E_KVARH_Q1 + q]);
-            ai[MTR_AI_KVAH_IMP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_IMP]);
-            ai[MTR_AI_KVAH_EXP_A + p] = (float)mtr_energy_kwh(&r[MTR_E_KVAH_EXP]);
+                ai[MTR_AI_KVARH_Q1_A + 3 * q + p] = mtr_energy_kwhf(&r[MTR_E_KVARH_Q1 + q]);
+            ai[MTR_AI_KVAH_IMP_A + p] = mtr_energy_kwhf(&r[MTR_E_KVAH_IMP]);
+            ai[MTR_AI_KVAH_EXP_A + p] = mtr_energy_kwhf(&r[MTR_E_KVAH_EXP]);
         }
     }
     const float *dem = m->dem, *mx = m->nv.max_dem;
@@ -753,7 +776,7 @@ static void publish_registers(mtr_t *m)
     ai[MTR_AI_RESERVED28] = NAN;
     ai[MTR_AI_PULSES] = (float)m->nv.pulses;
     ai[MTR_AI_RESERVED30] = 0.0f;
-    ai[MTR_AI_MAX_POWER] = (float)mtr_max_power_kw(&m->cfg);
+    ai[MTR_AI_MAX_POWER] = mtr_max_power_kw(&m->cfg);
     ai[MTR_AI_RESERVED77] = NAN;
     ai[MTR_AI_ENERGY_RESETS] = (float)m->nv.energy_resets;
     ai[MTR_AI_RESERVED79] = NAN;
@@ -773,43 +796,43 @@ static bool ref_is_ab(uint8_t type)
 /* A DC offset makes the voltage integrals ramp; only their covariance with the current
  * matters, so restart them at zero each second and shift the partial cycle's sums by
  * the same constant, which keeps the next window consistent. */
-static void rebase_integrators(mtr_t *m, double now)
+static void rebase_integrators(mtr_t *m, mtr_time_t now)
 {
-    double weight = now - m->cyc_start;
+    float weight = tdiff(now, m->cyc_start);
     for (int p = 0; p < 3; p++) {
-        double c = m->w[p];
+        float c = m->w[p];
         m->cyc.s[acc_idx(A_WI, p)] -= c * m->cyc.s[acc_idx(A_I, p)];
         m->cyc.s[acc_idx(A_W, p)] -= c * weight;
-        m->w[p] = 0.0;
+        m->w[p] = 0.0f;
     }
 }
 
 static void end_of_second(mtr_t *m)
 {
-    double now = (double)m->n;
+    mtr_time_t now = {m->n, 0.0f};
     phase_vals_t pv;
     mtr_acc_t eacc;
-    double d, dall, f;
+    float d, dall, f;
     bool synced;
     int ref_idx = acc_idx(ref_is_ab(m->cfg.system_type) ? A_LL : A_VV, 0);
 
     if (m->win_cycles > 0) {
         /* Whole cycles from win_start to the last crossing; pre holds energy before them. */
-        d = m->last_zc_t - m->win_start;
-        f = m->win_cycles * (double)MTR_FS / d;
+        d = tdiff(m->last_zc_t, m->win_start);
+        f = m->win_cycles * (float)MTR_FS / d;
         m->f_last = f;
         synced = true;
         compute(m, &m->win, d, f, &pv);
         eacc = m->win;
         acc_add(&eacc, &m->pre);
-        double d_pre = m->win_start - m->pre_start;
+        float d_pre = tdiff(m->win_start, m->pre_start);
         dall = d + d_pre;
         /* A partial cycle before the first crossing (not a longer dead stretch) is part of
          * the cycle the window's rate measures. */
-        bool pre_at_rate = d_pre > 0 && d_pre <= 2.0 * d / m->win_cycles;
-        span_t sp = {&eacc, pre_at_rate ? &m->pre : NULL, dall, pre_at_rate ? d_pre : 0.0,
-                     now - m->last_zc_t};
-        double vref = sqrt(m->win.s[ref_idx] / d);
+        bool pre_at_rate = d_pre > 0 && d_pre <= 2.0f * d / m->win_cycles;
+        span_t sp = {&eacc, pre_at_rate ? &m->pre : NULL, dall, pre_at_rate ? d_pre : 0.0f,
+                     tdiff(now, m->last_zc_t)};
+        float vref = sqrtf(m->win.s[ref_idx] / d);
         publish(m, &pv, &sp, f, synced, vref);
         memset(&m->win, 0, sizeof m->win);
         m->win_cycles = 0;
@@ -818,11 +841,11 @@ static void end_of_second(mtr_t *m)
         /* No whole cycle this second (no voltage or far off frequency): a fixed window. */
         eacc = m->pre;
         acc_add(&eacc, &m->cyc);
-        dall = now - m->pre_start;
+        dall = tdiff(now, m->pre_start);
         f = m->f_last;
         compute(m, &eacc, dall, f, &pv);
-        double vref = sqrt(eacc.s[ref_idx] / dall);
-        span_t sp = {&eacc, NULL, dall, 0.0, 0.0};
+        float vref = sqrtf(eacc.s[ref_idx] / dall);
+        span_t sp = {&eacc, NULL, dall, 0.0f, 0.0f};
         publish(m, &pv, &sp, f, false, vref);
         memset(&m->cyc, 0, sizeof m->cyc);
         m->cyc_start = now;
@@ -843,12 +866,12 @@ static void end_of_second(mtr_t *m)
  * which whole cycles do not cancel (the cut falls at a different place in the sample
  * each time) and which reaches 1e-5 of a phase's energy at 45.7 Hz. The weight alpha
  * of a constant is kept, and so are the sample counts the windows' durations use. */
-static inline void split_sums(double *restrict dst, double *restrict cyc, const double *restrict c,
-                       const double *restrict c0, double alpha)
+static inline void split_sums(float *restrict dst, float *restrict cyc, const float *restrict c,
+                       const float *restrict c0, float alpha)
 {
-    double a1 = 0.5 * alpha * (1.0 + alpha), a0 = 0.5 * alpha * (1.0 - alpha);
+    float a1 = 0.5f * alpha * (1.0f + alpha), a0 = 0.5f * alpha * (1.0f - alpha);
     for (int k = 0; k < MTR_NACC; k++) {
-        double x = a1 * c[k] + a0 * c0[k];
+        float x = a1 * c[k] + a0 * c0[k];
         dst[k] += cyc[k] + x;
         cyc[k] = c[k] - x;
     }
@@ -856,7 +879,7 @@ static inline void split_sums(double *restrict dst, double *restrict cyc, const 
 
 /* A positive-going crossing at time t, inside the current sample whose products are c
  * (alpha of it lies before the crossing). cyc already holds everything before it. */
-static void zero_crossing(mtr_t *m, const double *c, const double *c0, double alpha, double t)
+static void zero_crossing(mtr_t *m, const float *c, const float *c0, float alpha, mtr_time_t t)
 {
     if (m->synced) {
         split_sums(m->win.s, m->cyc.s, c, c0, alpha);
@@ -872,14 +895,14 @@ static void zero_crossing(mtr_t *m, const double *c, const double *c0, double al
 }
 
 /* The reference low-pass (Butterworth, b2 == b0) for clean crossings. */
-static inline double lowpass(const mtr_t *m, double r, double x1, double x2, double y1, double y2)
+static inline float lowpass(const mtr_t *m, float r, float x1, float x2, float y1, float y2)
 {
-    const double b0 = m->lp[LP_X2].c, b1 = m->lp[LP_X1].c, a1 = m->lp[LP_Y1].c, a2 = m->lp[LP_Y2].c;
+    const float b0 = m->lp[LP_X2].c, b1 = m->lp[LP_X1].c, a1 = m->lp[LP_Y1].c, a2 = m->lp[LP_Y2].c;
     return b0 * (r + x2) + b1 * x1 - a1 * y1 - a2 * y2;
 }
 
 /* Phase A's voltage: to neutral, or A-B for type 11 (the load sees A-B). */
-static inline double phase_a_volts(double va, double vb, double kb)
+static inline float phase_a_volts(float va, float vb, float kb)
 {
     return va - kb * vb;
 }
@@ -893,28 +916,28 @@ static inline double phase_a_volts(double va, double vb, double kb)
  * accepted crossing, which it leaves unconsumed; returns the count consumed. */
 static size_t run_ref_a(mtr_t *m, const mtr_frame_t *x, size_t n, bool ref_ab)
 {
-    const double kb = m->cfg.system_type == 11 ? 1.0 : 0.0;
-    double *a = &m->cyc.s[S_A];
-    double sq[2] = {a[A_VV], a[A_II]}, xw[2] = {a[A_VI], a[A_WI]}, su[2] = {a[A_W], a[A_I]};
-    double w = m->w[0], pv = m->vprev[0];
-    double x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
+    const float kb = m->cfg.system_type == 11 ? 1.0f : 0.0f;
+    float *a = &m->cyc.s[S_A];
+    float sq[2] = {a[A_VV], a[A_II]}, xw[2] = {a[A_VI], a[A_WI]}, su[2] = {a[A_W], a[A_I]};
+    float w = m->w[0], pv = m->vprev[0];
+    float x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
     bool armed = m->armed;
     uint64_t since = m->n - m->last_zc_n;
     size_t hold = since >= ZC_HOLDOFF ? 0 : (size_t)(ZC_HOLDOFF - since);
     size_t k;
     for (k = 0; k < n; k++) {
         const float *s = x[k];
-        double va = s[MTR_VA], vb = s[MTR_VB], i = s[MTR_IA];
-        double r = ref_ab ? va - vb : va;
-        double y = lowpass(m, r, x1, x2, y1, y2);
+        float va = s[MTR_VA], vb = s[MTR_VB], i = s[MTR_IA];
+        float r = ref_ab ? va - vb : va;
+        float y = lowpass(m, r, x1, x2, y1, y2);
         if ((y >= 0) & (y1 < 0) && armed && k >= hold)
             break;
         x2 = x1, x1 = r, y2 = y1, y1 = y;
         armed |= y < -ZC_HYST;
-        double v = phase_a_volts(va, vb, kb);
-        w += 0.5 * (v + pv), pv = v;
+        float v = phase_a_volts(va, vb, kb);
+        w += 0.5f * (v + pv), pv = v;
         /* Phase A's six sums as three rows of two: half the registers. */
-        double p[2] = {v, i}, q[2] = {v, w}, u[2] = {w, i};
+        float p[2] = {v, i}, q[2] = {v, w}, u[2] = {w, i};
         for (int l = 0; l < 2; l++)
             sq[l] += p[l] * p[l], xw[l] += q[l] * i, su[l] += u[l];
     }
@@ -929,21 +952,21 @@ static size_t run_ref_a(mtr_t *m, const mtr_frame_t *x, size_t n, bool ref_ab)
 /* Pass two: phases B and C as the two lanes of each row, and the line-to-line squares. */
 static void run_bc_ll(mtr_t *m, const mtr_frame_t *x, size_t n)
 {
-    double *b = &m->cyc.s[S_BC];
-    double vv[2], ii[2], vi[2], wi[2], sw[2], si[2], ll[2], w[2], pv[2];
+    float *b = &m->cyc.s[S_BC];
+    float vv[2], ii[2], vi[2], wi[2], sw[2], si[2], ll[2], w[2], pv[2];
     for (int l = 0; l < 2; l++) {
         vv[l] = b[2 * A_VV + l], ii[l] = b[2 * A_II + l], vi[l] = b[2 * A_VI + l];
         wi[l] = b[2 * A_WI + l], sw[l] = b[2 * A_W + l], si[l] = b[2 * A_I + l];
         ll[l] = m->cyc.s[S_LL + l], w[l] = m->w[1 + l], pv[l] = m->vprev[1 + l];
     }
-    double ca = m->cyc.s[S_LL + 2];
+    float ca = m->cyc.s[S_LL + 2];
     for (size_t k = 0; k < n; k++) {
         const float *s = x[k];
-        double v[2] = {s[MTR_VB], s[MTR_VC]}, i[2] = {s[MTR_IB], s[MTR_IC]};
-        double d[2] = {(double)s[MTR_VA] - s[MTR_VB], (double)s[MTR_VB] - s[MTR_VC]};
-        double dca = (double)s[MTR_VC] - s[MTR_VA];
+        float v[2] = {s[MTR_VB], s[MTR_VC]}, i[2] = {s[MTR_IB], s[MTR_IC]};
+        float d[2] = {s[MTR_VA] - s[MTR_VB], s[MTR_VB] - s[MTR_VC]};
+        float dca = s[MTR_VC] - s[MTR_VA];
         for (int l = 0; l < 2; l++) {
-            w[l] += 0.5 * (v[l] + pv[l]), pv[l] = v[l];
+            w[l] += 0.5f * (v[l] + pv[l]), pv[l] = v[l];
             vv[l] += v[l] * v[l], ii[l] += i[l] * i[l], vi[l] += v[l] * i[l];
             wi[l] += w[l] * i[l], sw[l] += w[l], si[l] += i[l];
             ll[l] += d[l] * d[l];
@@ -959,13 +982,13 @@ static void run_bc_ll(mtr_t *m, const mtr_frame_t *x, size_t n)
 }
 
 /* One sample set's products, with w its voltage integrals. */
-static inline void products(const mtr_t *m, const float *s, const double *w, double *c)
+static inline void products(const mtr_t *m, const float *s, const float *w, float *c)
 {
-    double va = s[MTR_VA], vb = s[MTR_VB], vc = s[MTR_VC];
-    double vp[3] = {phase_a_volts(va, vb, m->cfg.system_type == 11 ? 1.0 : 0.0), vb, vc};
-    double ll[3] = {va - vb, vb - vc, vc - va};
+    float va = s[MTR_VA], vb = s[MTR_VB], vc = s[MTR_VC];
+    float vp[3] = {phase_a_volts(va, vb, m->cfg.system_type == 11 ? 1.0f : 0.0f), vb, vc};
+    float ll[3] = {va - vb, vb - vc, vc - va};
     for (int p = 0; p < 3; p++) {
-        double v = vp[p], i = s[MTR_IA + p];
+        float v = vp[p], i = s[MTR_IA + p];
         c[acc_idx(A_VV, p)] = v * v, c[acc_idx(A_II, p)] = i * i, c[acc_idx(A_VI, p)] = v * i;
         c[acc_idx(A_WI, p)] = w[p] * i, c[acc_idx(A_W, p)] = w[p], c[acc_idx(A_I, p)] = i;
         c[acc_idx(A_LL, p)] = ll[p] * ll[p];
@@ -976,20 +999,20 @@ static inline void products(const mtr_t *m, const float *s, const double *w, dou
  * split at the crossing. */
 static void crossing_sample(mtr_t *m, const float *s, const float *prev)
 {
-    double va = s[MTR_VA], vb = s[MTR_VB];
-    double c[MTR_NACC], c0[MTR_NACC];
-    c[15] = c0[15] = 0.0; /* the padding slot */
+    float va = s[MTR_VA], vb = s[MTR_VB];
+    float c[MTR_NACC], c0[MTR_NACC];
+    c[15] = c0[15] = 0.0f; /* the padding slot */
     products(m, prev, m->w, c0);
     for (int p = 0; p < 3; p++) {
-        double v = p ? (double)s[MTR_VA + p] : phase_a_volts(va, vb, m->cfg.system_type == 11);
-        m->w[p] += 0.5 * (v + m->vprev[p]), m->vprev[p] = v;
+        float v = p ? s[MTR_VA + p] : phase_a_volts(va, vb, m->cfg.system_type == 11 ? 1.0f : 0.0f);
+        m->w[p] += 0.5f * (v + m->vprev[p]), m->vprev[p] = v;
     }
     products(m, s, m->w, c);
-    double r = ref_is_ab(m->cfg.system_type) ? va - vb : va;
-    double x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
-    double y = lowpass(m, r, x1, x2, y1, y2);
-    double alpha = -y1 / (y - y1);
-    zero_crossing(m, c, c0, alpha, (double)m->n + alpha);
+    float r = ref_is_ab(m->cfg.system_type) ? va - vb : va;
+    float x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
+    float y = lowpass(m, r, x1, x2, y1, y2);
+    float alpha = -y1 / (y - y1);
+    zero_crossing(m, c, c0, alpha, (mtr_time_t){m->n, alpha});
     m->armed = false;
     m->last_zc_n = m->n;
     m->lp[LP_X1].z = r, m->lp[LP_X2].z = x1, m->lp[LP_Y1].z = y, m->lp[LP_Y2].z = y1;

@@ -119,15 +119,25 @@ enum {
 /* Alerts that open the normally-closed alarm output (DECISIONS M17). */
 #define MTR_ALARM_OUTPUT_MASK 0x3FFFu
 
-/* An energy register: whole joules plus the fraction, so that years of one-second
- * additions never drift (a float or double running sum would). */
+/* An energy register: whole joules plus the fraction in fixed point, so that years of
+ * one-second additions never drift (a float or double running sum would): every
+ * addition is exact to 2^-32 J. */
 typedef struct {
     int64_t j;
-    double frac; /* 0 <= frac < 1 J */
+    uint32_t frac32; /* the fraction of a joule, in units of 2^-32 J */
 } mtr_energy_t;
 
-void mtr_energy_add(mtr_energy_t *e, double joules); /* joules >= 0 */
-double mtr_energy_kwh(const mtr_energy_t *e);
+#define MTR_FRAC_ONE 4294967296.0f /* 2^32: frac32 per joule */
+
+void mtr_energy_add(mtr_energy_t *e, float joules); /* joules >= 0 */
+/* The register in kWh as a REAL, what AI1..AI83 show. */
+float mtr_energy_kwhf(const mtr_energy_t *e);
+/* The register in kWh in double, for host-side reports and checks. The core never calls
+ * it (no double arithmetic on the target): it is inline so that no core object holds it. */
+static inline double mtr_energy_kwh(const mtr_energy_t *e)
+{
+    return ((double)e->j + (double)e->frac32 / 4294967296.0) / 3.6e6;
+}
 
 /* Energy registers (NV). */
 enum {
@@ -150,27 +160,40 @@ typedef struct {
 /* Per-window sums (the quantities of mtr.c, and one slot of padding to an even count). */
 #define MTR_NACC 22
 typedef struct {
-    double s[MTR_NACC];
+    float s[MTR_NACC];
 } mtr_acc_t;
+
+/* A time in samples since mtr_init: whole samples and the fraction (0..1) of one, so a
+ * zero crossing keeps its sub-sample position however long the meter has run. */
+typedef struct {
+    uint64_t n;
+    float frac;
+} mtr_time_t;
+
+/* A float sum with its running compensation (Kahan): long sums (demand over hours)
+ * keep the precision of their terms. */
+typedef struct {
+    float s, c;
+} mtr_ksum_t;
 
 #define MTR_MAX_SUBINTERVALS 6
 
 typedef struct {
     /* configuration */
     mtr_config_t cfg;
-    double kv, ki; /* terminal -> primary scale for volts, amps */
+    float kv, ki; /* terminal -> primary scale for volts, amps */
 
     /* sample clock */
     uint64_t n;          /* samples consumed since init */
     uint32_t tick_left;  /* samples left in this 1 s cycle */
 
     /* per-sample state */
-    double vprev[3], w[3]; /* quadrature integrators (trapezoid) */
+    float vprev[3], w[3]; /* quadrature integrators (trapezoid) */
     /* Zero-crossing low-pass: each delay (x[n-1], x[n-2], y[n-1], y[n-2]) with its
      * coefficient (b1, b2 == b0, a1, a2); no two delays side by side, which keeps
      * compilers from packing them into vectors that cost a shuffle per sample. */
     struct {
-        double z, c;
+        float z, c;
     } lp[4];
     bool armed;
     uint64_t last_zc_n;
@@ -178,16 +201,16 @@ typedef struct {
 
     /* windows: cyc since the last crossing, win whole cycles, pre energy-only */
     mtr_acc_t cyc, win, pre;
-    double cyc_start, win_start, pre_start; /* times in samples (fractional) */
-    double last_zc_t;
+    mtr_time_t cyc_start, win_start, pre_start;
+    mtr_time_t last_zc_t;
     uint32_t win_cycles;
     bool synced; /* win_start is a zero crossing */
-    double f_last; /* last measured frequency (Hz), used for reactive scaling */
+    float f_last; /* last measured frequency (Hz), used for reactive scaling */
 
     /* demand */
-    double sub_e[3], sub_t;       /* P, Q, S energies (J) and time (s) in this sub-interval */
+    mtr_ksum_t sub_e[3], sub_t;   /* P, Q, S energies (J) and time (s) in this sub-interval */
     uint32_t sub_elapsed_s;
-    double sub_avg[MTR_MAX_SUBINTERVALS][3];
+    float sub_avg[MTR_MAX_SUBINTERVALS][3];
     uint8_t sub_count, sub_next;
     float dem[3]; /* present demand kW, kVAR, kVA */
     bool dem_valid;
@@ -204,7 +227,7 @@ typedef struct {
     mtr_nv_t nv;
     /* Joules each register holds ahead of its whole line cycles: the partial cycle since
      * the last crossing, credited at the last 1 s tick and trued up at the next. */
-    double e_ahead[MTR_E_COUNT];
+    float e_ahead[MTR_E_COUNT];
 
     /* outputs of the last completed 1 s cycle */
     uint32_t cycles;            /* count of completed 1 s cycles */
@@ -218,10 +241,10 @@ void mtr_config_default(mtr_config_t *cfg);
 
 /* Check one setting against its range and the others (AV6 depends on AV5).
  * Returns MTR_OK, MTR_ERANGE or MTR_EARG; changes nothing. */
-int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, double value);
+int mtr_setting_check(const mtr_config_t *cfg, mtr_setting_t id, float value);
 /* Check, then store into cfg. */
-int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, double value);
-double mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id);
+int mtr_setting_set(mtr_config_t *cfg, mtr_setting_t id, float value);
+float mtr_setting_get(const mtr_config_t *cfg, mtr_setting_t id);
 /* Every field of a whole configuration in range. */
 int mtr_config_check(const mtr_config_t *cfg);
 
@@ -247,10 +270,16 @@ size_t mtr_feed(mtr_t *m, mtr_frame_t *x, size_t n, bool *cycle); /* x is only r
 void mtr_pulse_input(mtr_t *m, bool closed);
 
 /* Max_Power (AI76) for a configuration, in kW. */
-double mtr_max_power_kw(const mtr_config_t *cfg);
+float mtr_max_power_kw(const mtr_config_t *cfg);
 
 /* Which inputs a system type uses: bit 0..2 phase A..C current/power phases. */
 unsigned mtr_active_phases(uint8_t system_type);
+
+/* A time in samples as a double, for host-side spans (the core works on differences). */
+static inline double mtr_time_samples(mtr_time_t t)
+{
+    return (double)t.n + (double)t.frac;
+}
 
 static inline bool mtr_ai_unreliable(const mtr_t *m, unsigned ai)
 {

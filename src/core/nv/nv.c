@@ -159,11 +159,37 @@ static void wf32(wr_t *w, float f)
     w32(w, u);
 }
 
-static void wf64(wr_t *w, double d)
+/* An energy register's fraction (2^-32 J units) as the binary64 the format has always
+ * stored (0 <= x < 1 J), built from the bits: a 32-bit fixed-point value is exact in a
+ * binary64, and no double arithmetic is needed on a single-precision FPU. */
+static uint64_t frac_to_f64(uint32_t f)
 {
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    w64(w, u);
+    if (f == 0)
+        return 0;
+    int top = 31;
+    while (!(f >> top & 1u))
+        top--;
+    uint64_t exp = (uint64_t)(1023 - 32 + top);
+    uint64_t mant = ((uint64_t)f << (52 - top)) & ((1ull << 52) - 1);
+    return exp << 52 | mant;
+}
+
+/* The inverse, rounded to 2^-32 J; false unless 0 <= x < 1 (NaN, negative, >= 1). */
+static bool f64_to_frac(uint64_t u, uint32_t *f)
+{
+    *f = 0;
+    if ((u << 1) == 0)
+        return true; /* +0 or -0 */
+    int exp = (int)(u >> 52 & 0x7FF);
+    if (u >> 63 || exp >= 1023)
+        return false;
+    uint64_t mant = (u & ((1ull << 52) - 1)) | (exp ? 1ull << 52 : 0);
+    int shift = 1023 - 32 + 52 - (exp ? exp : 1); /* x * 2^32 = mant >> shift */
+    if (shift >= 64)
+        return true; /* below 2^-33 J: rounds to 0 */
+    uint64_t v = (mant >> shift) + (mant >> (shift - 1) & 1u); /* shift >= 21 */
+    *f = v > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)v;
+    return true;
 }
 
 /* A string as u8 length + bytes (no NUL). */
@@ -220,13 +246,6 @@ static float rf32(rd_t *r)
     return f;
 }
 
-static double rf64(rd_t *r)
-{
-    uint64_t u = r64(r);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
 
 static bool rbool(rd_t *r)
 {
@@ -266,7 +285,7 @@ static void enc_meter(wr_t *w, const mtr_nv_t *m)
 {
     for (int i = 0; i < MTR_E_COUNT; i++) {
         w64(w, (uint64_t)m->e[i].j);
-        wf64(w, m->e[i].frac);
+        w64(w, frac_to_f64(m->e[i].frac32));
     }
     for (int i = 0; i < 6; i++)
         wf32(w, m->max_dem[i]);
@@ -281,9 +300,9 @@ static bool dec_meter(rd_t *r, mtr_nv_t *m)
     memset(m, 0, sizeof *m);
     for (int i = 0; i < MTR_E_COUNT; i++) {
         m->e[i].j = (int64_t)r64(r);
-        m->e[i].frac = rf64(r);
+        bool frac_ok = f64_to_frac(r64(r), &m->e[i].frac32);
         /* The engine's invariants: registers only count up from 0, 0 <= frac < 1. */
-        ok = ok && m->e[i].j >= 0 && m->e[i].frac >= 0.0 && m->e[i].frac < 1.0;
+        ok = ok && m->e[i].j >= 0 && frac_ok;
     }
     for (int i = 0; i < 6; i++) {
         m->max_dem[i] = rf32(r);

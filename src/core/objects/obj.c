@@ -104,12 +104,12 @@ int obj_set_baud(obj_device_t *d, uint32_t baud)
     return OBJ_OK;
 }
 
-int obj_av_write(obj_device_t *d, unsigned av, double v)
+int obj_av_write(obj_device_t *d, unsigned av, float v)
 {
     if (av < 1 || av > 11 || !isfinite(v))
         return BAC_ERR_VALUE_OUT_OF_RANGE;
     if (av == 1) {
-        if (v != floor(v) || v < 0 || v > 65535 || mtr_command(&d->mtr, (uint32_t)v) != MTR_OK)
+        if (v != floorf(v) || v < 0 || v > 65535 || mtr_command(&d->mtr, (uint32_t)v) != MTR_OK)
             return BAC_ERR_VALUE_OUT_OF_RANGE;
         return OBJ_OK;
     }
@@ -121,10 +121,10 @@ int obj_av_write(obj_device_t *d, unsigned av, double v)
     return OBJ_OK;
 }
 
-double obj_av_value(const obj_device_t *d, unsigned av)
+float obj_av_value(const obj_device_t *d, unsigned av)
 {
     if (av == 1)
-        return 0.0;
+        return 0.0f;
     return mtr_setting_get(&d->pending_cfg, (mtr_setting_t)av);
 }
 
@@ -156,10 +156,10 @@ void obj_restart(obj_device_t *d, bool power_loss)
         for (int k = 0; k < TL_COUNT; k++)
             tl_purge(&d->tl[k], now);
     if (power_loss) {
-        d->clock_base = 0.0;
+        d->clock_cs = 0, d->clock_n = 0;
         mtr_power_up(&d->mtr);
     } else {
-        d->clock_base = (double)now / 100.0;
+        d->clock_cs = now, d->clock_n = 0; /* the engine restarted at sample 0 */
         d->mtr.rtc_reset = rtc_reset; /* an unsynchronized clock stays so */
     }
     d->tl_slot = interval_slot(d, obj_clock_now(d));
@@ -204,8 +204,8 @@ void obj_cycle(obj_device_t *d)
 
 tl_time_t obj_clock_now(const obj_device_t *d)
 {
-    double t = d->clock_base + (double)d->mtr.n / MTR_FS;
-    return (tl_time_t)floor(t * 100.0);
+    int64_t dn = (int64_t)(d->mtr.n - d->clock_n) * 100; /* samples x 100 */
+    return d->clock_cs + (dn >= 0 ? dn / MTR_FS : -((-dn + MTR_FS - 1) / MTR_FS));
 }
 
 void obj_clock_get(const obj_device_t *d, obj_datetime_t *dt)
@@ -226,11 +226,11 @@ bool obj_clock_set(obj_device_t *d, const obj_datetime_t *dt)
     tl_time_t t, before = obj_clock_now(d);
     if (!tl_time_join(&dt->date, &dt->time, &t))
         return false;
-    d->clock_base = (double)t / 100.0 - (double)d->mtr.n / MTR_FS;
+    d->clock_cs = t, d->clock_n = d->mtr.n;
     mtr_rtc_synced(&d->mtr);
     /* Each log notes the jump (a time-change record: seconds the clock moved), and the
      * interval restarts from the new time rather than logging the jump itself. */
-    tl_record_t r = {.t = t, .kind = TL_REC_TIME_CHANGE, .value = (float)((double)(t - before) / 100.0)};
+    tl_record_t r = {.t = t, .kind = TL_REC_TIME_CHANGE, .value = (float)(t - before) / 100.0f};
     for (int k = 0; k < TL_COUNT; k++)
         if (d->tl[k].enable)
             tl_append(&d->tl[k], &r);

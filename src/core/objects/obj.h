@@ -72,9 +72,11 @@ typedef struct obj_device {
     mtr_config_t pending_cfg;
     uint16_t pending_avs; /* bit per AV instance */
     uint32_t writes;      /* accepted writes of NV state (a host makes them durable) */
-    /* The clock: local time = clock_base + samples / MTR_FS, seconds since
-     * 2000-01-01 00:00:00 (where a power loss restarts it, M16). */
-    double clock_base;
+    /* The clock: local time in 1/100 s since 2000-01-01 00:00:00 (where a power loss
+     * restarts it, M16) is clock_cs at engine sample clock_n, counting on with the
+     * samples (MTR_FS a second): integers, exact however long the meter runs. */
+    int64_t clock_cs;
+    uint64_t clock_n;
     /* Trend logs TL1..TL3 and the interval slot last logged. */
     tl_log_t tl[TL_COUNT];
     int64_t tl_slot;
@@ -160,8 +162,8 @@ size_t obj_props(const obj_device_t *d, bac_oid_t oid, int which, uint32_t *out,
 #define OBJ_OK 0
 /* Each returns OBJ_OK, or the BACnet error code it would answer (VALUE_OUT_OF_RANGE);
  * a refused value changes nothing. */
-int obj_av_write(obj_device_t *d, unsigned av, double value); /* AV1..AV11, as WriteProperty */
-double obj_av_value(const obj_device_t *d, unsigned av);       /* what was last accepted */
+int obj_av_write(obj_device_t *d, unsigned av, float value);   /* AV1..AV11, as WriteProperty */
+float obj_av_value(const obj_device_t *d, unsigned av);        /* what was last accepted */
 int obj_set_instance(obj_device_t *d, uint32_t instance);     /* 1..4193999 */
 int obj_set_max_master(obj_device_t *d, uint32_t max_master); /* 1..127, >= MAC */
 int obj_set_mac(obj_device_t *d, uint32_t mac);               /* 0..127, <= Max_Master */
