@@ -1,0 +1,148 @@
+/*
+ * The test-only runtime for QEMU's mps2-an386 (Cortex-M4F): a vector table, a reset
+ * handler that turns the FPU on before any C code can use it, and fault handlers that
+ * report through semihosting and exit non-zero, so a fault in a test fails the run
+ * instead of hanging it until the timeout. The firmware has its own startup in
+ * src/port/mps2; this one only hosts the unit tests (newlib + librdimon for stdio).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void);
+void Reset_Handler(void);
+void Fault_Handler(void);
+void initialise_monitor_handles(void);
+void __libc_init_array(void);
+
+/* From target.ld. */
+extern uint32_t __stack_top[], __data_load[], __data_start[], __data_end[];
+extern uint32_t __bss_start[], __bss_end[], __stack_limit[];
+/* librdimon's: _sbrk grows the heap up to it (newlib's crt0 would set it). */
+extern unsigned int __heap_limit;
+
+#define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
+#define SCB_CFSR (*(volatile uint32_t *)0xE000ED28u)
+#define SCB_HFSR (*(volatile uint32_t *)0xE000ED2Cu)
+#define SCB_MMFAR (*(volatile uint32_t *)0xE000ED34u)
+#define SCB_BFAR (*(volatile uint32_t *)0xE000ED38u)
+#define SCB_SHCSR (*(volatile uint32_t *)0xE000ED24u)
+
+/* Semihosting: the operations used here, and the call (BKPT 0xAB on M-profile). */
+#define SH_WRITE0 0x04
+#define SH_EXIT 0x18
+#define SH_EXIT_EXTENDED 0x20
+#define ADP_STOPPED_APPLICATION_EXIT 0x20026u
+
+static uint32_t sh_call(uint32_t op, const void *arg)
+{
+    register uint32_t r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+static void sh_puts(const char *s)
+{
+    sh_call(SH_WRITE0, s);
+}
+
+static void sh_hex(const char *name, uint32_t v)
+{
+    char buf[24] = " ", *p = buf + 1;
+    while (*name)
+        *p++ = *name++;
+    *p++ = '=';
+    for (int i = 28; i >= 0; i -= 4)
+        *p++ = "0123456789abcdef"[(v >> i) & 0xFu];
+    *p = 0;
+    sh_puts(buf);
+}
+
+/* Exit with status 1 without newlib (a fault may have hit it in an inconsistent state). */
+static void sh_fail_exit(void)
+{
+    uint32_t block[2] = {ADP_STOPPED_APPLICATION_EXIT, 1};
+    sh_call(SH_EXIT_EXTENDED, block);
+    sh_call(SH_EXIT, (const void *)0x20023u); /* an old host: ADP_Stopped_RunTimeErrorUnknown */
+    for (;;)
+        ;
+}
+
+/* Where the fault happened: the stacked frame (PC, LR) and the fault status registers.
+ * CFSR bit 24 (UNALIGNED) or 25 (DIVBYZERO) names the usual suspects. */
+static void fault_report(const uint32_t *frame)
+{
+    sh_puts("\n[  FAULT   ] target fault:");
+    sh_hex("pc", frame[6]);
+    sh_hex("lr", frame[5]);
+    sh_hex("cfsr", SCB_CFSR);
+    sh_hex("hfsr", SCB_HFSR);
+    sh_hex("mmfar", SCB_MMFAR);
+    sh_hex("bfar", SCB_BFAR);
+    sh_puts("\n");
+    sh_fail_exit();
+}
+
+__attribute__((naked)) void Fault_Handler(void)
+{
+    __asm__ volatile("tst lr, #4\n"
+                     "ite eq\n"
+                     "mrseq r0, msp\n"
+                     "mrsne r0, psp\n"
+                     "b %0\n" ::"i"(fault_report));
+}
+
+/* __libc_init_array calls these (crti/crtn are not linked: -nostartfiles). */
+void _init(void);
+void _fini(void);
+void _init(void)
+{
+}
+void _fini(void)
+{
+}
+
+/* The C environment: .data copied, .bss cleared, semihosting stdio, constructors. */
+__attribute__((noreturn, noinline)) static void start_c(void)
+{
+    memcpy(__data_start, __data_load, (size_t)((char *)__data_end - (char *)__data_start));
+    memset(__bss_start, 0, (size_t)((char *)__bss_end - (char *)__bss_start));
+    __heap_limit = (unsigned int)(uintptr_t)__stack_limit;
+    initialise_monitor_handles();
+    __libc_init_array();
+    exit(main());
+}
+
+void Reset_Handler(void)
+{
+    /* CP10 and CP11 full access: the hard-float ABI uses the FPU from the first call. */
+    SCB_CPACR |= 0xFu << 20;
+    /* Separate handlers for MemManage, BusFault and UsageFault (all reported the same). */
+    SCB_SHCSR |= 7u << 16;
+    __asm__ volatile("dsb\n isb" ::: "memory");
+    start_c();
+}
+
+/* Cortex-M4: 16 system exceptions; no interrupt is used, so none are listed. */
+typedef union {
+    void (*handler)(void);
+    void *sp;
+} vector_t;
+
+__attribute__((section(".vectors"), used)) static const vector_t vectors[16] = {
+    {.sp = __stack_top},
+    {Reset_Handler},
+    {Fault_Handler}, /* NMI */
+    {Fault_Handler}, /* HardFault */
+    {Fault_Handler}, /* MemManage */
+    {Fault_Handler}, /* BusFault */
+    {Fault_Handler}, /* UsageFault */
+    {0}, {0}, {0}, {0},
+    {Fault_Handler}, /* SVCall */
+    {Fault_Handler}, /* DebugMonitor */
+    {0},
+    {Fault_Handler}, /* PendSV */
+    {Fault_Handler}, /* SysTick */
+};
