@@ -27,7 +27,7 @@
 typedef struct {
     char dir[64];
     char base[128];
-    char path[160];
+    char path[512];
 } ctx_t;
 
 static int setup(void **state)
@@ -377,6 +377,361 @@ static void test_errors(void **state)
     expect_error(c, c->path, "line 26: 5 fields, expected 11");
 }
 
+/* ---- the standard's cases: tests/comtrade/ (see its README.md) ---- */
+
+static void std_path(char *p, size_t cap, const char *name)
+{
+    snprintf(p, cap, "%s/tests/comtrade/%s", S4100_SOURCE_DIR, name);
+}
+
+/* A file of tests/comtrade/ copied to c->base + ext (c->path names it if a .cfg/.cff). */
+static void std_copy(ctx_t *c, const char *name, const char *ext)
+{
+    char from[512], to[512];
+    std_path(from, sizeof from, name);
+    snprintf(to, sizeof to, "%s%s", c->base, ext);
+    FILE *f = fopen(from, "rb"), *g = fopen(to, "wb");
+    assert_non_null(f);
+    assert_non_null(g);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, g), n);
+    fclose(f);
+    fclose(g);
+    if (strcmp(ext, ".dat"))
+        snprintf(c->path, sizeof c->path, "%s", to);
+}
+
+static void put_le(uint8_t **p, uint32_t v, int bytes)
+{
+    for (int k = 0; k < bytes; k++)
+        *(*p)++ = (uint8_t)(v >> (8 * k));
+}
+
+static void write_dat(const ctx_t *c, const uint8_t *b, size_t n)
+{
+    char p[200];
+    dat_path(c, p, sizeof p);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* Every frame of a recording that must open; its info in *in. */
+static long frames(const char *path, const sim_comtrade_opts_t *o, sim_comtrade_info_t *in,
+                   mtr_frame_t *buf)
+{
+    sim_source_t *s;
+    sim_err_t err = {{0}};
+    if (sim_open_comtrade(&s, path, o, in, &err) != SIM_OK)
+        fail_msg("%s", err.msg);
+    long got = 0, k;
+    while ((k = sim_read(s, buf + got, NULL, (size_t)(NMAX - got), &err)) > 0)
+        got += k;
+    sim_close(s);
+    if (k < 0)
+        fail_msg("%s", err.msg);
+    return got;
+}
+
+static void near(double got, double want, double tol, const char *what)
+{
+    if (!(fabs(got - want) <= tol * (fabs(want) > 1 ? fabs(want) : 1)))
+        fail_msg("%s: %.9g, expected %.9g", what, got, want);
+}
+
+/* C37.111-1991 layout (the 1999 standard's description of what changed): line 1 without
+ * rev_year, analog lines of 10 fields (no primary, secondary, PS), status lines Dn,ch_id,y,
+ * dates mm/dd/yy, no timemult line; ASCII data, values a*x+b in the channel's unit. */
+static void test_std_1991(void **state)
+{
+    ctx_t *c = *state;
+    static mtr_frame_t buf[NMAX];
+    char path[512];
+    sim_comtrade_info_t in;
+    std_path(path, sizeof path, "r1991.cfg");
+    long n = frames(path, NULL, &in, buf);
+    assert_int_equal(n, 8); /* 2520 S/s: the samples as they are */
+    for (int k = 0; k < 8; k++) {
+        int s = k + 1;
+        double raw[6] = {100 * s, -50 * s, -50 * s + 3, 10 * s, -4 * s, -6 * s + 1};
+        for (int ch = 0; ch < 6; ch++)
+            near(buf[k][ch], ch < 3 ? 0.01 * raw[ch] * 1e3 : 0.5 * raw[ch] - 1, 1e-6, "1991");
+    }
+    assert_int_equal(in.rev, 1991);
+    assert_string_equal(in.start, "1999-12-31 23:59:59.998000"); /* month first */
+    assert_string_equal(in.trigger, "1999-12-31 23:59:59.999000");
+    near(in.trigger_s, 0.001, 1e-9, "1991 trigger");
+    assert_string_equal(in.time_code, "");
+    assert_int_equal(in.leap_second, -1);
+    /* from the trigger on: 0.001 s is frame 2.52, so frames 3.. */
+    sim_comtrade_opts_t o;
+    sim_err_t err;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(sim_comtrade_window(&o, "0", &err), SIM_OK);
+    n = frames(path, &o, &in, buf);
+    assert_int_equal(n, 5);
+    near(buf[0][0], 0.01 * 400 * 1e3, 1e-6, "first frame after the trigger");
+    near(in.from_s, 0.001, 1e-12, "from");
+    /* a two-digit year below 70 is 20yy */
+    std_copy(c, "r1991.cfg", ".cfg");
+    std_copy(c, "r1991.dat", ".dat");
+    edit_line(c->path, 14, "01/01/00,00:00:00.000200");
+    frames(c->path, NULL, &in, buf);
+    assert_string_equal(in.trigger, "2000-01-01 00:00:00.000200");
+    near(in.trigger_s, 0.0022, 1e-9, "trigger across the new year");
+    /* a 1999-style date in a 1991 file: month 31 */
+    edit_line(c->path, 13, "31/12/1999,23:59:59.998000");
+    expect_error(c, c->path, "line 13: first sample time stamp: expected mm/dd/yy,hh:mm:ss");
+}
+
+/* C37.111-1999 layout: rev_year 1999, analog lines of 13 fields with secondary values
+ * (PS = S: primary = value x primary/secondary), status lines Dn,ch_id,ph,ccbm,y, dates
+ * dd/mm/yyyy, timemult; BINARY data: records of n and timestamp (4 bytes each, little
+ * endian), 2 bytes per analog channel (two's complement), 2 bytes per 16 status bits. */
+static void test_std_1999(void **state)
+{
+    ctx_t *c = *state;
+    static mtr_frame_t buf[NMAX];
+    std_copy(c, "r1999.cfg", ".cfg");
+    uint8_t dat[6 * 22], *p = dat;
+    int16_t raw[6][6];
+    for (int k = 0; k < 6; k++) {
+        put_le(&p, (uint32_t)k + 1, 4);
+        put_le(&p, (uint32_t)lround(k * 1e6 / 2520), 4);
+        for (int ch = 0; ch < 6; ch++) {
+            raw[k][ch] = (int16_t)((ch + 1) * 900 * (k + 1) * (ch % 2 ? -1 : 1));
+            put_le(&p, (uint16_t)raw[k][ch], 2);
+        }
+        put_le(&p, k >= 3 ? 3 : 0, 2);
+    }
+    write_dat(c, dat, sizeof dat);
+    sim_comtrade_info_t in;
+    assert_int_equal(frames(c->path, NULL, &in, buf), 6);
+    for (int k = 0; k < 6; k++)
+        for (int ch = 0; ch < 6; ch++) {
+            double want = ch < 3 ? 0.01 * raw[k][ch] * (138000.0 / 115)
+                                 : (0.001 * raw[k][ch] + 0.002) * (1200.0 / 5);
+            near(buf[k][ch], want, 1e-6, "1999 secondary to primary");
+        }
+    assert_int_equal(in.rev, 1999);
+    assert_string_equal(in.start, "2024-03-15 10:20:30.400000"); /* day first */
+    near(in.trigger_s, 0.001, 1e-9, "1999 trigger");
+    /* the window's end only; then both ends before the trigger */
+    sim_comtrade_opts_t o;
+    sim_err_t err;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(sim_comtrade_window(&o, "start,0.0005", &err), SIM_OK);
+    assert_int_equal(frames(c->path, &o, &in, buf), 4); /* 0.0015 s: frame 3.78 */
+    assert_int_equal(sim_comtrade_window(&o, "-0.001,-0.0002", &err), SIM_OK);
+    assert_int_equal(frames(c->path, &o, &in, buf), 2); /* frames 0 .. 2.016 */
+    near(buf[1][3], (0.001 * raw[1][3] + 0.002) * 240, 1e-6, "window before the trigger");
+}
+
+/* C37.111-2013 layout with nrates 0: one "0,endsamp" line and the data's time stamps
+ * give the rate; stamps of nanoseconds (the .cfg's dates carry 9 decimals), times
+ * timemult; FLOAT32 and BINARY32 data; the time_code,local_code and tmq_code,leap_second
+ * lines. */
+static void test_std_2013(void **state)
+{
+    ctx_t *c = *state;
+    static mtr_frame_t buf[NMAX];
+    static const char *const ft[] = {"FLOAT32", "BINARY32"};
+    for (int f = 0; f < 2; f++) {
+        std_copy(c, "r2013.cfg", ".cfg");
+        edit_line(c->path, 14, ft[f]);
+        uint8_t dat[6 * 32], *p = dat;
+        double raw[6][6];
+        for (int k = 0; k < 6; k++) {
+            put_le(&p, (uint32_t)k + 1, 4);
+            put_le(&p, (uint32_t)k * 793651u, 4); /* x 0.5 ns: 1/2519.9997 s */
+            for (int ch = 0; ch < 6; ch++) {
+                raw[k][ch] = (k + 1) * (ch + 1) * (ch % 2 ? -30 : 40) + (f ? 0 : 0.25);
+                uint32_t u;
+                float fl = (float)raw[k][ch];
+                if (f == 0)
+                    memcpy(&u, &fl, 4);
+                else
+                    u = (uint32_t)(int32_t)raw[k][ch];
+                put_le(&p, u, 4);
+            }
+        }
+        write_dat(c, dat, sizeof dat);
+        sim_comtrade_info_t in;
+        assert_int_equal(frames(c->path, NULL, &in, buf), 6);
+        for (int k = 0; k < 6; k++)
+            for (int ch = 0; ch < 6; ch++)
+                near(buf[k][ch], ch < 3 ? 2 * raw[k][ch] + 0.5 : 0.001 * raw[k][ch] * 1e3, 1e-6,
+                     ft[f]);
+        assert_int_equal(in.rev, 2013);
+        assert_string_equal(in.start, "2025-01-01 00:00:00.000000000");
+        near(in.trigger_s, 793651e-9, 1e-12, "2013 trigger");
+        assert_string_equal(in.time_code, "+1");
+        assert_int_equal(in.tmq, 0);
+        assert_int_equal(in.leap_second, 0);
+    }
+    /* timemult 1: the same stamps are twice the step, 1260 S/s, resampled to 12 frames */
+    edit_line(c->path, 15, "1");
+    sim_comtrade_info_t in;
+    assert_int_equal(frames(c->path, NULL, &in, buf), 12);
+}
+
+/* 2013: several rates in one file (nrates lines of samp,endsamp, endsamp counting from
+ * the file's first sample), the recorder's time zone and an unlocked clock. */
+static void test_std_rates(void **state)
+{
+    (void)state;
+    static mtr_frame_t buf[NMAX];
+    char path[512];
+    std_path(path, sizeof path, "rates.cfg");
+    sim_comtrade_info_t in;
+    /* 8 at 5040, 4 at 2520, 6 at 1260 S/s: 8/5040 + 4/2520 + 6/1260 s = 20 frames */
+    assert_int_equal(frames(path, NULL, &in, buf), 20);
+    near(in.length_s, 20.0 / 2520, 1e-12, "length");
+    near(in.trigger_s, 0.001587, 1e-9, "trigger");
+    assert_string_equal(in.time_code, "-5h30");
+    assert_int_equal(in.tmq, 11);
+    assert_int_equal(in.leap_second, 3);
+    char line[256];
+    sim_comtrade_describe(&in, line, sizeof line);
+    assert_non_null(strstr(line, "first sample 2013-11-05 14:05:07.000000 (UTC-5h30), trigger "
+                                 "2013-11-05 14:05:07.001587 (0.001587 s after it)"));
+}
+
+/* 2013 .cff: the four files in one, each after "--- file type: X ---" (CFG, INF, HDR,
+ * DAT ASCII); a recorder of currents only with no phase ids: the channels are named. */
+static void test_std_cff(void **state)
+{
+    ctx_t *c = *state;
+    static mtr_frame_t buf[NMAX];
+    char path[512];
+    std_path(path, sizeof path, "r2013.cff");
+    snprintf(c->path, sizeof c->path, "%s", path);
+    expect_error(c, path, "no analog channel for Va (phase A, unit V or kV)");
+    sim_comtrade_opts_t o;
+    sim_err_t err;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(sim_comtrade_map(&o, "va=none,vb=none,vc=none,ia=IA,ib=2,ic=IC", &err),
+                     SIM_OK);
+    sim_comtrade_info_t in;
+    assert_int_equal(frames(path, &o, &in, buf), 10);
+    for (int k = 0; k < 10; k++) {
+        int s = k + 1;
+        double raw[3] = {8 * s, -8 * s + 1, 3 - s};
+        for (int ch = 0; ch < 3; ch++) {
+            assert_true(buf[k][ch] == 0);
+            near(buf[k][3 + ch], (0.125 * raw[ch] + 0.0625) * 600, 1e-6, "cff");
+        }
+    }
+    near(in.trigger_s, 0.002, 1e-9, "cff trigger");
+    assert_string_equal(in.time_code, "0");
+}
+
+/* r2013.cfg's data: six records of zeros, 1/2520 s apart. */
+static void write_zero_dat(const ctx_t *c)
+{
+    uint8_t dat[6 * 32] = {0}, *p = dat;
+    for (int r = 0; r < 6; r++, p += 24) {
+        put_le(&p, (uint32_t)r + 1, 4);
+        put_le(&p, (uint32_t)r * 793651u, 4);
+    }
+    write_dat(c, dat, sizeof dat);
+}
+
+/* 2013's leap_second (1: a second was added, 2: one was removed) with time_code: the
+ * trigger's distance from the first sample across the end of 30 June / 31 December UTC. */
+static void test_std_leap(void **state)
+{
+    ctx_t *c = *state;
+    static mtr_frame_t buf[NMAX];
+    static const struct {
+        const char *start, *trig, *tz, *tmq;
+        double want;
+    } t[] = {
+        {"30/06/2015,23:59:59.900000000", "01/07/2015,00:00:00.100000000", "0,0", "0,1", 1.2},
+        {"30/06/2015,23:59:59.900000000", "01/07/2015,00:00:00.100000000", "0,0", "0,0", 0.2},
+        {"30/06/2015,23:59:60.500000000", "01/07/2015,00:00:00.250000000", "0,0", "0,1", 0.75},
+        {"01/07/2015,01:59:59.900000000", "01/07/2015,02:00:00.100000000", "+2,+2", "0,1", 1.2},
+        {"01/07/2015,01:59:59.900000000", "01/07/2015,02:00:00.100000000", "0,+2", "0,1", 0.2},
+        {"31/12/2016,23:59:58.900000000", "01/01/2017,00:00:00.100000000", "0,0", "0,2", 0.2},
+        {"29/02/2024,12:00:00.000000000", "01/03/2024,12:00:00.000000000", "-7h15,-7h15", "F,",
+         86400},
+    };
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
+        std_copy(c, "r2013.cfg", ".cfg");
+        edit_line(c->path, 12, t[k].start);
+        edit_line(c->path, 13, t[k].trig);
+        edit_line(c->path, 16, t[k].tz);
+        edit_line(c->path, 17, t[k].tmq);
+        write_zero_dat(c);
+        sim_comtrade_info_t in;
+        frames(c->path, NULL, &in, buf);
+        near(in.trigger_s, t[k].want, 1e-9, t[k].start);
+    }
+}
+
+/* Malformed dates and 2013 lines, windows outside the recording: one line naming the
+ * file and line. */
+static void test_std_errors(void **state)
+{
+    ctx_t *c = *state;
+    static const struct { int line; const char *text, *msg; } bad[] = {
+        {12, "29/02/2023,00:00:00.000000000", "line 12: first sample time stamp: expected "
+                                              "dd/mm/yyyy"},
+        {13, "01/13/2025,00:00:00", "line 13: trigger time stamp"},
+        {13, "1/1/25,00:00:00", "line 13: trigger time stamp"},
+        {16, "-5:30,-5:30", "line 16: time_code,local_code: expected offsets from UTC"},
+        {16, "+1", "line 16: time_code,local_code"},
+        {17, "G,0", "line 17: tmq_code,leap_second: expected a hex digit and 0..3, got 'G,0'"},
+        {17, "0,4", "line 17: tmq_code,leap_second"},
+        {15, "0", "line 15: timemult is not a positive number"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        std_copy(c, "r2013.cfg", ".cfg");
+        edit_line(c->path, bad[k].line, bad[k].text);
+        write_dat(c, (const uint8_t[6 * 32]){0}, 6 * 32);
+        expect_error(c, c->path, bad[k].msg);
+    }
+    /* windows */
+    static const struct { const char *w, *msg; } win[] = {
+        {"-0.01", "the window -0.010000 to 0.006350 s from the trigger is not inside the "
+                  "recording, which runs from -0.001587 to 0.006350 s from the trigger"},
+        {"0,0.5", "is not inside the recording"},
+        {"0.007,end", "is not inside the recording"},
+        {"0.0001,0.0001001", "holds no sample at 2520 S/s"},
+    };
+    sim_err_t err;
+    sim_comtrade_opts_t o;
+    std_path(c->path, sizeof c->path, "rates.cfg");
+    for (size_t k = 0; k < sizeof win / sizeof win[0]; k++) {
+        memset(&o, 0, sizeof o);
+        assert_int_equal(sim_comtrade_window(&o, win[k].w, &err), SIM_OK);
+        sim_source_t *s;
+        assert_true(sim_open_comtrade(&s, c->path, &o, NULL, &err) < 0);
+        if (!strstr(err.msg, win[k].msg) || strncmp(err.msg, c->path, strlen(c->path)))
+            fail_msg("window %s: got '%s'", win[k].w, err.msg);
+    }
+    static const char *const spec_bad[] = {"", "abc", "1,0", "0,1,2", "start,x", "nan"};
+    for (size_t k = 0; k < sizeof spec_bad / sizeof spec_bad[0]; k++) {
+        memset(&o, 0, sizeof o);
+        assert_int_not_equal(sim_comtrade_window(&o, spec_bad[k], &err), SIM_OK);
+        assert_non_null(strstr(err.msg, "window '"));
+    }
+    assert_int_equal(sim_comtrade_window(&o, "start,end", &err), SIM_OK);
+    assert_false(o.has_from || o.has_to);
+    /* no trigger time in the file, and a window relative to it */
+    std_copy(c, "r2013.cfg", ".cfg");
+    edit_line(c->path, 13, ",");
+    write_zero_dat(c);
+    assert_int_equal(sim_comtrade_window(&o, "0", &err), SIM_OK);
+    sim_source_t *s;
+    assert_true(sim_open_comtrade(&s, c->path, &o, NULL, &err) < 0);
+    if (!strstr(err.msg, "line 13: the file gives no trigger time"))
+        fail_msg("got %s", err.msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +739,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_1991, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_1999, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_2013, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_rates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_cff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_leap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_std_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
