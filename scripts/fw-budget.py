@@ -359,9 +359,10 @@ class Map:
         self.sections = []   # (output, input, addr, size, file)
         self.outputs = {}    # output section -> (addr, size)
         self.fills = collections.Counter()  # output -> fill bytes
+        self.reserved = collections.Counter()  # output -> bytes of `. = . + N`
         self.cref = {}       # symbol -> (defined in, [referenced by])
         self.kept = set()    # (object, input section)
-        self.symbols = set()  # symbols the memory map lists (in kept sections)
+        self.symbols = {}    # symbol -> address, as the memory map lists them (kept)
         if not path:
             return
         with open(path) as f:
@@ -418,11 +419,12 @@ class Map:
                 continue
             m = re.match(r'^\s+(%s)\s+([A-Za-z_.$][\w.$]*)$' % hexn, line)
             if m:
-                self.symbols.add(m.group(2))
+                self.symbols[m.group(2)] = int(m.group(1), 16)
                 continue
             m = re.match(r'^ \*fill\*\s+(%s)\s+(%s)' % (hexn, hexn), line)
-            if m:
-                self.fills[out] += int(m.group(2), 16)
+            if m:  # after `. = . + N`: space the script reserves (stack, heap)
+                k = 'reserved' if re.search(r'\. = \(?\. \+', lines[i - 2]) else 'fill'
+                (self.reserved if k == 'reserved' else self.fills)[out] += int(m.group(2), 16)
                 continue
             m = re.match(r'^ (\.\S+|COMMON)(?:\s+(%s)\s+(%s)(?:\s+(.*))?)?$' % (hexn, hexn), line)
             if m:
@@ -502,8 +504,9 @@ def footprint(mp):
             continue
         if mp.fills[out]:
             rows['(alignment fill)'][k] += mp.fills[out]
-        rest = size - insum[out] - mp.fills[out]
-        if rest > 0:  # `. = . + N` in the script: stack or heap reserved
+        # `. = . + N` in the script (stack, heap): a *fill* line, or nothing at all
+        rest = max(size - insum[out] - mp.fills[out], mp.reserved[out])
+        if rest > 0:
             rows['(reserved by the linker script: %s)' % out][k] += rest
     return rows
 
@@ -557,7 +560,8 @@ class Analysis:
                 n.frame, n.qual = frame, 'disassembly' + (', dynamic' if dyn else '')
             n.calls = calls
             n.indirect = indirect
-        elif n.frame is None and self.img.elf:
+        elif n.frame is None and (self.img.elf or (self.mp.sections and
+                                                   name not in self.mp.symbols)):
             n = None  # not linked (a builtin expanded inline)
         if n is not None:
             self.g.nodes[key] = n
@@ -769,9 +773,10 @@ def footprint_report(mp, b, fail):
     flash = tot['text'] + tot['rodata'] + tot['data']
     ram = tot['data'] + tot['bss']
     core = [m for m in rows if m.startswith('core/')]
-    print('  %-44s %7d %7d %6d %6d %7d %7d' % ('src/core together', *(sum(
-        rows[m][k] for m in core) for k in ('text', 'rodata', 'data', 'bss')),
-        sum(flash_of[m] for m in core), sum(ram_of[m] for m in core)))
+    if core:
+        print('  %-44s %7d %7d %6d %6d %7d %7d' % ('src/core together', *(sum(
+            rows[m][k] for m in core) for k in ('text', 'rodata', 'data', 'bss')),
+            sum(flash_of[m] for m in core), sum(ram_of[m] for m in core)))
     print('  %-44s %7d %7d %6d %6d %7d %7d' % ('total', tot['text'], tot['rodata'],
                                                tot['data'], tot['bss'], flash, ram))
     for key, val in (('flash', flash), ('ram', ram)):
@@ -811,7 +816,7 @@ def double_report(img, mp, b, fail):
                 callers[addrs[int(m.group(1), 16)]].add(fn + where)
     groups = collections.defaultdict(list)
     for n in sorted(linked):
-        groups[img.funcs[n][0] if img.elf else n].append(n)
+        groups[img.funcs[n][0] if img.elf else mp.symbols[n]].append(n)
     for key, ns in sorted(groups.items(), key=lambda kv: kv[1][0]):
         ns = sorted(ns, key=lambda s: (not s.startswith('__aeabi'), s))
         who = set()
@@ -828,7 +833,7 @@ def double_report(img, mp, b, fail):
         else:
             print('      called only by other double routines')
     if b.double is False:
-        fail('double: %d double-precision routines linked (budget: double no)' % len(linked))
+        fail('double: %d double-precision routines linked (budget: double no)' % len(groups))
 
 
 def main():
