@@ -55,6 +55,28 @@ check "three sample rates in one file" "$tmp/multi.cfg" 230 50 30 50 --ct-primar
 w "$tmp/map" --format binary --rates 5000:15000
 check "--comtrade-map ic=none" "$tmp/map.cfg" 230 50 30 33.3333333 --ct-primary 100 --comtrade-map ic=none
 
+# The first-sample and trigger times on stderr, and --comtrade-window: 3 s at 5000 S/s
+# whose trigger is 0.1 s after the first sample; from the trigger on, 2.9 s: 2 readings,
+# the first of them over 0.1 .. 1.1 s of the file.
+w "$tmp/win" --format float32 --rates 5000:15000
+if "$bin" measure --comtrade "$tmp/win.cfg" --csv --ct-primary 100 >"$tmp/all.csv" 2>"$tmp/all.err" &&
+    "$bin" measure --comtrade "$tmp/win.cfg" --csv --ct-primary 100 --comtrade-window 0 \
+        >"$tmp/win.csv" 2>"$tmp/win.err" &&
+    [ "$(wc -l <"$tmp/all.csv")" -eq 4 ] && [ "$(wc -l <"$tmp/win.csv")" -eq 3 ] &&
+    grep -qF "win.cfg: COMTRADE 1999, first sample 2026-11-30 02:00:00.000000, trigger 2026-11-30 02:00:00.100000 (0.100000 s after it); replaying -0.100000 to 2.900000 s from the trigger (3.000000 s)" "$tmp/all.err" &&
+    grep -qF "replaying 0.000000 to 2.900000 s from the trigger (2.900000 s)" "$tmp/win.err"; then
+    ok "first sample and trigger reported; --comtrade-window 0: readings from the trigger on"
+else
+    bad "--comtrade-window 0: $(cat "$tmp/all.err" "$tmp/win.err")"
+fi
+if "$bin" measure --comtrade "$tmp/win.cfg" --csv --ct-primary 100 --comtrade-window -0.1,1.9 \
+    >"$tmp/w2.csv" 2>/dev/null && [ "$(wc -l <"$tmp/w2.csv")" -eq 3 ] &&
+    cmp -s <(sed -n 2p "$tmp/w2.csv") <(sed -n 2p "$tmp/all.csv"); then
+    ok "--comtrade-window -0.1,1.9: the file's first two seconds, the same readings"
+else
+    bad "--comtrade-window -0.1,1.9"
+fi
+
 expect_error() { # name, exit code, pattern, command...
     local name=$1 want=$2 pat=$3
     shift 3
@@ -79,6 +101,18 @@ expect_error "map to a current channel" 1 "map.cfg: line 6: channel 4 'IA' has u
     "$bin" measure --comtrade "$tmp/map.cfg" --comtrade-map va=4
 expect_error "bad map" 2 "--comtrade-map: channel map 'vq=1'" "$bin" measure --comtrade "$tmp/map.cfg" --comtrade-map vq=1
 expect_error "two inputs" 2 "give exactly one of" "$bin" measure --comtrade "$tmp/map.cfg" --wav x.wav
+expect_error "window past the end" 1 "win.cfg: the window 3.000000 to 2.900000 s from the trigger is not inside the recording, which runs from -0.100000 to 2.900000 s" \
+    "$bin" measure --comtrade "$tmp/win.cfg" --comtrade-window 3
+expect_error "window before the start" 1 "is not inside the recording" \
+    "$bin" measure --comtrade "$tmp/win.cfg" --comtrade-window -0.2,1
+expect_error "window not a number" 2 "--comtrade-window: window 'soon': expected FROM[,TO]" \
+    "$bin" measure --comtrade "$tmp/win.cfg" --comtrade-window soon
+expect_error "window backwards" 2 "--comtrade-window: window '1,0.5': the end 0.5 s is not after the start 1 s" \
+    "$bin" measure --comtrade "$tmp/win.cfg" --comtrade-window 1,0.5
+expect_error "window without --comtrade" 2 "--comtrade-window needs --comtrade" \
+    "$bin" measure --scenario x.ini --comtrade-window 0
+expect_error "run: window not a number" 2 "--comtrade-window: window 'x'" \
+    "$bin" run --comtrade "$tmp/win.cfg" --comtrade-window x
 
 # s4100 run on a recording: the meter in virtual time, read through its control socket,
 # and it stops by itself where the recording ends (3 s of it). No network is used but
@@ -103,11 +137,15 @@ fi
 rc=0
 timeout 20 tail --pid=$meter -f /dev/null || rc=1
 wait $meter || rc=$?
-if [ $rc -eq 0 ] && grep -q "the recording ended" "$tmp/run.out"; then
+if [ $rc -eq 0 ] && grep -q "the recording ended" "$tmp/run.out" &&
+    grep -qF "float32.cfg: COMTRADE 1999, first sample 2026-11-30 02:00:00.000000, trigger" "$tmp/run.out"; then
     ok "run --comtrade stops where the recording ends, status 0"
 else
     bad "run --comtrade at the end: status $rc, $(cat "$tmp/run.out")"
 fi
+# the recording is opened, and refused, before any socket
+expect_error "run: window past the end" 1 "win.cfg: the window 3.000000 to" \
+    "$bin" run --comtrade "$tmp/win.cfg" --comtrade-window 3 --bind 127.0.0.1 --bip-port "$port" --no-panel --quiet
 expect_error "run: --scenario and --comtrade" 2 "--scenario or --comtrade, not both" \
     "$bin" run --comtrade "$tmp/map.cfg" --scenario x.ini
 
