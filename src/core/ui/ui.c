@@ -39,31 +39,30 @@ typedef struct {
     const char *name[2]; /* [UI_IEC], [UI_IEEE]: IEC writes reactive units as var */
     bool prefixed;       /* auto-ranging W -> kW -> MW -> GW */
     uint8_t maxdec;      /* most decimals worth showing */
-    double scale;        /* AI value -> base unit */
+    uint16_t scale;      /* AI value -> base unit */
 } ui_unit_t;
 
 enum { U_NONE, U_W, U_VAR, U_VA, U_WH, U_VARH, U_VAH, U_V, U_A, U_HZ, U_COUNT };
 
 static const ui_unit_t units[U_COUNT] = {
     /* PF: no unit, three decimals (0.987, -1.000). */
-    [U_NONE] = {SAME(""), false, 3, 1.0},
+    [U_NONE] = {SAME(""), false, 3, 1},
     /* Three decimals after a prefix: 999.00 Wh becomes 1.000 kWh, so the step to the
      * next unit keeps the resolution of the last (1 Wh) instead of jumping to 10 Wh. */
-    [U_W] = {SAME("W"), true, 3, 1000.0},
-    [U_VAR] = {{"var", "VAR"}, true, 3, 1000.0},
-    [U_VA] = {SAME("VA"), true, 3, 1000.0},
-    [U_WH] = {SAME("Wh"), true, 3, 1000.0},
-    [U_VARH] = {{"varh", "VARh"}, true, 3, 1000.0},
-    [U_VAH] = {SAME("VAh"), true, 3, 1000.0},
-    [U_V] = {SAME("V"), false, 1, 1.0},
-    [U_A] = {SAME("A"), false, 2, 1.0},
-    [U_HZ] = {SAME("Hz"), false, 2, 1.0},
+    [U_W] = {SAME("W"), true, 3, 1000},
+    [U_VAR] = {{"var", "VAR"}, true, 3, 1000},
+    [U_VA] = {SAME("VA"), true, 3, 1000},
+    [U_WH] = {SAME("Wh"), true, 3, 1000},
+    [U_VARH] = {{"varh", "VARh"}, true, 3, 1000},
+    [U_VAH] = {SAME("VAh"), true, 3, 1000},
+    [U_V] = {SAME("V"), false, 1, 1},
+    [U_A] = {SAME("A"), false, 2, 1},
+    [U_HZ] = {SAME("Hz"), false, 2, 1},
 };
 
 /* The numeric field: five digits, a decimal point and a sign, like the meter's LCD. */
 #define UI_DIGITS 5
-static const double pow10d[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-static const uint32_t pow10u[] = {1u, 10u, 100u, 1000u, 10000u, 100000u};
+static const uint32_t pow10u[] = {1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u};
 static const char prefixes[] = " kMG";
 
 /* Small string helpers (no stdio in the core). */
@@ -95,10 +94,49 @@ static char *put_fixed(char *out, uint32_t r, int dec)
     return out;
 }
 
+/* A reading's magnitude as n x 2^e, exactly: the LCD rounds it in integers, right for
+ * every float and with no double arithmetic (the target's FPU is single precision). */
+typedef struct {
+    uint64_t n; /* < 2^34: a float's 24-bit significand times the unit's scale */
+    int e;
+} exact_t;
+
+static exact_t exact_of(float v, uint16_t scale)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    uint32_t be = u >> 23 & 0xFFu, mant = u & 0x7FFFFFu;
+    exact_t x = {(uint64_t)(be ? mant | 0x800000u : mant) * scale, be ? (int)be - 150 : -149};
+    return x;
+}
+
+#define SCALED_MAX (UINT64_C(1) << 62)
+
+/* floor(x 10^k), or with half floor(x 10^k + 1/2), for k in -9..3; SCALED_MAX when
+ * larger (an infinity too). */
+static uint64_t scaled(exact_t x, int k, bool half)
+{
+    uint64_t num = x.n, den = 1;
+    for (int i = 0; i < k; i++)
+        num *= 10u;
+    for (int i = 0; i > k; i--)
+        den *= 10u;
+    if (x.e >= 0) {
+        if (x.e >= 62 || num > SCALED_MAX >> x.e)
+            return SCALED_MAX;
+        num <<= x.e;
+    } else {
+        if (-x.e >= 62 || den > SCALED_MAX >> -x.e)
+            return 0; /* num < 2^44 is below half of den */
+        den <<= -x.e;
+    }
+    return half ? (2 * num + den) / (2 * den) : num / den;
+}
+
 /* A reading as the LCD shows it: the value in num (up to UI_DIGITS significant digits,
  * at most maxdec decimals, "-" when negative), its unit (with the prefix it ranged to)
  * in unit. NaN, a value this system type does not have, is "----". */
-static void format_reading(double v, const ui_unit_t *u, int notation, char num[12],
+static void format_reading(float v, const ui_unit_t *u, int notation, char num[12],
                            char unit[8])
 {
     unit[0] = '\0';
@@ -106,18 +144,19 @@ static void format_reading(double v, const ui_unit_t *u, int notation, char num[
         scopy(num, 12, "----");
         return;
     }
-    double a = fabs(v) * u->scale;
+    exact_t a = exact_of(v, u->scale); /* x below: a / 10^(3p), in the unit p ranged to */
     int p, nint, dec;
     uint32_t r = 0;
     for (p = 0;; p++) {
-        double x = a / pow10d[3 * p];
-        if (u->prefixed && p < 3 && x >= 1000.0)
+        uint64_t xi = scaled(a, -3 * p, false);
+        if (u->prefixed && p < 3 && xi >= 1000u)
             continue;
-        if (!(x < 99999.5)) { /* beyond the field even in the largest unit */
+        /* x >= 99999.5: beyond the field even in the largest unit */
+        if (scaled(a, -3 * p, true) >= 100000u) {
             scopy(num, 12, "OVER");
             break;
         }
-        for (nint = 1; x >= pow10d[nint]; nint++)
+        for (nint = 1; xi >= pow10u[nint]; nint++)
             ;
         for (;;) {
             dec = UI_DIGITS - nint;
@@ -125,8 +164,8 @@ static void format_reading(double v, const ui_unit_t *u, int notation, char num[
                 dec = u->maxdec;
             if (dec < 0)
                 dec = 0;
-            r = (uint32_t)floor(x * pow10d[dec] + 0.5);
-            if (r < pow10d[nint + dec])
+            r = (uint32_t)scaled(a, dec - 3 * p, true);
+            if (r < pow10u[nint + dec])
                 break;
             nint++; /* rounding carried into another integer digit: 9.99996 -> 10.000 */
         }
@@ -199,7 +238,7 @@ static void put_note(ui_display_t *out, const char *note)
 static int notation(const ui_t *ui)
 {
     /* AV7 as last accepted: the labels follow a change at once, on the panel or BACnet. */
-    return obj_av_value(ui->dev, MTR_SET_DISPLAY_UNITS) != 0.0 ? UI_IEEE : UI_IEC;
+    return obj_av_value(ui->dev, MTR_SET_DISPLAY_UNITS) != 0.0f ? UI_IEEE : UI_IEC;
 }
 
 /* ---- the tables: main menu and readings ------------------------------------------- */
@@ -454,7 +493,7 @@ typedef struct ui_param {
     const char *unit;
     uint32_t (*get)(const ui_t *ui, const struct ui_param *p);
     int (*set)(ui_t *ui, const struct ui_param *p, uint32_t raw);
-    double (*show)(const ui_t *ui); /* P_SHOW: a read-only reading, in kW */
+    float (*show)(const ui_t *ui); /* P_SHOW: a read-only reading, in kW */
 } ui_param_t;
 
 static uint32_t *password_ref(obj_device_t *d, uint8_t which)
@@ -466,14 +505,14 @@ static uint32_t *password_ref(obj_device_t *d, uint8_t which)
  * value is not written again (rewriting AV11 would restart demand and the logs). */
 static uint32_t av_get(const ui_t *ui, const ui_param_t *p)
 {
-    double v = obj_av_value(ui->dev, p->av) * p->div / p->mul;
-    return v > 0 ? (uint32_t)lround(v) : 0u;
+    float v = obj_av_value(ui->dev, p->av) * p->div / p->mul;
+    return v > 0 ? (uint32_t)lroundf(v) : 0u;
 }
 static int av_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
 {
     if (raw == ui->raw0)
         return 0;
-    return obj_av_write(ui->dev, p->av, (double)raw * p->mul / p->div) == OBJ_OK ? 0 : -1;
+    return obj_av_write(ui->dev, p->av, (float)raw * p->mul / p->div) == OBJ_OK ? 0 : -1;
 }
 
 static uint32_t mac_get(const ui_t *ui, const ui_param_t *p)
@@ -550,7 +589,7 @@ static int pw_set(ui_t *ui, const ui_param_t *p, uint32_t raw)
 
 /* MX KW from the accepted settings (what AI76 reads once they are committed), so the
  * effect of the V LL just entered shows at once. */
-static double max_kw(const ui_t *ui)
+static float max_kw(const ui_t *ui)
 {
     return mtr_max_power_kw(&ui->dev->pending_cfg);
 }
@@ -660,7 +699,7 @@ static const ui_param_t *current_param(const ui_t *ui)
 
 static const char *param_label(const ui_t *ui, const ui_param_t *p)
 {
-    if (p->label10 && obj_av_value(ui->dev, MTR_SET_SYSTEM_TYPE) == 10.0)
+    if (p->label10 && obj_av_value(ui->dev, MTR_SET_SYSTEM_TYPE) == 10.0f)
         return p->label10;
     return p->label;
 }
