@@ -88,6 +88,7 @@ class Budget:
         self.indirect = collections.defaultdict(list)  # caller name -> [target names]
         self.frames = {}          # function name -> bytes (no .ci, or dynamic)
         self.sets = {}
+        self.vectors = None       # the vector table's section or symbol, if unusual
 
     def load(self, path):
         with open(path) as f:
@@ -132,6 +133,8 @@ class Budget:
                     elif key == 'exception_frame' and len(args) in (1, 2):
                         self.exc_frame = int(args[0])
                         self.align_pad = int(args[1]) if len(args) == 2 else 0
+                    elif key == 'vectors' and len(args) == 1:
+                        self.vectors = args[0]
                     elif key == 'frame' and len(args) == 2:
                         self.frames[args[0]] = int(args[1], 0)
                     else:
@@ -175,6 +178,7 @@ class Graph:
         self.by_name = collections.defaultdict(list)  # own name (no clone) -> [Node]
         self.su = {}                             # file:line:col:name -> (bytes, qual)
         self.objs = {}                           # ci stem -> object path
+        self.ci_src = {}                         # .ci file -> the source it describes
 
     def load_dir(self, d):
         cis, sus = [], []
@@ -200,6 +204,9 @@ class Graph:
     def load_ci(self, path):
         with open(path) as f:
             text = f.read()
+        m = re.match(r'graph: \{ title: ' + Q, text)
+        if m:
+            self.ci_src[path] = m.group(1)
         for m in re.finditer(r'node: \{ title: ' + Q + ' label: ' + Q + '([^}]*)\}', text):
             title, label, rest = m.group(1), m.group(2).split('\\n'), m.group(3)
             if 'ellipse' in rest or title == '__indirect_call':
@@ -273,20 +280,28 @@ class Image:
             return None
         return self.insns.get(self.primary.get(self.funcs[name][0], name))
 
-    def vector_roots(self):
-        """Handlers in the vector table: [(index, name)], or None if none found."""
+    def vector_roots(self, mp, name=None):
+        """Handlers in the vector table: [(index, name)], or None if none found. The
+        table: an output section, an input section the map shows, or a symbol."""
+        names = [name] if name else ['.isr_vector', '.vectors', '.vector_table',
+                                     '.isr_vectors', 'g_vectors', '__isr_vector',
+                                     '__Vectors', 'g_pfnVectors', 'vector_table', 'vectors']
         secs = run([self.tools + 'objdump', '-h', self.elf])
-        for sec in ('.isr_vector', '.vectors', '.vector_table', '.isr_vectors'):
-            if re.search(r'\s%s\s' % re.escape(sec), secs):
-                return self.words(['-j', sec])
-        for sym in ('g_vectors', '__isr_vector', '__Vectors', 'g_pfnVectors',
-                    'vector_table', 'vectors', '_vectors'):
-            out = run([self.tools + 'nm', '-S', self.elf])
-            m = re.search(r'^([0-9a-f]+) ([0-9a-f]+) [a-zA-Z] %s$' % sym, out, re.M)
-            if m:
-                a, s = int(m.group(1), 16), int(m.group(2), 16)
-                return self.words(['--start-address=%d' % a, '--stop-address=%d' % (a + s)])
+        syms = run([self.tools + 'objdump', '-t', self.elf])
+        for n in names:
+            if re.search(r'\s%s\s' % re.escape(n), secs):
+                return self.words(['-j', n])
+            for out, sec, a, size, f in mp.sections:
+                if sec == n and size:
+                    return self.range(out, a, size)
+            m = re.search(r'^([0-9a-f]+) .*\s(\S+)\s+([0-9a-f]+) %s$' % re.escape(n), syms, re.M)
+            if m and int(m.group(3), 16):
+                return self.range(m.group(2), int(m.group(1), 16), int(m.group(3), 16))
         return None
+
+    def range(self, sec, a, size):
+        return self.words(['-j', sec, '--start-address=%d' % a,
+                           '--stop-address=%d' % (a + size)])
 
     def section_funcs(self, sec):
         if not re.search(r'\s%s\s' % re.escape(sec), run([self.tools + 'objdump', '-h',
@@ -369,6 +384,7 @@ class Map:
             lines = f.read().splitlines()
         i, n = 0, len(lines)
         self.discarded = set()
+        self.regions = []    # (origin, length, attributes) of the Memory Configuration
         in_disc, dname = False, None
         while i < n and not lines[i].startswith('Linker script and memory map'):
             line = lines[i]
@@ -376,18 +392,22 @@ class Map:
             if line.startswith('Discarded input sections'):
                 in_disc = True
                 continue
+            m = re.match(r'^(\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)(?:\s+(\S+))?$', line)
+            if m and m.group(1) != '*default*' and not line.startswith(' '):
+                self.regions.append((int(m.group(2), 16), int(m.group(3), 16), m.group(4) or ''))
+                continue
             if not in_disc:
                 continue
             m = re.match(r'^ (\.\S+|COMMON)(?:\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+(.*))?$', line)
             if m:
                 dname = m.group(1)
                 if m.group(2):
-                    self.discarded.add((os.path.normpath(m.group(2).strip()), dname))
+                    self.discarded.add((m.group(2).strip(), dname))
                     dname = None
                 continue
             m = re.match(r'^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+(.*)$', line)
             if m and dname:
-                self.discarded.add((os.path.normpath(m.group(1).strip()), dname))
+                self.discarded.add((m.group(1).strip(), dname))
             dname = None
         out, pending = None, None
         hexn = r'0x[0-9a-fA-F]+'
@@ -448,7 +468,15 @@ class Map:
         f = (f or '').strip()
         self.sections.append((out, name, int(addr, 16), size, f))
         if f:
-            self.kept.add((os.path.normpath(f), name))
+            self.kept.add((f, name))
+
+    def region_kind(self, out, addr):
+        """bss for an output section without inputs in a writable region (a stack),
+        rodata in a read-only one; None when the map has no memory regions."""
+        for origin, length, attrs in self.regions:
+            if origin <= addr < origin + length:
+                return 'bss' if 'w' in attrs.lower() else 'rodata'
+        return None
 
     def file_at(self, addr):
         for out, name, a, size, f in self.sections:
@@ -458,6 +486,52 @@ class Map:
 
 
 # ---- module accounting -------------------------------------------------------------------
+
+class Objects:
+    """Which object of the build directory a file the map names is (an archive member
+    by its name), and so which source file and module."""
+    def __init__(self, g, dirs):
+        self.dirs = dirs
+        self.src = {}
+        self.by_base = collections.defaultdict(list)
+        for ci, src in g.ci_src.items():
+            obj = g.objs.get(stem(ci))
+            if obj:
+                a = os.path.normpath(os.path.abspath(obj))
+                self.src[a] = src
+                self.by_base[os.path.basename(a)].append(a)
+        self.cache = {}
+        self.resolve_any = False  # some file of the map is an object of the build dir
+
+    def resolve(self, f):
+        if f not in self.cache:
+            r = None
+            m = re.match(r'^(.*)\((.+)\)$', f)
+            if m:
+                hits = self.by_base.get(os.path.basename(m.group(2)), [])
+                r = hits[0] if len(hits) == 1 else None
+            else:
+                for d in self.dirs:
+                    p = os.path.normpath(os.path.abspath(os.path.join(d, f)))
+                    if p in self.src:
+                        r = p
+                        break
+            self.cache[f] = r
+            self.resolve_any = self.resolve_any or r is not None
+        return self.cache[f]
+
+    def key(self, f):
+        return self.resolve(f) or os.path.normpath(f)
+
+    def module(self, f):
+        if not f:
+            return '(linker)'
+        o = self.resolve(f)
+        if o:
+            m = re.search(r'(?:^|/)src/(core|port)/([^/]+)/', self.src[o])
+            return '%s/%s' % m.groups() if m else os.path.basename(self.src[o])
+        return module_of(f)
+
 
 def module_of(f):
     p = f.replace('\\', '/')
@@ -487,7 +561,7 @@ def section_kind(out, name):
     return 'rodata'
 
 
-def footprint(mp):
+def footprint(mp, module=module_of):
     rows = collections.defaultdict(collections.Counter)
     insum = collections.Counter()
     kinds = {}
@@ -497,9 +571,9 @@ def footprint(mp):
         if k is None or not size:
             continue
         kinds.setdefault(out, k)
-        rows[module_of(f) if f else '(linker)'][k] += size
+        rows[module(f) if f else '(linker)'][k] += size
     for out, (addr, size) in mp.outputs.items():
-        k = kinds.get(out) or section_kind(out, out)
+        k = kinds.get(out) or mp.region_kind(out, addr) or section_kind(out, out)
         if k is None:
             continue
         if mp.fills[out]:
@@ -514,8 +588,9 @@ def footprint(mp):
 # ---- the analysis ---------------------------------------------------------------------------
 
 class Analysis:
-    def __init__(self, g, img, mp, budget, fail):
+    def __init__(self, g, img, mp, budget, fail, objects):
         self.g, self.img, self.mp, self.b, self.fail = g, img, mp, budget, fail
+        self.objects = objects
         self.memo = {}
         self.cycles = []
         self.unknown = set()
@@ -535,13 +610,16 @@ class Analysis:
         obj = self.g.objs.get(stem(n.ci))
         if obj and self.mp.sections:
             if not hasattr(self, 'kept'):
-                ab = lambda pairs: {(os.path.normpath(os.path.abspath(f)), s) for f, s in pairs}
+                ab = lambda pairs: {(self.objects.key(f), s) for f, s in pairs}
                 self.kept, gone = ab(self.mp.kept), ab(self.mp.discarded)
                 self.split = {f for f, s in self.kept | gone if s.startswith('.text.')}
+                self.linked = {f for f, s in self.kept | gone}
             norm = os.path.normpath(os.path.abspath(obj))
             if norm in self.split:  # -ffunction-sections: the map says which were kept
                 return any((norm, '.text.%s%s' % (p, n.sym)) in self.kept
                            for p in ('', 'startup.', 'unlikely.', 'hot.', 'exit.'))
+            if norm not in self.linked and self.objects.resolve_any:
+                return False  # an object (archive member) the link did not pull in
         return n.sym in self.img.funcs if self.img.elf else True
 
     def lib_node(self, name):
@@ -615,7 +693,7 @@ class Analysis:
 
     def build_table(self):
         self.table = collections.defaultdict(list)   # caller key -> target nodes
-        self.errors = []
+        self.errors, self.notes = [], []
         if self.img.elf:  # the C library's constructor loops: what the image lists
             for fn, secs in (('__libc_init_array', ('.preinit_array', '.init_array')),
                              ('__libc_fini_array', ('.fini_array',))):
@@ -624,8 +702,8 @@ class Analysis:
                                                for _, t in self.img.section_funcs(sec)]
         for caller, targets in self.b.indirect.items():
             callers = self.lookup(caller)
-            if callers is None:
-                self.errors.append('indirect %s: no such function' % caller)
+            if callers is None:  # not in this image (a target typo would fail below)
+                self.notes.append('indirect %s: no such function here' % caller)
                 continue
             for c in callers:
                 self.table.setdefault(c.key, [])
@@ -754,8 +832,8 @@ def stack_report(an, roots, b, fail, all_paths=False):
     return total
 
 
-def footprint_report(mp, b, fail):
-    rows = footprint(mp)
+def footprint_report(mp, b, fail, objects):
+    rows = footprint(mp, objects.module)
     print('== flash and RAM per module (bytes, from the map)')
     print('  %-44s %7s %7s %6s %6s %7s %7s' % ('module', 'text', 'rodata', 'data', 'bss',
                                                 'flash', 'RAM'))
@@ -793,7 +871,7 @@ def footprint_report(mp, b, fail):
     return flash, ram
 
 
-def double_report(img, mp, b, fail):
+def double_report(img, mp, b, fail, objects):
     linked = set()
     if img.elf:
         linked = {n for n in img.funcs if is_double(n)}
@@ -812,7 +890,7 @@ def double_report(img, mp, b, fail):
             m = re.match(r'^([0-9a-f]+) <', ops)
             if mn.split('.')[0].startswith('b') and m and int(m.group(1), 16) in addrs:
                 f = mp.file_at(addr)
-                where = ' (%s)' % module_of(f) if f else ''
+                where = ' (%s)' % objects.module(f) if f else ''
                 callers[addrs[int(m.group(1), 16)]].add(fn + where)
     groups = collections.defaultdict(list)
     for n in sorted(linked):
@@ -824,7 +902,7 @@ def double_report(img, mp, b, fail):
             who |= callers.get(n, set())
         refs = set()
         for n in ns:
-            refs |= {module_of(r) for r in mp.cref.get(n, ('', []))[1]}
+            refs |= {objects.module(r) for r in mp.cref.get(n, ('', []))[1]}
         print('  %s%s' % (ns[0], ' (= %s)' % ', '.join(ns[1:]) if ns[1:] else ''))
         if who:
             print('      called by: %s' % ', '.join(sorted(who)))
@@ -869,12 +947,13 @@ def main():
     print('fw-budget: %d .ci and %d .su files under %s%s%s' % (
         nci, nsu, a.build_dir, '; image ' + a.elf if a.elf else '',
         '; map ' + mpath if mpath else ''))
-    an = Analysis(g, img, mp, b, fail)
+    objects = Objects(g, [os.path.dirname(mpath or '.') or '.', a.build_dir, '.'])
+    an = Analysis(g, img, mp, b, fail, objects)
     if a.roots:
         roots = [(-1, r) for r in a.roots.split(',') if r]
     else:
         roots = [(0, 'main')]
-        vec = img.vector_roots() if a.elf else None
+        vec = img.vector_roots(mp, b.vectors) if a.elf else None
         if vec is None:
             print('  no vector table found (.isr_vector, .vectors, g_vectors, __isr_vector...):'
                   ' roots are main and *_Handler / *_IRQHandler symbols')
@@ -882,11 +961,11 @@ def main():
         roots += vec
     stack_report(an, roots, b, fail, a.all_paths)
     if mp.sections:
-        footprint_report(mp, b, fail)
+        footprint_report(mp, b, fail, objects)
     else:
         print('== flash and RAM per module: no map file')
     if a.elf or mp.cref:
-        double_report(img, mp, b, fail)
+        double_report(img, mp, b, fail, objects)
     if fail.msgs:
         print('FAIL:')
         for m in fail.msgs:
