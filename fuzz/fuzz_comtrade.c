@@ -2,7 +2,9 @@
  * libFuzzer target: the input as a COMTRADE recording, opened (the .cfg parser, the
  * channel map, the ASCII or binary data decoder, the resampling) and read to the end or
  * a bounded number of frames. Mostly a .cff; an input that starts with '#' is split at
- * its first "\n@@DAT@@\n" into a .cfg and its .dat instead.
+ * its first "\n@@DAT@@\n" into a .cfg and its .dat instead. A last byte 'M' adds a
+ * channel map, a next-to-last 'W' a window around the trigger (then the times are
+ * described too).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -49,8 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_err_t err;
     if (size > 2 && data[size - 1] == 'M')
         (void)sim_comtrade_map(&o, "va=1,vb=2,vc=none,ia=IA", &err);
+    if (size > 2 && data[size - 2] == 'W')
+        (void)sim_comtrade_window(&o, "-0.001,0.01", &err);
     sim_source_t *s = NULL;
-    if (ok && sim_open_comtrade(&s, path, &o, NULL, &err) == SIM_OK) {
+    sim_comtrade_info_t info;
+    if (ok && sim_open_comtrade(&s, path, &o, &info, &err) == SIM_OK) {
+        char line[256];
+        sim_comtrade_describe(&info, line, sizeof line);
         static mtr_frame_t buf[512];
         uint8_t pulse[512];
         long got;
