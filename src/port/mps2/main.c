@@ -30,7 +30,7 @@
 #define FW_SERIAL "FW4100000001"
 #endif
 #define FW_BLOCK 63u           /* sample sets a feed: 25 ms, 1.5 line cycles */
-#define FW_STATUS_MS 10000u    /* a status line on the console this often */
+#define FW_STATUS_MS 5000u     /* a status line on the console this often */
 
 typedef struct {
     long mac, device, baud, max_master; /* -1: not given */
@@ -260,6 +260,44 @@ static bool feed(fw_t *f, uint32_t now_ms)
     return true;
 }
 
+/* v with three decimals, for a console without printf's %f. */
+static char *milli(char *out, float v)
+{
+    int32_t m = (int32_t)(v * 1000.0f + (v < 0 ? -0.5f : 0.5f));
+    uint32_t a = m < 0 ? 0u - (uint32_t)m : (uint32_t)m;
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + a % 10u), a /= 10u;
+    while (a || n < 4);
+    char *p = out;
+    if (m < 0)
+        *p++ = '-';
+    while (n > 3)
+        *p++ = tmp[--n];
+    *p++ = '.';
+    while (n)
+        *p++ = tmp[--n];
+    *p = '\0';
+    return out;
+}
+
+/* The last cycle's readings, named as `s4100 measure` names them (a test compares). */
+static void readings(const fw_t *f)
+{
+    static const struct { const char *name; unsigned ai; } show[] = {
+        {"KW_Total", MTR_AI_KW}, {"KVAR_Total", MTR_AI_KVAR}, {"KVA_Total", MTR_AI_KVA},
+        {"PF_Total", MTR_AI_PF}, {"Volts_LL_Avg", MTR_AI_VLL_AVG},
+        {"Volts_LN_Avg", MTR_AI_VLN_AVG}, {"Current_Average", MTR_AI_I_AVG},
+        {"Frequency", MTR_AI_FREQ},
+    };
+    char v[20];
+    sh_printf("s4100-fw: readings cycle %u:", f->m.dev.mtr.cycles);
+    for (size_t k = 0; k < sizeof show / sizeof show[0]; k++)
+        sh_printf(" %s=%s", show[k].name, milli(v, f->m.dev.mtr.ai[show[k].ai]));
+    sh_puts("\n");
+}
+
 static void status(fw_t *f, uint32_t now_ms)
 {
     const mstp_counters_t *c = &f->mstp.c;
@@ -270,6 +308,7 @@ static void status(fw_t *f, uint32_t now_ms)
               c->tx_frames, c->tokens_received, c->lost_tokens, c->invalid_frames, c->replies,
               uart0_overruns(), f->late_ms, f->pst.stat.saves, f->pst.stat.errors,
               f->flash.erases);
+    readings(f);
 }
 
 int main(void)
