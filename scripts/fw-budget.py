@@ -665,6 +665,10 @@ class Analysis:
             f, fn = name.rsplit(':', 1)
             hits = [n for n in self.g.by_name.get(fn, []) if n.tu and
                     (n.tu == f or n.tu.endswith('/' + f))]
+            if not hits and not any(src == f or src.endswith('/' + f)
+                                    for src in self.g.ci_src.values()):
+                self.notes.append('%s: %s is not compiled here' % (name, f))
+                return []
             if not hits:
                 return None
         else:
@@ -716,6 +720,7 @@ class Analysis:
                     self.table[c.key] += [h for h in hits if h not in self.table[c.key]]
         for e in self.errors:
             self.fail('budget table: ' + e)
+        self.notes = sorted(set(self.notes))
 
     def callees(self, n):
         out = []
@@ -766,7 +771,7 @@ def print_path(path, indent='    '):
         print('%s%6d  %s%s' % (indent, frame, n.label(), note))
 
 
-def stack_report(an, roots, b, fail, all_paths=False):
+def stack_report(an, roots, b, fail, all_paths=False, mp=None):
     print('== stack (bytes; frames from -fstack-usage, library code from its disassembly)')
     vec = {}
     names = []
@@ -824,6 +829,12 @@ def stack_report(an, roots, b, fail, all_paths=False):
     for u in sorted(an.unknown):
         fail('stack: %s: frame size unknown (no .ci/.su, not in the image; give '
              '"frame %s BYTES")' % (u, u))
+    for out, (addr, size) in sorted((mp.outputs if mp else {}).items()):
+        if 'stack' in out.lower() and size:  # the linker script's reserve
+            ok = total <= size
+            print('  the linker script reserves %d in %s: %s' % (size, out, 'ok' if ok else 'OVER'))
+            if not ok:
+                fail('stack: %d bytes > the %d the linker script reserves (%s)' % (total, size, out))
     if 'stack' in b.limits:
         ok = total <= b.limits['stack']
         print('  budget %d: %s' % (b.limits['stack'], 'ok' if ok else 'OVER'))
@@ -959,13 +970,15 @@ def main():
                   ' roots are main and *_Handler / *_IRQHandler symbols')
             vec = [(-1, n) for n in sorted(img.funcs) if re.search(r'_(IRQ)?Handler$', n)]
         roots += vec
-    stack_report(an, roots, b, fail, a.all_paths)
+    stack_report(an, roots, b, fail, a.all_paths, mp)
     if mp.sections:
         footprint_report(mp, b, fail, objects)
     else:
         print('== flash and RAM per module: no map file')
     if a.elf or mp.cref:
         double_report(img, mp, b, fail, objects)
+    if an.notes:
+        print('notes: budget table entries not used by this image: %s' % '; '.join(an.notes))
     if fail.msgs:
         print('FAIL:')
         for m in fail.msgs:
