@@ -13,8 +13,9 @@ usage: fw-budget.py [-b BUDGET]... [--map MAP] [--roots F,F...] [--all-paths]
 
 It prints (1) the worst-case stack: the deepest path from every root (main,
 Reset_Handler, each vector-table handler) frame by frame, and the total over nesting:
-thread mode (Reset_Handler/main) plus the isr_levels deepest handlers, each with the
-hardware exception frame; (2) flash and RAM per module from the map; (3) the
+thread mode (Reset_Handler/main) plus, per preemption priority level (NMI, HardFault,
+the levels the budget file gives), its deepest handler, each with the hardware
+exception frame; (2) flash and RAM per module from the map; (3) the
 double-precision routines linked and their callers. Exit 0 within budget, 1 over budget
 or when the analysis is not sound (recursion, unbounded dynamic stack, an indirect call
 the budget file's table does not cover, a frame size unknown), 2 on a usage error.
@@ -82,7 +83,7 @@ class Budget:
     def __init__(self):
         self.limits = {}          # 'stack'|'flash'|'ram' -> bytes; ('flash', module) too
         self.double = None        # True: allowed
-        self.isr_levels = 1
+        self.priority = {}        # handler name (or #vector) -> NVIC priority
         self.exc_frame = EXC_FRAME
         self.align_pad = ALIGN_PAD
         self.indirect = collections.defaultdict(list)  # caller name -> [target names]
@@ -128,8 +129,8 @@ class Budget:
                         self.limits[(key, args[0])] = int(args[1], 0)
                     elif key == 'double' and args in (['yes'], ['no']):
                         self.double = args[0] == 'yes'
-                    elif key == 'isr_levels' and len(args) == 1:
-                        self.isr_levels = int(args[0])
+                    elif key == 'priority' and len(args) == 2:
+                        self.priority[args[0]] = int(args[1])
                     elif key == 'exception_frame' and len(args) in (1, 2):
                         self.exc_frame = int(args[0])
                         self.align_pad = int(args[1]) if len(args) == 2 else 0
@@ -765,6 +766,15 @@ class Analysis:
 
 # ---- report -------------------------------------------------------------------------------
 
+def priority(b, name, idx):
+    """A handler's preemption priority: lower preempts higher."""
+    if idx == 2 or (idx < 0 and 'NMI' in name):
+        return -2
+    if idx == 3 or (idx < 0 and 'HardFault' in name):
+        return -1
+    return b.priority.get(name, b.priority.get('#%d' % idx, 0))
+
+
 def print_path(path, indent='    '):
     for n, frame in path:
         note = '' if n.qual in ('static', '') else '  (%s)' % n.qual
@@ -773,12 +783,12 @@ def print_path(path, indent='    '):
 
 def stack_report(an, roots, b, fail, all_paths=False, mp=None):
     print('== stack (bytes; frames from -fstack-usage, library code from its disassembly)')
-    vec = {}
+    vec = collections.defaultdict(list)
     names = []
     for idx, name in roots:
         if name not in names:
             names.append(name)
-        vec.setdefault(name, idx)
+        vec[name].append(idx)
     results = {}
     for name in names:
         nodes = an.lookup(name)
@@ -790,13 +800,21 @@ def stack_report(an, roots, b, fail, all_paths=False, mp=None):
     thread = [r for r in ('Reset_Handler', 'main') if r in results]
     isrs = [r for r in results if r not in thread]
     for r in thread + sorted(isrs, key=lambda r: -results[r][0]):
+        at = [str(i) for i in vec[r] if i > 0]
         kind = 'thread' if r in thread else 'handler' + (
-            ' (vector %d)' % vec[r] if vec.get(r, -1) >= 0 else '')
+            ' (vector %s)' % ', '.join(at) if at else '')
         print('  %-24s %6d  %s' % (r, results[r][0], kind))
     t_name = max(thread, key=lambda r: results[r][0]) if thread else None
     t_depth = results[t_name][0] if t_name else 0
     frame = b.exc_frame + b.align_pad
-    levels = sorted(isrs, key=lambda r: -results[r][0])[:b.isr_levels]
+    # One handler per priority level nests on the thread: the deepest of each level.
+    level = {}
+    for r in isrs:
+        for i in vec[r]:
+            p = priority(b, r, i)
+            if p not in level or results[r][0] > results[level[p]][0]:
+                level[p] = r
+    levels = [level[p] for p in sorted(level)]
     total = t_depth + sum(results[r][0] + frame for r in levels)
     if t_name:
         print('  deepest thread path, from %s:' % t_name)
@@ -810,11 +828,14 @@ def stack_report(an, roots, b, fail, all_paths=False, mp=None):
         for k, t in used:
             n = an.g.nodes[k]
             print('    %s -> %s' % (n.label(), ', '.join(x.name for x in t) or '(nothing)'))
-    print('  assumed: one stack (MSP) for thread and handlers; %d handler level(s) nest on '
-          'the thread (isr_levels: handlers of one priority do not preempt each other); '
-          'each entry stacks the extended frame with FPU lazy stacking, space reserved '
-          'whether or not S0-S15 get written: %d bytes + %d of 8-byte alignment'
-          % (b.isr_levels, b.exc_frame, b.align_pad))
+    print('  assumed: one stack (MSP) for thread and handlers; a handler preempts only '
+          'those of a lower priority, so one handler per level nests: NMI (-2), HardFault '
+          '(-1), and the levels the budget gives (priority NAME N; default 0, all IRQs '
+          'alike); levels here: %s. Each entry stacks the extended frame (FPU lazy '
+          'stacking reserves S0-S15 and FPSCR whether or not they get written): %d bytes '
+          '+ %d of 8-byte alignment' % (', '.join('%d (%s)' % (p, level[p]) for p in
+                                                sorted(level)) or 'none',
+                                       b.exc_frame, b.align_pad))
     print('  total: %d thread%s = %d bytes' % (
         t_depth, ''.join(' + %d %s + %d frame' % (results[r][0], r, frame) for r in levels),
         total))

@@ -65,9 +65,12 @@ has "flash: 838 bytes > budget 837"
 has "ram: 1056 bytes > budget 1055"
 has "double: 1 double-precision routines linked (budget: double no)"
 
-budget levels.txt "isr_levels 2" "stack 4096"
-run isr_levels 0 -b "$work/levels.txt" "${roots[@]}" .
-has "total: 180 thread + 104 Timer_IRQHandler + 108 frame + 16 Uart_IRQHandler + 108 frame = 516 bytes"
+# priorities: Uart_IRQHandler preempts Timer_IRQHandler; a HardFault preempts both
+budget levels.txt "priority Timer_IRQHandler 2" "priority Uart_IRQHandler 1" "stack 4096"
+run priorities 0 -b "$work/levels.txt" "${roots[@]}" .
+has "total: 180 thread + 16 Uart_IRQHandler + 108 frame + 104 Timer_IRQHandler + 108 frame = 516 bytes"
+run faults 0 -b "$work/levels.txt" "${roots[@]},HardFault_Handler" .
+has "total: 180 thread + 40 HardFault_Handler + 108 frame + 16 Uart_IRQHandler + 108 frame + 104 Timer_IRQHandler + 108 frame = 664 bytes"
 
 # a static of the same name in another file: the table names which one
 budget statics.txt "indirect dispatch: b.c:helper" "stack 4096"
