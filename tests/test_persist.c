@@ -226,7 +226,7 @@ static void test_write_refused_io(void **state)
     run_seconds(2);
     assert_true(obj_av_value(&m.mt.dev, 9) == 11);
     assert_true(m.mt.dev.mtr.cfg.pl_imbalance_pct == 11);
-    assert_int_equal(m.nvs.refused, 1);
+    assert_int_equal(m.pst.stat.refused, 1);
     assert_non_null(strstr(status_short(), "I/O ERROR"));
     assert_non_null(strstr(status_json(), "\"writes_refused\":1"));
     assert_non_null(strstr(status_json(), "\"checkpoint\":{\"ok\":false"));
@@ -263,7 +263,7 @@ static void test_write_refused_full(void **state)
     assert_int_equal(err_cls, BAC_ERRCLASS_RESOURCES);
     assert_int_equal(err_code, BAC_ERR_NO_SPACE_TO_WRITE_PROPERTY);
     assert_string_equal(m.mt.dev.id.location, before);
-    assert_int_equal(m.nvs.save_full, 1);
+    assert_int_equal(m.pst.stat.save_full, 1);
     assert_non_null(strstr(status_short(), "FULL"));
     assert_non_null(strstr(status_json(), "\"full\":1"));
     fm.full = false;
@@ -297,7 +297,7 @@ static void test_write_refused_undo(void **state)
     assert_true(same_log(&m.mt.dev.tl[2], &saved[2]));
     assert_int_equal(wp_tl_unsigned(1, P_LOG_INTERVAL, 2000), -1);
     assert_int_equal(m.mt.dev.pending_avs, 0);
-    assert_int_equal(m.nvs.refused, 4);
+    assert_int_equal(m.pst.stat.refused, 4);
     fm.eio_write = false;
     run_seconds(1); /* no purge, no new interval at the cycle */
     assert_int_equal(m.mt.dev.mtr.cfg.subinterval_cs, cfg_interval);
@@ -318,24 +318,24 @@ static void test_load_verdicts(void **state)
     (void)state;
     static uint8_t snap[MEDIUM];
     assert_int_equal(boot_meter(), 0);
-    assert_int_equal(m.nvs.verdict, NV_EMPTY);
+    assert_int_equal(m.pst.load.verdict, NV_EMPTY);
     run_seconds(25);
     assert_int_equal(wp_location("site 7"), 0);
     run_seconds(5);
     app_nv_sync(&m, true);
-    int newest = m.nv.cur;
+    int newest = m.pst.nv.cur;
     int64_t kwh = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
     nvf_cut(&fm, 0);
     memcpy(snap, dur, MEDIUM);
     assert_int_equal(boot_meter(), 0);
-    assert_int_equal(m.nvs.verdict, NV_OK);
+    assert_int_equal(m.pst.load.verdict, NV_OK);
     assert_string_equal(m.mt.dev.id.location, "site 7");
 
     /* Both checkpoint slots zeroed (file offsets 4096..12287). */
     memcpy(mem, snap, MEDIUM), memcpy(dur, snap, MEDIUM);
     memset(mem, 0, 8192), memset(dur, 0, 8192);
     assert_int_equal(boot_meter(), -1);
-    assert_int_equal(m.nvs.verdict, NV_ELOST);
+    assert_int_equal(m.pst.load.verdict, NV_ELOST);
     assert_memory_equal(mem + 8192, snap + 8192, MEDIUM - 8192); /* nothing written */
     /* One zeroed, a bit flipped in the other. */
     memcpy(mem, snap, MEDIUM), memcpy(dur, snap, MEDIUM);
@@ -343,18 +343,18 @@ static void test_load_verdicts(void **state)
     mem[300] ^= 0x20;
     memcpy(dur, mem, MEDIUM);
     assert_int_equal(boot_meter(), -1);
-    assert_int_equal(m.nvs.verdict, NV_ECORRUPT);
+    assert_int_equal(m.pst.load.verdict, NV_ECORRUPT);
     /* The newest slot erased to 0xFF: no silent rollback to the older one. */
     memcpy(mem, snap, MEDIUM);
     memset(mem + newest * 4096, 0xFF, 4096);
     memcpy(dur, mem, MEDIUM);
     assert_int_equal(boot_meter(), -1);
-    assert_int_equal(m.nvs.verdict, NV_EOLDER);
+    assert_int_equal(m.pst.load.verdict, NV_EOLDER);
     /* --nv-accept-older: on from the older state, and it says so. */
     opts.nv_accept_older = true;
     assert_int_equal(boot_meter(), 0);
     opts.nv_accept_older = false;
-    assert_true(m.nvs.older);
+    assert_true(m.pst.load.info.older);
     assert_true(m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j <= kwh);
     assert_non_null(strstr(status_short(), "OLDER"));
     assert_non_null(strstr(status_json(), "\"verdict\":\"older-accepted\""));
@@ -363,7 +363,7 @@ static void test_load_verdicts(void **state)
     mem[(1 - newest) * 4096 + 200] ^= 1;
     memcpy(dur, mem, MEDIUM);
     assert_int_equal(boot_meter(), 0);
-    assert_false(m.nvs.older);
+    assert_false(m.pst.load.info.older);
     assert_string_equal(status_short(), "");
 }
 
@@ -376,8 +376,8 @@ static void test_sequence_numbers_continue(void **state)
     assert_int_equal(boot_meter(), 0);
     fm.space = 0; /* the rings' first blocks hold the markers and the first records */
     run_seconds(400);
-    assert_true(m.nvs.append_failed[0] > 0);
-    assert_true(m.nvs.log_failing[0]);
+    assert_true(m.pst.stat.append_failed[0] > 0);
+    assert_true(m.pst.stat.log_failing[0]);
     assert_non_null(strstr(status_short(), "TL1 not stored"));
     assert_non_null(strstr(status_json(), "\"ok\":false,\"stored\":"));
     uint32_t total = m.mt.dev.tl[0].total, stored = m.mt.dev.tl[0].stored;
@@ -386,8 +386,8 @@ static void test_sequence_numbers_continue(void **state)
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
     assert_int_equal(m.mt.dev.tl[0].total, total); /* it used to go back to `stored` */
-    assert_true(m.nvs.load_tl[0].missing >= total - stored - 1);
-    assert_true(m.nvs.load_tl[0].from_checkpoint);
+    assert_true(m.pst.load.tl[0].missing >= total - stored - 1);
+    assert_true(m.pst.load.tl[0].from_checkpoint);
     assert_true(placeholder(tl_at(&m.mt.dev.tl[0], m.mt.dev.tl[0].count - 2)));
     assert_false(placeholder(tl_at(&m.mt.dev.tl[0], m.mt.dev.tl[0].count - 1)));
     assert_non_null(strstr(status_short(), "lost or damaged at load"));
@@ -396,12 +396,12 @@ static void test_sequence_numbers_continue(void **state)
     /* Room again: the ring catches up, the next load finds nothing missing. */
     fm.space = -1;
     run_seconds(1);
-    assert_false(m.nvs.log_failing[0]);
+    assert_false(m.pst.stat.log_failing[0]);
     assert_int_equal(m.mt.dev.tl[0].stored, m.mt.dev.tl[0].total);
     nvf_cut(&fm, 0);
     assert_int_equal(boot_meter(), 0);
     assert_int_equal(m.mt.dev.tl[0].total, total + 1);
-    assert_int_equal(m.nvs.load_tl[0].missing, 0);
+    assert_int_equal(m.pst.load.tl[0].missing, 0);
 }
 
 /* A damaged trend record in the middle of a ring: reported, and served as a
@@ -419,8 +419,8 @@ static void test_damaged_record(void **state)
     mem[ring1 + 5 * 38 + 22] ^= 0x04;
     memcpy(dur, mem, MEDIUM);
     assert_int_equal(boot_meter(), 0);
-    assert_int_equal(m.nvs.load_tl[1].damaged, 1);
-    assert_int_equal(m.nvs.load_tl[1].missing, 1);
+    assert_int_equal(m.pst.load.tl[1].damaged, 1);
+    assert_int_equal(m.pst.load.tl[1].missing, 1);
     const tl_log_t *l = &m.mt.dev.tl[1];
     assert_int_equal(l->total, saved.total);
     assert_int_equal(l->count, saved.count);
@@ -532,17 +532,17 @@ static void power_cut_cycles(unsigned cycles, uint32_t seed)
                 break;
             }
             case 7: {
-                uint32_t saves = m.nv_saves;
+                uint32_t saves = m.pst.stat.saves;
                 app_nv_sync(&m, true);
-                if (m.nv_saves != saves)
+                if (m.pst.stat.saves != saves)
                     kwh_floor = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
                 break;
             }
             }
             kwh_seen = m.mt.dev.mtr.nv.e[MTR_E_KWH_IMP].j;
-            if (!m.nvs.failing) /* the newest checkpoint holds this much */
+            if (!m.pst.stat.failing) /* the newest checkpoint holds this much */
                 for (int k = 0; k < TL_COUNT; k++)
-                    ck_total[k] = m.nvd.tls[k].total;
+                    ck_total[k] = m.pst.durable.tls[k].total;
         }
         for (int k = 0; k < TL_COUNT; k++) {
             hold(&m.mt.dev.tl[k], &seen[k]);

@@ -8,6 +8,7 @@
 #include "bip/bip.h"
 #include "meter/meter.h"
 #include "nv/nv.h"
+#include "persist/persist.h"
 #include "objects/obj.h"
 #include "port.h"
 #include "sim.h"
@@ -33,39 +34,6 @@ typedef struct {
     bool quiet;
 } run_opts_t;
 
-/* What the NV store has been through (persist.c), for 'ctl status' and the status line. */
-typedef struct {
-    /* at start (or power on) */
-    int verdict;      /* nv_load's: NV_OK or NV_EMPTY (anything else refused to start) */
-    bool older;       /* started from a survivor of an erased slot (--nv-accept-older) */
-    uint8_t slot[2];  /* NV_SLOT_ state of A and B as found */
-    nv_tl_restore_info_t load_tl[TL_COUNT]; /* damage found in each trend log's ring */
-    /* running */
-    uint32_t save_failed, save_full; /* checkpoints that failed, of them: medium full */
-    uint32_t refused;                /* writes answered Error: not durable, undone */
-    uint32_t undo_failed;            /* undos whose trend log could not be read back */
-    uint32_t append_failed[TL_COUNT]; /* ring syncs that failed (records wait in RAM) */
-    bool failing;                    /* the newest checkpoint failed */
-    bool log_failing[TL_COUNT];
-    int last_rc;                     /* NV_ code of the newest failure (0: none yet) */
-    int last_errno;                  /* and the file's errno then */
-} app_nv_stat_t;
-
-/* What the newest durable checkpoint holds of what a write can change: a write that
- * cannot be made durable is undone back to it (app_nv_commit_write). */
-typedef struct {
-    mtr_config_t cfg;   /* dev.pending_cfg */
-    uint16_t avs;       /* dev.pending_avs then */
-    uint32_t cycles;    /* dev.mtr.cycles then */
-    obj_identity_t id;
-    struct {
-        bool enable, stop_when_full;
-        tl_time_t start, stop;
-        uint32_t ai;
-    } tl[TL_COUNT];
-    nv_tl_state_t tls[TL_COUNT]; /* the checkpoint's account of each log's records */
-} app_nv_durable_t;
-
 typedef struct {
     meter_t mt;          /* the meter itself: device, server, panel, power */
     bip_t bip;
@@ -89,19 +57,14 @@ typedef struct {
     mstp_t mstp;
     lx_mstp_t ml;
     lx_pcap_t *pcap;
-    /* non-volatile storage (persist.c) */
+    /* non-volatile storage: the policy is the core's (src/core/persist), persist.c puts
+     * it on a file and says what it does */
     lx_nv_file_t nvf;
-    nv_store_t nv;
-    nv_tl_t nvtl;                /* the trend logs' records, kept once: in the rings */
-    uint32_t nv_writes;          /* dev.writes when last made durable */
-    double nv_last_save;         /* wall time of the last checkpoint */
-    uint32_t nv_saves, nv_errors; /* checkpoints saved; failures of any kind */
-    /* Each trend log (setup, counters, cache) as the last NV sync left it: until the next
-     * sync nothing of it reaches the rings, so a refused write is taken back exactly. */
-    tl_log_t tl_seen[TL_COUNT];
-    double nv_retry_at;           /* a failing checkpoint is retried from then (wall s) */
-    app_nv_stat_t nvs;
-    app_nv_durable_t nvd;
+    pst_t pst;
+    int nv_errno;                /* the file's errno at the newest failure (0: none) */
+    /* Only for bench/bench_fleet.c's RAM figure, which still adds this member's size to
+     * the store's: remove once it uses sizeof(pst_t). */
+    const tl_log_t (*tl_seen)[TL_COUNT];
 } app_meter_t;
 
 /* Open the store and bring the meter up from it (or from the factory state when it is
@@ -112,8 +75,8 @@ int app_nv_start(app_meter_t *m, const app_settings_t *st, long device_id);
 /* The same on a store reached through any port (tests give it a faulty one); the file
  * is not involved (app_nv_close closes m->nvf only when it is open: set nvf.fd = -1). */
 int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *st, long device_id);
-/* The bac_server on_write hook's work: make the write just accepted durable (a
- * checkpoint; new trend records and purges then go to the rings). 0: durable. -1: it is
+/* The bac_server on_write hook's work (pst_commit_write): make the write just accepted
+ * durable (a checkpoint; new trend records and purges then go to the rings). 0: durable. -1: it is
  * not, and the write is undone (settings, identity, trend-log setup back to the newest
  * durable checkpoint, a trend log it purged or logged into read back from its ring;
  * energy keeps counting) with *err set: resources / no-space-to-write-property for a

@@ -130,6 +130,9 @@ typedef struct pst {
     /* Each trend log (setup, counters, cache) as the last sync left it: until the next
      * sync nothing of it reaches the rings, so a refused write is taken back exactly. */
     tl_log_t seen[TL_COUNT];
+    /* A trend log an undo reads back from its ring: here, not on the stack, because an
+     * undo runs deep inside the server's WriteProperty handler (1.1 KB on an MCU). */
+    tl_log_t scratch;
     pst_durable_t durable;
     pst_load_t load;
     pst_stat_t stat;
