@@ -61,11 +61,16 @@ class Fail:
         self.msgs.append(msg)
 
 
+def die(msg):
+    print('fw-budget: ' + msg, file=sys.stderr)
+    sys.exit(2)
+
+
 def run(cmd):
     try:
         return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
-        sys.exit('fw-budget: %s: %s' % (' '.join(cmd), e))
+        die('%s: %s' % (' '.join(cmd), e))
 
 
 def stem(path):
@@ -105,14 +110,14 @@ class Budget:
                     # a static caller is file.c:f: split at the last ': ' or ':' then space
                     m = re.match(r'^(\S+?)\s*:\s+(.*)$', rest) or re.match(r'^(\S+):$', rest)
                     if not m:
-                        sys.exit('fw-budget: %s: expected "%s NAME: TARGET ..."' % (where, key))
+                        die('%s: expected "%s NAME: TARGET ..."' % (where, key))
                     name = m.group(1)
                     targets = m.group(2).split() if m.lastindex > 1 else []
                     out = []
                     for t in targets:
                         if t.startswith('$'):
                             if t[1:] not in self.sets:
-                                sys.exit('fw-budget: %s: unknown set %s' % (where, t))
+                                die('%s: unknown set %s' % (where, t))
                             out += self.sets[t[1:]]
                         else:
                             out.append(t)
@@ -141,7 +146,7 @@ class Budget:
                     else:
                         raise ValueError
                 except ValueError:
-                    sys.exit('fw-budget: %s: cannot read "%s"' % (where, line))
+                    die('%s: cannot read "%s"' % (where, line))
 
 
 # ---- the call graph (.ci, .su) --------------------------------------------------------
@@ -691,7 +696,7 @@ class Analysis:
             return None
         obj = self.g.objs.get(stem(nodes[0].ci))
         if not obj:
-            sys.exit('fw-budget: &%s: no object file next to %s' % (f, nodes[0].ci))
+            die('&%s: no object file next to %s' % (f, nodes[0].ci))
         rel = run([self.img.tools + 'objdump', '-r', obj])
         names = set(re.findall(r'R_ARM_(?:ABS32|THM_MOVW_ABS_NC|THM_MOVT_ABS)\s+(\S+)', rel))
         return [n for n in nodes if n.name in names and self.present(n)]
@@ -772,7 +777,10 @@ def priority(b, name, idx):
         return -2
     if idx == 3 or (idx < 0 and 'HardFault' in name):
         return -1
-    return b.priority.get(name, b.priority.get('#%d' % idx, 0))
+    given = b.priority.get(name, b.priority.get('#%d' % idx))
+    if given is None and idx in (4, 5, 6):
+        return -1  # MemManage, BusFault, UsageFault: disabled, they escalate to HardFault
+    return given or 0
 
 
 def print_path(path, indent='    '):
@@ -967,12 +975,12 @@ def main():
     g = Graph()
     nci, nsu = g.load_dir(a.build_dir)
     if not nci:
-        sys.exit('fw-budget: no .ci files under %s (compile with -fcallgraph-info=su)'
+        die('no .ci files under %s (compile with -fcallgraph-info=su)'
                  % a.build_dir)
     mpath = a.map or (os.path.splitext(a.elf)[0] + '.map' if a.elf else None)
     if mpath and not os.path.exists(mpath):
         if a.map:
-            sys.exit('fw-budget: %s: no such map file' % mpath)
+            die('%s: no such map file' % mpath)
         mpath = None
     img = Image(a.elf, a.tools)
     mp = Map(mpath)
@@ -989,7 +997,8 @@ def main():
         if vec is None:
             print('  no vector table found (.isr_vector, .vectors, g_vectors, __isr_vector...):'
                   ' roots are main and *_Handler / *_IRQHandler symbols')
-            vec = [(-1, n) for n in sorted(img.funcs) if re.search(r'_(IRQ)?Handler$', n)]
+            vec = [(-1, n) for n in sorted(set(img.funcs) | set(g.globals))
+                   if re.search(r'_(IRQ)?Handler$', n)]
         roots += vec
     stack_report(an, roots, b, fail, a.all_paths, mp)
     if mp.sections:
