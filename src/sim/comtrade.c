@@ -420,7 +420,7 @@ static int ct_stamp(ct_t *c, const char *what, ct_when_t *w, sim_err_t *err)
     int yd = 0, n2 = 0;
     double ss = -1;
     bool ok = nf == 2 && ct_date(f[0], v, &yd) &&
-              sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && n2 == 6 &&
+              sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && n2 >= 4 &&
               sim_parse_double(f[1] + n2, &ss) && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
     if (ok) {
         d = c->rev == 1991 ? v[1] : v[0];
@@ -1347,8 +1347,9 @@ void sim_comtrade_describe(const sim_comtrade_info_t *in, char *buf, size_t n)
         snprintf(tz, sizeof tz, " (UTC%s%s)", in->time_code[0] == '-' || in->time_code[0] == '+'
                                                  ? "" : "+", in->time_code);
     if (!in->start[0] || !in->trigger[0])
-        snprintf(buf, n, "COMTRADE %d, no time stamps; replaying %.6f to %.6f s of %.6f s",
-                 in->rev, in->from_s, in->to_s, in->length_s);
+        snprintf(buf, n, "COMTRADE %d, first sample %s%s, no trigger time; replaying %.6f to "
+                 "%.6f s of %.6f s", in->rev, in->start[0] ? in->start : "not given", tz,
+                 in->from_s, in->to_s, in->length_s);
     else
         snprintf(buf, n, "COMTRADE %d, first sample %s%s, trigger %s (%.6f s after it); "
                  "replaying %.6f to %.6f s from the trigger (%.6f s)", in->rev, in->start, tz,
