@@ -94,6 +94,15 @@ has "stack: alloca_user fx/b.c:34:6 has a dynamic, unbounded frame"
 budget bound.txt "frame alloca_user 64"
 run dynamic_bound 0 -b "$work/bound.txt" --roots main,alloca_user .
 
+# no --roots, no image: main and the *_Handler functions of the graph
+run default_roots 1 -b good.txt .
+has "total: 180 thread + 40 HardFault_Handler + 108 frame + 104 Timer_IRQHandler + 108 frame = 540 bytes"
+has "stack: 540 bytes > budget 392"
+
+printf 'stack lots\n' >"$work/bad.txt"
+run bad_budget 2 -b "$work/bad.txt" .
+has 'cannot read "stack lots"'
+
 grep -v '^frame ext_fn' "$fx/good.txt" >"$work/noext.txt"
 run unknown_frame 1 -b "$work/noext.txt" "${roots[@]}" .
 has 'stack: ext_fn: frame size unknown'
