@@ -27,24 +27,24 @@ static double cpu_s(void)
 
 /* The floor's state: the engine's 21 sums and the three voltage integrators. */
 typedef struct {
-    double a[6];                                     /* phase A: vv ii vi wi w i */
-    double vv[2], ii[2], vi[2], wi[2], sw[2], si[2]; /* phases B, C */
-    double ll[2], ca;                                /* AB, BC; CA */
-    double w[3], pv[3];
+    float a[6];                                     /* phase A: vv ii vi wi w i */
+    float vv[2], ii[2], vi[2], wi[2], sw[2], si[2]; /* phases B, C */
+    float ll[2], ca;                                /* AB, BC; CA */
+    float w[3], pv[3];
 } bare_t;
 
 /* The bare sum: every product the engine sums (v^2, i^2, v*i, integral(v)*i, integral(v),
- * i per phase, the line-to-line squares), in double, in the engine's two passes and
- * layout (phase A; phases B and C as two-lane rows with the line-to-line squares), with
- * no filter, no zero crossings and no 1 s cycle. The sums are locals so that they stay
- * in registers. */
+ * i per phase, the line-to-line squares), in float as the engine sums them, in the
+ * engine's two passes and layout (phase A; phases B and C as two-lane rows with the
+ * line-to-line squares), with no filter, no zero crossings and no 1 s cycle. The sums
+ * are locals so that they stay in registers. */
 static void bare_sum_a(bare_t *b, const mtr_frame_t *x, size_t n)
 {
-    double vv = b->a[0], ii = b->a[1], vi = b->a[2], wi = b->a[3], sw = b->a[4], si = b->a[5];
-    double w = b->w[0], pv = b->pv[0];
+    float vv = b->a[0], ii = b->a[1], vi = b->a[2], wi = b->a[3], sw = b->a[4], si = b->a[5];
+    float w = b->w[0], pv = b->pv[0];
     for (size_t k = 0; k < n; k++) {
-        double v = x[k][MTR_VA], i = x[k][MTR_IA];
-        w += 0.5 * (v + pv), pv = v;
+        float v = x[k][MTR_VA], i = x[k][MTR_IA];
+        w += 0.5f * (v + pv), pv = v;
         vv += v * v, ii += i * i, vi += v * i, wi += w * i, sw += w, si += i;
     }
     b->a[0] = vv, b->a[1] = ii, b->a[2] = vi, b->a[3] = wi, b->a[4] = sw, b->a[5] = si;
@@ -53,7 +53,7 @@ static void bare_sum_a(bare_t *b, const mtr_frame_t *x, size_t n)
 
 static void bare_sum_bc(bare_t *b, const mtr_frame_t *x, size_t n)
 {
-    double vv[2], ii[2], vi[2], wi[2], sw[2], si[2], ll[2], w[2], pv[2], ca = b->ca;
+    float vv[2], ii[2], vi[2], wi[2], sw[2], si[2], ll[2], w[2], pv[2], ca = b->ca;
     for (int l = 0; l < 2; l++) {
         vv[l] = b->vv[l], ii[l] = b->ii[l], vi[l] = b->vi[l], wi[l] = b->wi[l];
         sw[l] = b->sw[l], si[l] = b->si[l], ll[l] = b->ll[l], w[l] = b->w[1 + l];
@@ -61,11 +61,11 @@ static void bare_sum_bc(bare_t *b, const mtr_frame_t *x, size_t n)
     }
     for (size_t k = 0; k < n; k++) {
         const float *s = x[k];
-        double v[2] = {s[MTR_VB], s[MTR_VC]}, i[2] = {s[MTR_IB], s[MTR_IC]};
-        double d[2] = {(double)s[MTR_VA] - s[MTR_VB], (double)s[MTR_VB] - s[MTR_VC]};
-        double dca = (double)s[MTR_VC] - s[MTR_VA];
+        float v[2] = {s[MTR_VB], s[MTR_VC]}, i[2] = {s[MTR_IB], s[MTR_IC]};
+        float d[2] = {s[MTR_VA] - s[MTR_VB], s[MTR_VB] - s[MTR_VC]};
+        float dca = s[MTR_VC] - s[MTR_VA];
         for (int l = 0; l < 2; l++) {
-            w[l] += 0.5 * (v[l] + pv[l]), pv[l] = v[l];
+            w[l] += 0.5f * (v[l] + pv[l]), pv[l] = v[l];
             vv[l] += v[l] * v[l], ii[l] += i[l] * i[l], vi[l] += v[l] * i[l];
             wi[l] += w[l] * i[l], sw[l] += w[l], si[l] += i[l];
             ll[l] += d[l] * d[l];
@@ -83,9 +83,9 @@ static void bare_sum_bc(bare_t *b, const mtr_frame_t *x, size_t n)
 /* All of the floor's sums in one number, so that none of them is optimised away. */
 static double bare_check(const bare_t *b)
 {
-    const double *p = (const double *)b;
+    const float *p = (const float *)b;
     double sum = 0;
-    for (size_t k = 0; k < sizeof *b / sizeof(double); k++)
+    for (size_t k = 0; k < sizeof *b / sizeof(float); k++)
         sum += p[k];
     return sum;
 }
