@@ -106,8 +106,7 @@ class Budget:
                 key, _, rest = line.partition(' ')
                 rest = rest.strip()
                 if key in ('indirect', 'set'):
-                    name, colon, targets = rest.partition(':')
-                    # a static caller is file.c:f: split at the last ': ' or ':' then space
+                    # NAME: TARGETS, where a static NAME is file.c:f itself
                     m = re.match(r'^(\S+?)\s*:\s+(.*)$', rest) or re.match(r'^(\S+):$', rest)
                     if not m:
                         die('%s: expected "%s NAME: TARGET ..."' % (where, key))
@@ -180,6 +179,7 @@ class Node:
 class Graph:
     def __init__(self):
         self.nodes = {}                          # key -> Node
+        self.local = {}                          # (.ci file, title) -> Node
         self.globals = collections.defaultdict(list)  # name -> [Node]
         self.by_name = collections.defaultdict(list)  # own name (no clone) -> [Node]
         self.su = {}                             # file:line:col:name -> (bytes, qual)
@@ -220,9 +220,11 @@ class Graph:
             name = label[0]
             loc = label[1] if len(label) > 1 else ''
             tu = loc.rsplit(':', 2)[0] if loc.count(':') >= 2 else None
-            if title in self.nodes and self.nodes[title].ci != path:
-                continue  # a global defined twice: keep the first (the map decides)
-            n = Node(title, name, tu)
+            # defined twice (two programs, or a source in two libraries): the map says
+            # which one is linked
+            key = title if title not in self.nodes else '%s@%s' % (title, path)
+            n = Node(key, name, tu)
+            n.sym = title.rsplit(':', 1)[-1]
             n.ci, n.loc = path, loc
             for part in label[2:]:
                 s = re.match(r'(\d+) bytes \(([^)]*)\)', part)
@@ -230,15 +232,16 @@ class Graph:
                     n.frame, n.qual = int(s.group(1)), s.group(2)
             if n.frame is None and (loc + ':' + name) in self.su:
                 n.frame, n.qual = self.su[loc + ':' + name]
-            self.nodes[title] = n
+            self.nodes[key] = n
+            self.local[(path, title)] = n
             if ':' not in title:
                 self.globals[title].append(n)
             self.by_name[base_name(name)].append(n)
         for m in re.finditer(r'edge: \{ sourcename: ' + Q + ' targetname: ' + Q +
                              r'(?: label: ' + Q + r')?', text):
             src, dst, site = m.group(1), m.group(2), m.group(3) or ''
-            n = self.nodes.get(src)
-            if n is None or n.ci != path:
+            n = self.local.get((path, src))
+            if n is None:
                 continue
             if dst == '__indirect_call':
                 n.indirect.append(site)
@@ -604,7 +607,11 @@ class Analysis:
         self.uncovered = {}
         self.lib_indirect = {}
         self.resolved = {}        # caller key -> [target nodes]
-        self.taken = None
+        self.notes = []
+        self.frame_of = {}        # node key -> bytes the budget file states
+        for name, size in budget.frames.items():
+            for n in self.lookup(name) or []:
+                self.frame_of[n.key] = size
         self.build_table()
 
     # which functions are in the image
@@ -653,8 +660,8 @@ class Analysis:
 
     def resolve_call(self, src, dst):
         """A direct call's target node from src's TU, or None (not linked)."""
-        n = self.g.nodes.get(dst)
-        if n is not None and (':' in dst or n.ci == src.ci):
+        n = self.g.local.get((src.ci, dst))
+        if n is not None:
             return n
         defs = [d for d in self.g.globals.get(dst, []) if self.present(d)]
         if defs:
@@ -703,7 +710,7 @@ class Analysis:
 
     def build_table(self):
         self.table = collections.defaultdict(list)   # caller key -> target nodes
-        self.errors, self.notes = [], []
+        self.errors = []
         if self.img.elf:  # the C library's constructor loops: what the image lists
             for fn, secs in (('__libc_init_array', ('.preinit_array', '.init_array')),
                              ('__libc_fini_array', ('.fini_array',))):
@@ -752,8 +759,8 @@ class Analysis:
                 self.cycles.append(cyc)
             return 0, []
         frame = n.frame
-        if n.key in self.b.frames or n.name in self.b.frames:
-            frame = self.b.frames.get(n.key, self.b.frames.get(n.name))
+        if n.key in self.frame_of:
+            frame = self.frame_of[n.key]
         elif frame is None:
             self.unknown.add(n.name)
             frame = 0

@@ -99,6 +99,11 @@ run default_roots 1 -b good.txt .
 has "total: 180 thread + 40 HardFault_Handler + 108 frame + 104 Timer_IRQHandler + 108 frame = 540 bytes"
 has "stack: 540 bytes > budget 392"
 
+# two programs' objects in one build directory: the map says which main is linked
+run duplicates 0 --roots main --map dup/fw.map dup
+has "total: 40 thread = 40 bytes"
+has "the linker script reserves 1024 in .stack: ok"
+
 printf 'stack lots\n' >"$work/bad.txt"
 run bad_budget 2 -b "$work/bad.txt" .
 has 'cannot read "stack lots"'
