@@ -627,6 +627,11 @@ static void test_std_cff(void **state)
     }
     near(in.trigger_s, 0.002, 1e-9, "cff trigger");
     assert_string_equal(in.time_code, "0");
+    /* the DAT section's type and the cfg's ft disagree */
+    std_copy(c, "r2013.cff", ".cff");
+    edit_line(c->path, 15, "BINARY");
+    expect_error(c, c->path, "line 23: the DAT section is ASCII, but the data file type (line 15) "
+                             "is binary");
 }
 
 /* r2013.cfg's data: six records of zeros, 1/2520 s apart. */

@@ -56,6 +56,8 @@ typedef struct {
     const uint8_t *dat; /* data bytes */
     size_t dat_len;
     int dat_line0;     /* line of the data's first line in dpath, less one */
+    int dat_hdr, ft_line; /* .cff: the DAT section's header line; the .cfg's ft line */
+    bool dat_ascii;    /* .cff: the DAT section says ASCII */
     char *dat_buf;     /* a separate .dat, owned */
     int rev, na, nd, ft, nrates, rate_line, ts_line;
     bool ns;           /* time stamps in nanoseconds (2013, 9 digits) */
@@ -513,6 +515,7 @@ static int ct_format(ct_t *c, sim_err_t *err)
     int rc = ct_need(c, buf, "the data file type", err);
     if (rc != SIM_OK)
         return rc;
+    c->ft_line = c->line;
     for (int k = 0; k < 4; k++)
         if (sim_strcaseeq(buf, names[k])) {
             c->ft = k;
@@ -964,6 +967,8 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
             c->dat = (const uint8_t *)next;
             c->dat_len = (size_t)(end - next);
             c->dat_line0 = line;
+            c->dat_hdr = line;
+            c->dat_ascii = true;
             /* ASCII data ends at the next section header */
             for (const char *q = next; q < end;) {
                 const char *qn = memchr(q, '\n', (size_t)(end - q));
@@ -995,6 +1000,8 @@ static int ct_split_cff(ct_t *c, sim_err_t *err)
             }
             c->dat = (const uint8_t *)next;
             c->dat_len = (size_t)bytes;
+            c->dat_hdr = line;
+            c->dat_ascii = false;
             p = next + bytes;
             continue;
         }
@@ -1378,7 +1385,15 @@ static int ct_open(ct_t *c, const sim_comtrade_opts_t *opt, sim_source_t **out, 
     bool cff = ct_ends_with(c->path, ".cff");
     if (cff && (rc = ct_split_cff(c, err)) != SIM_OK)
         return rc;
-    if ((rc = ct_parse_cfg(c, err)) != SIM_OK || (rc = ct_map(c, opt, err)) != SIM_OK)
+    if ((rc = ct_parse_cfg(c, err)) != SIM_OK)
+        return rc;
+    if (cff && c->dat_ascii != (c->ft == CT_ASCII)) {
+        sim_errf(err, "%s: line %d: the DAT section is %s, but the data file type (line %d) is "
+                 "%s", c->path, c->dat_hdr, c->dat_ascii ? "ASCII" : "binary", c->ft_line,
+                 c->dat_ascii ? "binary" : "ASCII");
+        return SIM_ESYNTAX;
+    }
+    if ((rc = ct_map(c, opt, err)) != SIM_OK)
         return rc;
     if (!cff && (rc = ct_load_dat(c, err)) != SIM_OK)
         return rc;
