@@ -100,7 +100,8 @@ has "total: 180 thread + 40 HardFault_Handler + 108 frame + 104 Timer_IRQHandler
 has "stack: 540 bytes > budget 392"
 
 # two programs' objects in one build directory: the map says which main is linked
-run duplicates 0 --roots main --map dup/fw.map dup
+cp -r "$fx/dup" "$work/dup" && touch "$work/dup/fw/a.o" "$work/dup/app_test/t.o"
+run duplicates 0 --roots main --map "$work/dup/fw.map" "$work/dup"
 has "total: 40 thread = 40 bytes"
 has "the linker script reserves 1024 in .stack: ok"
 
@@ -117,12 +118,13 @@ if ! command -v arm-none-eabi-gcc >/dev/null; then
     echo "FAIL: arm-none-eabi-gcc missing: run scripts/install-deps.sh"; exit 1
 fi
 cflags=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
-(cd "$work" && arm-none-eabi-gcc "${cflags[@]}" -Os -ffunction-sections -fdata-sections \
+mkdir "$work/tiny"
+(cd "$work/tiny" && arm-none-eabi-gcc "${cflags[@]}" -Os -ffunction-sections -fdata-sections \
     -fstack-usage -fcallgraph-info=su -c "$fx/tiny.c" -o tiny.o &&
     arm-none-eabi-gcc "${cflags[@]}" -nostartfiles -T "$fx/tiny.ld" \
         -Wl,--gc-sections,--cref,-Map=tiny.map -o tiny.elf tiny.o -lgcc) ||
     { echo "FAIL: cannot build tiny.elf"; exit 1; }
-run elf 1 -b tiny.txt "$work" "$work/tiny.elf"
+run elf 1 -b tiny.txt "$work/tiny" "$work/tiny/tiny.elf"
 has "SysTick_Handler 0 handler (vector 15)"
 has "Reset_Handler"
 has "__aeabi_dmul (library, from the disassembly)"
@@ -132,9 +134,9 @@ has "called by: scale (tiny.c)"
 has " (reserved by the linker script: .bss) 0 0 0 2048 0 2048"
 has "double: "
 printf 'double yes\n' >"$work/yes.txt"
-run elf_double_ok 0 -b tiny.txt -b "$work/yes.txt" "$work" "$work/tiny.elf"
+run elf_double_ok 0 -b tiny.txt -b "$work/yes.txt" "$work/tiny" "$work/tiny/tiny.elf"
 grep -v '^indirect' "$fx/tiny.txt" >"$work/tiny-notable.txt"
-run elf_uncovered 1 -b "$work/tiny-notable.txt" "$work" "$work/tiny.elf"
+run elf_uncovered 1 -b "$work/tiny-notable.txt" "$work/tiny" "$work/tiny/tiny.elf"
 has "calls through a pointer"
 
 [ "$failed" = 0 ] && echo "fw-budget: all checks passed"
