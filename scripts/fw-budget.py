@@ -928,35 +928,64 @@ def double_report(img, mp, b, fail, objects):
     if not linked:
         print('  none linked')
         return
-    addrs = {img.funcs[n][0]: n for n in linked} if img.elf else {}
-    callers = collections.defaultdict(set)
+    # who calls what, by address, over the whole disassembly (tail calls included)
+    where = {}
+    rev = collections.defaultdict(set)
     for fn, insns in img.insns.items():
-        if is_double(fn) or any(is_double(a) for a in img.at.get(img.funcs.get(fn, (-1,))[0], [])):
-            continue
         for addr, mn, ops in insns:
             m = re.match(r'^([0-9a-f]+) <', ops)
-            if mn.split('.')[0].startswith('b') and m and int(m.group(1), 16) in addrs:
+            if mn.split('.')[0].startswith('b') and m:
                 f = mp.file_at(addr)
-                where = ' (%s)' % objects.module(f) if f else ''
-                callers[addrs[int(m.group(1), 16)]].add(fn + where)
+                where[fn] = objects.module(f) if f else ''
+                rev[int(m.group(1), 16)].add(fn)
+    dbl_addr = {img.funcs[n][0] for n in linked} if img.elf else set()
+
+    def is_dbl_fn(fn):
+        return fn in img.funcs and img.funcs[fn][0] in dbl_addr
+
+    def up(fn, seen, depth=0):
+        """fn's callers outside the libraries, through library code in between."""
+        if not where.get(fn, '').startswith(('lib', 'crt')) or depth > 4:
+            return {fn}
+        out = set()
+        for c in rev.get(img.funcs.get(fn, (-1,))[0], ()):
+            if c not in seen and not is_dbl_fn(c):
+                seen.add(c)
+                out |= up(c, seen, depth + 1)
+        return out or {fn}
+
+    def callers(n):
+        return {c for c in rev.get(img.funcs[n][0], ()) if not is_dbl_fn(c)} if img.elf else set()
+
+    def show(fn):
+        return '%s (%s)' % (fn, where[fn]) if where.get(fn) else fn
+
+    ours = set()
     groups = collections.defaultdict(list)
     for n in sorted(linked):
         groups[img.funcs[n][0] if img.elf else mp.symbols[n]].append(n)
     for key, ns in sorted(groups.items(), key=lambda kv: kv[1][0]):
         ns = sorted(ns, key=lambda s: (not s.startswith('__aeabi'), s))
-        who = set()
-        for n in ns:
-            who |= callers.get(n, set())
+        who = callers(ns[0])
         refs = set()
         for n in ns:
             refs |= {objects.module(r) for r in mp.cref.get(n, ('', []))[1]}
         print('  %s%s' % (ns[0], ' (= %s)' % ', '.join(ns[1:]) if ns[1:] else ''))
         if who:
-            print('      called by: %s' % ', '.join(sorted(who)))
+            lines = []
+            for c in sorted(who):
+                via = up(c, {c})
+                ours |= via
+                lines.append(show(c) + ('' if via == {c} else ' <- ' + ', '.join(
+                    show(v) for v in sorted(via))))
+            print('      called by: %s' % '; '.join(lines))
         elif refs:
             print('      referenced by: %s' % ', '.join(sorted(refs)))
         else:
             print('      called only by other double routines')
+    if ours:
+        print("  the image's own code that needs them: %s" % ', '.join(show(f) for f in sorted(
+            ours, key=lambda f: (where.get(f, ''), f))))
     if b.double is False:
         fail('double: %d double-precision routines linked (budget: double no)' % len(groups))
 
