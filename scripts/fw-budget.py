@@ -834,7 +834,7 @@ def stack_report(an, roots, b, fail, all_paths=False, mp=None):
     if t_name:
         print('  deepest thread path, from %s:' % t_name)
         print_path(results[t_name][1])
-    for r in (isrs if all_paths else levels):
+    for r in (isrs if all_paths else sorted(set(levels), key=levels.index)):
         print('  deepest handler path, from %s (+%d exception frame):' % (r, frame))
         print_path(results[r][1])
     used = [(k, t) for k, t in sorted(an.table.items()) if k in an.memo]
