@@ -387,13 +387,13 @@ class Map:
         self.cref = {}       # symbol -> (defined in, [referenced by])
         self.kept = set()    # (object, input section)
         self.symbols = {}    # symbol -> address, as the memory map lists them (kept)
+        self.discarded = set()  # (object, input section) --gc-sections dropped
+        self.regions = []    # (origin, length, attributes) of the Memory Configuration
         if not path:
             return
         with open(path) as f:
             lines = f.read().splitlines()
         i, n = 0, len(lines)
-        self.discarded = set()
-        self.regions = []    # (origin, length, attributes) of the Memory Configuration
         in_disc, dname = False, None
         while i < n and not lines[i].startswith('Linker script and memory map'):
             line = lines[i]
@@ -605,8 +605,6 @@ class Analysis:
         self.unknown = set()
         self.dynamic = set()
         self.uncovered = {}
-        self.lib_indirect = {}
-        self.resolved = {}        # caller key -> [target nodes]
         self.notes = []
         self.frame_of = {}        # node key -> bytes the budget file states
         for name, size in budget.frames.items():
@@ -706,7 +704,7 @@ class Analysis:
             die('&%s: no object file next to %s' % (f, nodes[0].ci))
         rel = run([self.img.tools + 'objdump', '-r', obj])
         names = set(re.findall(r'R_ARM_(?:ABS32|THM_MOVW_ABS_NC|THM_MOVT_ABS)\s+(\S+)', rel))
-        return [n for n in nodes if n.name in names and self.present(n)]
+        return [n for n in nodes if (n.sym in names or n.name in names) and self.present(n)]
 
     def build_table(self):
         self.table = collections.defaultdict(list)   # caller key -> target nodes
