@@ -136,6 +136,13 @@ has "double: "
 printf 'double yes\n' >"$work/yes.txt"
 run elf_double_ok 0 -b tiny.txt -b "$work/yes.txt" "$work/tiny" "$work/tiny/tiny.elf"
 grep -v '^indirect' "$fx/tiny.txt" >"$work/tiny-notable.txt"
+# &file: every function whose address the file's object takes (here the vector table's
+# too, so main may "call" Reset_Handler: an over-approximation, reported as recursion)
+printf 'indirect main: &tiny.c\n' >"$work/taken.txt"
+run elf_taken 1 -b "$work/tiny-notable.txt" -b "$work/taken.txt" "$work/tiny" "$work/tiny/tiny.elf"
+has "main $fx/tiny.c:35:5 -> SysTick_Handler, scale, twice, Reset_Handler"
+has "stack: recursion: main -> Reset_Handler -> main"
+grep -v '^indirect' "$fx/tiny.txt" >"$work/tiny-notable.txt"
 run elf_uncovered 1 -b "$work/tiny-notable.txt" "$work/tiny" "$work/tiny/tiny.elf"
 has "calls through a pointer"
 
