@@ -119,7 +119,7 @@ expect_error "run: window not a number" 2 "--comtrade-window: window 'x'" \
 # the meter's UDP socket, on a port the kernel picks from loopback's (bind 127.0.0.1,
 # port claimed by the test's own listener first: see below).
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin" run --comtrade "$tmp/float32.cfg" --ct-primary 100 --bind 127.0.0.1 --bip-port "$port" \
+"$bin" run --comtrade "$tmp/float32.cfg" --comtrade-window -0.1,end --ct-primary 100 --bind 127.0.0.1 --bip-port "$port" \
     --virtual-time --control "$tmp/ctl" --nv "$tmp/run.nv" --no-panel --quiet >"$tmp/run.out" 2>&1 &
 meter=$!
 for i in $(seq 50); do [ -S "$tmp/ctl" ] && break; sleep 0.1; done
@@ -138,7 +138,7 @@ rc=0
 timeout 20 tail --pid=$meter -f /dev/null || rc=1
 wait $meter || rc=$?
 if [ $rc -eq 0 ] && grep -q "the recording ended" "$tmp/run.out" &&
-    grep -qF "float32.cfg: COMTRADE 1999, first sample 2026-11-30 02:00:00.000000, trigger" "$tmp/run.out"; then
+    grep -qF "float32.cfg: COMTRADE 1999, first sample 2026-11-30 02:00:00.000000, trigger 2026-11-30 02:00:00.100000 (0.100000 s after it); replaying -0.100000 to 2.900000 s from the trigger" "$tmp/run.out"; then
     ok "run --comtrade stops where the recording ends, status 0"
 else
     bad "run --comtrade at the end: status $rc, $(cat "$tmp/run.out")"

@@ -582,7 +582,6 @@ static void test_std_2013(void **state)
  * the file's first sample), the recorder's time zone and an unlocked clock. */
 static void test_std_rates(void **state)
 {
-    (void)state;
     static mtr_frame_t buf[NMAX];
     char path[512];
     std_path(path, sizeof path, "rates.cfg");
@@ -598,6 +597,15 @@ static void test_std_rates(void **state)
     sim_comtrade_describe(&in, line, sizeof line);
     assert_non_null(strstr(line, "first sample 2013-11-05 14:05:07.000000 (UTC-5h30), trigger "
                                  "2013-11-05 14:05:07.001587 (0.001587 s after it)"));
+    /* 2013 ASCII: with nrates > 0 a time stamp may be left empty, and 99999 is a value
+     * (the missing-data marker is an empty field since 2013) */
+    ctx_t *c = *state;
+    std_copy(c, "rates.cfg", ".cfg");
+    std_copy(c, "rates.dat", ".dat");
+    char dat[200];
+    dat_path(c, dat, sizeof dat);
+    edit_line(dat, 3, "3,,99999,100,100,5,5,5");
+    assert_int_equal(frames(c->path, NULL, &in, buf), 20);
 }
 
 /* 2013 .cff: the four files in one, each after "--- file type: X ---" (CFG, INF, HDR,
