@@ -142,7 +142,6 @@ printf 'indirect main: &tiny.c\n' >"$work/taken.txt"
 run elf_taken 1 -b "$work/tiny-notable.txt" -b "$work/taken.txt" "$work/tiny" "$work/tiny/tiny.elf"
 has "main $fx/tiny.c:35:5 -> SysTick_Handler, scale, twice, Reset_Handler"
 has "stack: recursion: main -> Reset_Handler -> main"
-grep -v '^indirect' "$fx/tiny.txt" >"$work/tiny-notable.txt"
 run elf_uncovered 1 -b "$work/tiny-notable.txt" "$work/tiny" "$work/tiny/tiny.elf"
 has "calls through a pointer"
 
