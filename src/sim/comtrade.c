@@ -1226,7 +1226,8 @@ static bool ct_leap_day(int64_t D, int64_t y)
 static double ct_trigger_s(const ct_t *c)
 {
     int64_t u0 = c->t0.sec - (int64_t)c->tz_min * 60, ut = c->trig.sec - (int64_t)c->tz_min * 60;
-    int64_t day = (u0 - (c->t0.leap ? 1 : 0)) / 86400;
+    int64_t v = u0 - (c->t0.leap ? 1 : 0);
+    int64_t day = v / 86400 - (v % 86400 < 0); /* floor, for dates before 1970 too */
     int64_t bound = (day + 1) * 86400, adj0 = 0, adjt = 0;
     int ls = c->info.leap_second;
     if ((ls == 1 || ls == 2) && ct_leap_day(day, 1970 + day / 365)) {
