@@ -925,7 +925,7 @@ def double_report(img, mp, b, fail, objects):
     print('== double-precision routines')
     if not linked:
         print('  none linked')
-        return
+        return 0
     # who calls what, by address, over the whole disassembly (tail calls included)
     where = {}
     rev = collections.defaultdict(set)
@@ -986,6 +986,7 @@ def double_report(img, mp, b, fail, objects):
             ours, key=lambda f: (where.get(f, ''), f))))
     if b.double is False:
         fail('double: %d double-precision routines linked (budget: double no)' % len(groups))
+    return len(groups)
 
 
 def main():
@@ -1034,13 +1035,18 @@ def main():
             vec = [(-1, n) for n in sorted(set(img.funcs) | set(g.globals))
                    if re.search(r'_(IRQ)?Handler$', n)]
         roots += vec
-    stack_report(an, roots, b, fail, a.all_paths, mp)
+    summary = ['stack %d' % stack_report(an, roots, b, fail, a.all_paths, mp)]
     if mp.sections:
-        footprint_report(mp, b, fail, objects)
+        summary += ['flash %d', 'RAM %d']
+        summary[1:] = [f % v for f, v in zip(summary[1:], footprint_report(mp, b, fail, objects))]
     else:
         print('== flash and RAM per module: no map file')
-    if a.elf or mp.cref:
-        double_report(img, mp, b, fail, objects)
+    if a.elf or mp.symbols:
+        summary.append('double routines %d' % double_report(img, mp, b, fail, objects))
+    limits = {'stack': 'stack', 'flash': 'flash', 'RAM': 'ram'}
+    summary = [x + ('/%d' % b.limits[limits[x.split()[0]]] if limits.get(x.split()[0]) in
+                    b.limits else '') for x in summary]
+    print('fw-budget: %s' % ', '.join(summary))
     if an.notes:
         print('notes: budget table entries not used by this image: %s' % '; '.join(an.notes))
     if fail.msgs:
