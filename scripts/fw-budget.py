@@ -10,6 +10,8 @@ usage: fw-budget.py [-b BUDGET]... [--map MAP] [--roots F,F...] [--all-paths]
   --map      the linker map (-Wl,-Map,FILE,--cref); default: ELF with .map
   --budget   budget file (repeatable: numbers from the last one, tables merged)
   --roots    stack roots to use instead of main + the ELF's vector table
+  --all-paths  print the deepest path of every handler, not only the counted ones
+  --tools    prefix of nm/objdump (default arm-none-eabi-)
 
 It prints (1) the worst-case stack: the deepest path from every root (main,
 Reset_Handler, each vector-table handler) frame by frame, and the total over nesting:
@@ -20,6 +22,14 @@ double-precision routines linked and their callers. Exit 0 within budget, 1 over
 or when the analysis is not sound (recursion, unbounded dynamic stack, an indirect call
 the budget file's table does not cover, a frame size unknown), 2 on a usage error.
 
+Budget file (# comments; bytes, decimal or 0x):
+  stack N | flash N | ram N     totals (RAM: data + bss + the script's reserves)
+  flash MODULE N | ram MODULE N per module as printed (core/metering, port/mps2, libm)
+  double yes|no                 may double-precision routines be linked
+  priority HANDLER N            NVIC priority (default 0; #N names vector N)
+  exception_frame BYTES [PAD]   per handler entry (default 104 + 4)
+  frame FUNCTION BYTES          a frame the graph lacks or gets wrong (asm, dynamic)
+  vectors NAME                  the vector table's section or symbol, if unusual
 Indirect calls (structs of function pointers) are resolved only by the budget file:
   indirect CALLER: TARGET ...   every function CALLER may reach through a pointer
   set NAME: FUNCTION ...        a named list, used as $NAME in an indirect line
@@ -991,6 +1001,7 @@ def double_report(img, mp, b, fail, objects):
 
 def main():
     ap = argparse.ArgumentParser(
+        description=__doc__.split('\n\n', 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter,
         usage='fw-budget.py [-b BUDGET]... [--map MAP] [--roots F,F...] [--all-paths] '
               '[--tools PREFIX] BUILD_DIR [ELF]')
     ap.add_argument('build_dir')
