@@ -807,6 +807,14 @@ static void rebase_integrators(mtr_t *m, mtr_time_t now)
     }
 }
 
+/* The stretch sums into the cycle's. */
+static void part_flush(mtr_t *m)
+{
+    acc_add(&m->cyc, &m->part);
+    memset(&m->part, 0, sizeof m->part);
+    m->part_n = 0;
+}
+
 static void end_of_second(mtr_t *m)
 {
     mtr_time_t now = {m->n, 0.0f};
@@ -815,6 +823,7 @@ static void end_of_second(mtr_t *m)
     float d, dall, f;
     bool synced;
     int ref_idx = acc_idx(ref_is_ab(m->cfg.system_type) ? A_LL : A_VV, 0);
+    part_flush(m);
 
     if (m->win_cycles > 0) {
         /* Whole cycles from win_start to the last crossing; pre holds energy before them. */
@@ -909,15 +918,19 @@ static inline float phase_a_volts(float va, float vb, float kb)
 
 /* The per-sample work runs in stretches between accepted zero crossings, in two passes
  * over the same samples, each small enough for its sums to stay in registers; neither
- * has a branch per sample but the first pass's exit. Each sum still takes its samples
- * one at a time in order, so the results are those of a plain loop to the last bit. */
+ * has a branch per sample but the first pass's exit. The passes sum into m->part, which
+ * goes into the cycle's sums at each crossing, at the end of each 1 s cycle and every
+ * PART_MAX samples: a float sum then rounds over a few dozen terms, not over a whole
+ * second when no crossing comes (no voltage, DC), which would cost up to 5e-6 of the
+ * reading. Where the sums are cut depends on the samples alone, not on how the caller
+ * splits them into calls, so any chunking gives the same results to the last bit. */
 
 /* Pass one: the reference filter and phase A, up to the first sample that holds an
  * accepted crossing, which it leaves unconsumed; returns the count consumed. */
 static size_t run_ref_a(mtr_t *m, const mtr_frame_t *x, size_t n, bool ref_ab)
 {
     const float kb = m->cfg.system_type == 11 ? 1.0f : 0.0f;
-    float *a = &m->cyc.s[S_A];
+    float *a = &m->part.s[S_A];
     float sq[2] = {a[A_VV], a[A_II]}, xw[2] = {a[A_VI], a[A_WI]}, su[2] = {a[A_W], a[A_I]};
     float w = m->w[0], pv = m->vprev[0];
     float x1 = m->lp[LP_X1].z, x2 = m->lp[LP_X2].z, y1 = m->lp[LP_Y1].z, y2 = m->lp[LP_Y2].z;
@@ -952,14 +965,14 @@ static size_t run_ref_a(mtr_t *m, const mtr_frame_t *x, size_t n, bool ref_ab)
 /* Pass two: phases B and C as the two lanes of each row, and the line-to-line squares. */
 static void run_bc_ll(mtr_t *m, const mtr_frame_t *x, size_t n)
 {
-    float *b = &m->cyc.s[S_BC];
+    float *b = &m->part.s[S_BC];
     float vv[2], ii[2], vi[2], wi[2], sw[2], si[2], ll[2], w[2], pv[2];
     for (int l = 0; l < 2; l++) {
         vv[l] = b[2 * A_VV + l], ii[l] = b[2 * A_II + l], vi[l] = b[2 * A_VI + l];
         wi[l] = b[2 * A_WI + l], sw[l] = b[2 * A_W + l], si[l] = b[2 * A_I + l];
-        ll[l] = m->cyc.s[S_LL + l], w[l] = m->w[1 + l], pv[l] = m->vprev[1 + l];
+        ll[l] = m->part.s[S_LL + l], w[l] = m->w[1 + l], pv[l] = m->vprev[1 + l];
     }
-    float ca = m->cyc.s[S_LL + 2];
+    float ca = m->part.s[S_LL + 2];
     for (size_t k = 0; k < n; k++) {
         const float *s = x[k];
         float v[2] = {s[MTR_VB], s[MTR_VC]}, i[2] = {s[MTR_IB], s[MTR_IC]};
@@ -976,9 +989,9 @@ static void run_bc_ll(mtr_t *m, const mtr_frame_t *x, size_t n)
     for (int l = 0; l < 2; l++) {
         b[2 * A_VV + l] = vv[l], b[2 * A_II + l] = ii[l], b[2 * A_VI + l] = vi[l];
         b[2 * A_WI + l] = wi[l], b[2 * A_W + l] = sw[l], b[2 * A_I + l] = si[l];
-        m->cyc.s[S_LL + l] = ll[l], m->w[1 + l] = w[l], m->vprev[1 + l] = pv[l];
+        m->part.s[S_LL + l] = ll[l], m->w[1 + l] = w[l], m->vprev[1 + l] = pv[l];
     }
-    m->cyc.s[S_LL + 2] = ca;
+    m->part.s[S_LL + 2] = ca;
 }
 
 /* One sample set's products, with w its voltage integrals. */
@@ -1027,11 +1040,17 @@ size_t mtr_feed(mtr_t *m, mtr_frame_t *x, size_t n, bool *cycle)
     if (cycle)
         *cycle = false;
     for (size_t k = 0; k < todo;) {
-        size_t run = run_ref_a(m, in + k, todo - k, ref_ab);
+        size_t room = MTR_PART_MAX - m->part_n;
+        size_t span = todo - k < room ? todo - k : room;
+        size_t run = run_ref_a(m, in + k, span, ref_ab);
         run_bc_ll(m, in + k, run);
         m->n += run;
+        m->part_n += (uint8_t)run;
         k += run;
-        if (k < todo) {
+        if (run == room)
+            part_flush(m);
+        if (run < span) { /* stopped at a crossing */
+            part_flush(m);
             crossing_sample(m, in[k], k > 0 ? in[k - 1] : m->last);
             k++;
         }

@@ -177,6 +177,7 @@ typedef struct {
 } mtr_ksum_t;
 
 #define MTR_MAX_SUBINTERVALS 6
+#define MTR_PART_MAX 60u /* samples per partial sum (divides MTR_FS) */
 
 typedef struct {
     /* configuration */
@@ -199,8 +200,10 @@ typedef struct {
     uint64_t last_zc_n;
     mtr_frame_t last; /* the previous sample set: a crossing's split interpolates from it */
 
-    /* windows: cyc since the last crossing, win whole cycles, pre energy-only */
-    mtr_acc_t cyc, win, pre;
+    /* windows: cyc since the last crossing, win whole cycles, pre energy-only; part the
+     * samples not yet in cyc (at most MTR_PART_MAX, part_n of them) */
+    mtr_acc_t cyc, win, pre, part;
+    uint8_t part_n;
     mtr_time_t cyc_start, win_start, pre_start;
     mtr_time_t last_zc_t;
     uint32_t win_cycles;
