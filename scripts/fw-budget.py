@@ -845,6 +845,11 @@ def stack_report(an, roots, b, fail, all_paths=False, mp=None):
     for r in (isrs if all_paths else sorted(set(levels), key=levels.index)):
         print('  deepest handler path, from %s (+%d exception frame):' % (r, frame))
         print_path(results[r][1])
+    dyn = sorted(n.label() + ' (%s)' % n.qual for k, n in an.g.nodes.items()
+                 if k in an.memo and 'dynamic' in n.qual)
+    print('  dynamic frames on these paths: %s' % ('; '.join(dyn) if dyn else 'none'))
+    print('  recursion: %s' % ('; '.join(' -> '.join(c) for c in an.cycles)
+                               if an.cycles else 'none'))
     used = [(k, t) for k, t in sorted(an.table.items()) if k in an.memo]
     if used:
         print('  indirect calls on these paths, as the budget table resolves them:')

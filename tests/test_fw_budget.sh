@@ -47,6 +47,8 @@ printf '%s\n' 'deepest thread path, from main:' '32 main fx/a.c:10:5' \
     '8 dispatch fx/a.c:20:6' '100 cb_big fx/b.c:5:13' '40 leaf_b fx/b.c:1:6' >"$work/want"
 diff -u "$work/want" "$work/path" || { echo "FAIL good: deepest path"; failed=1; }
 has "80 vla_ok fx/b.c:30:6 (dynamic,bounded)"
+has "dynamic frames on these paths: vla_ok fx/b.c:30:6 (dynamic,bounded)"
+has "recursion: none"
 has "dispatch fx/a.c:20:6 -> cb_small.constprop, cb_big"
 has " core/metering 256 32 0 0 288 0"
 has " port/mps2 128 64 8 24 200 32"
