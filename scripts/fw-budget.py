@@ -182,7 +182,7 @@ class Node:
         if self.tu:
             where = self.loc or self.tu
         elif self.lib:
-            where = '(library, from the disassembly)'
+            where = '(no .ci: from the disassembly)'
         return '%s %s' % (self.name, where)
 
 
