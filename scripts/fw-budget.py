@@ -800,7 +800,7 @@ def priority(b, name, idx):
 
 def print_path(path, indent='    '):
     for n, frame in path:
-        note = '' if n.qual in ('static', '') else '  (%s)' % n.qual
+        note = '' if n.qual in ('static', '', 'disassembly') else '  (%s)' % n.qual
         print('%s%6d  %s%s' % (indent, frame, n.label(), note))
 
 
