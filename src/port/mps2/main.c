@@ -49,6 +49,7 @@ typedef struct {
     uint32_t start_ms;
     uint64_t sets;       /* sample sets fed */
     uint32_t late_ms;    /* the worst lag of the feed behind the clock */
+    uint32_t feed_us;    /* the longest feed (a cycle completing: engine, objects, NV) */
     uint32_t writes;     /* dev.writes when the link last followed the identity */
     mtr_frame_t x[FW_BLOCK];
     uint8_t pulse[FW_BLOCK];
@@ -254,8 +255,12 @@ static bool feed(fw_t *f, uint32_t now_ms)
     if (lag > f->late_ms)
         f->late_ms = lag;
     uint32_t n = behind < FW_BLOCK ? (uint32_t)behind : FW_BLOCK;
+    uint32_t t0 = systick_us();
     gen_fill(&f->gen, f->x, f->pulse, n);
     meter_feed(&f->m, f->x, f->pulse, n, 0, NULL);
+    uint32_t took = systick_us() - t0;
+    if (took > f->feed_us)
+        f->feed_us = took;
     f->sets += n;
     return true;
 }
@@ -302,11 +307,11 @@ static void status(fw_t *f, uint32_t now_ms)
 {
     const mstp_counters_t *c = &f->mstp.c;
     sh_printf("s4100-fw: %u s: %u cycles, MS/TP %u frames in, %u out, %u tokens, %u lost, "
-              "%u invalid, %u replies, rx lost %u, feed lag max %u ms, NV %u saves %u errors, "
-              "flash %u erases\n",
+              "%u invalid, %u replies, rx lost %u, feed lag max %u ms, longest feed %u us, "
+              "NV %u saves %u errors, flash %u erases\n",
               (now_ms - f->start_ms) / 1000u, f->m.dev.mtr.cycles, f->mstp.rx.c.frames,
               c->tx_frames, c->tokens_received, c->lost_tokens, c->invalid_frames, c->replies,
-              uart0_overruns(), f->late_ms, f->pst.stat.saves, f->pst.stat.errors,
+              uart0_overruns(), f->late_ms, f->feed_us, f->pst.stat.saves, f->pst.stat.errors,
               f->flash.erases);
     readings(f);
 }

@@ -47,7 +47,8 @@
 #define NVIC_IPR8(irq) (*(volatile uint8_t *)(uintptr_t)(0xE000E400u + (irq)))
 #define SCB_SHPR3 MPS2_REG(0xE000ED20u) /* bits 31..24: SysTick's priority */
 #define SCB_CPACR MPS2_REG(0xE000ED88u)
-#define SCB_AIRCR MPS2_REG(0xE000ED0Cu)
+#define SCB_ICSR MPS2_REG(0xE000ED04u)
+#define SCB_ICSR_PENDSTSET (1u << 26)
 
 /* ---- the port ------------------------------------------------------------------------ */
 

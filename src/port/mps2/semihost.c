@@ -99,7 +99,7 @@ static size_t put_u(char *out, uint32_t v, unsigned base)
 
 void sh_printf(const char *fmt, ...)
 {
-    char line[200];
+    char line[320];
     size_t n = 0;
     va_list ap;
     va_start(ap, fmt);

@@ -32,10 +32,15 @@ uint32_t systick_ms(void)
 
 uint32_t systick_us(void)
 {
-    uint32_t ms, cvr;
-    do { /* a tick between the two reads: read again */
-        ms = ms_count;
-        cvr = SYST_CVR;
-    } while (ms != ms_count);
-    return ms * 1000u + (TICKS_PER_MS - 1u - cvr) / (TICKS_PER_MS / 1000u);
+    for (;;) {
+        uint32_t ms = ms_count, cvr = SYST_CVR;
+        bool pending = (SCB_ICSR & SCB_ICSR_PENDSTSET) != 0;
+        if (ms != ms_count)
+            continue; /* the tick ran in between: read again */
+        /* The counter reloaded but its interrupt has not been taken yet (interrupts
+         * masked, or a higher priority running): that millisecond is over already. */
+        if (pending && cvr > TICKS_PER_MS / 2u)
+            ms++;
+        return ms * 1000u + (TICKS_PER_MS - 1u - cvr) / (TICKS_PER_MS / 1000u);
+    }
 }
