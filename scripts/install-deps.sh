@@ -10,6 +10,7 @@ pkgs=(build-essential cmake pkg-config python3
       man-db                                            # e2e_install renders the man page
       clang libclang-rt-14-dev                          # libFuzzer targets
       gcc-arm-none-eabi libnewlib-arm-none-eabi         # the Cortex-M4 build of the core
+      qemu-system-arm                                   # the firmware under emulation (mps2-an386)
 )
 [ "${1:-}" = "--build-only" ] && pkgs=(build-essential cmake pkg-config libinih-dev libsndfile1-dev libsamplerate0-dev libncurses-dev libpcap-dev libcmocka-dev)
 missing=()
