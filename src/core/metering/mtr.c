@@ -10,6 +10,11 @@
  * - Reactive power is quadrature-based: the covariance of the current with the
  *   trapezoidal time-integral of the voltage (exactly -90 degrees at every frequency),
  *   rescaled by the integrator's known gain at the measured frequency.
+ * - Single precision throughout (a Cortex-M4F has no double-precision FPU): float sums
+ *   over at most a line cycle (partials of 60 samples), a second's whole cycles added
+ *   cycle by cycle; times as whole samples (uint64) plus a float fraction, differences
+ *   taken in integers first; energy registers in integer joules plus 2^-32 J; demand
+ *   sums over up to 9 h compensated (Kahan). docs/metering.md has the error budget.
  */
 #include "mtr.h"
 
