@@ -7,7 +7,8 @@
 # (link type 165) for tshark: BACnet MS/TP with good CRCs and nothing malformed. The
 # meter's raw output (QEMU's chardev log) must be whole frames back to back. The readings match the host engine's on the
 # same load (s4100 measure on scenarios/default.ini), and a second boot on the same flash
-# file comes back with the identity and settings written before (NV through semihosting).
+# file comes back with the identity and settings written before (NV through semihosting);
+# the flash's self-test runs on the target first.
 # Skipped (77) without qemu-system-arm or arm-none-eabi-gcc. Temporary directory, no ports.
 # Usage: e2e_firmware.sh <s4100 binary> <repo root>
 set -euo pipefail
@@ -41,6 +42,15 @@ if ! "$root/scripts/firmware.sh" >"$tmp/build.out" 2>&1; then
     exit 1
 fi
 tail -2 "$tmp/build.out"
+
+# The emulated flash under the NV format, on the target (src/port/mps2/selftest.c).
+rc=0
+timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial null \
+    -semihosting-config enable=on,target=native -kernel "$S4100_FW_BUILD/s4100-fw.elf" \
+    -append selftest >"$tmp/selftest.out" 2>&1 || rc=$?
+grep -v ': ok - ' "$tmp/selftest.out" || true
+check $(( rc == 0 && $(grep -c 'selftest: PASS' "$tmp/selftest.out") == 1 ? 0 : 1 )) \
+    "flash self-test on the target: NOR rules, a ring's laps keep TL_BUFFER_SIZE records"
 
 # Start the image; wait (bounded: real I/O) for its pty and for its start-up I-Am, which
 # it sends as sole master before anyone joins (the test master takes the first NPDU after

@@ -8,6 +8,7 @@
  * The command line (semihosting SYS_GET_CMDLINE: QEMU's -append) takes key=value words:
  *   mac=N device=N baud=N max_master=N   commissioning, applied over what NV holds
  *   nv=PATH                              the flash's backing file on the host
+ *   selftest                             the flash's self-test instead (selftest.c)
  * Without them: the factory identity, MAC FW_MAC (default 1), FW_BAUD (38400), and a
  * flash that lives as long as QEMU.
  */
@@ -19,6 +20,7 @@
 #include "mps2.h"
 #include "mstp/mstp.h"
 #include "persist/persist.h"
+#include "selftest.h"
 
 #ifndef FW_MAC
 #define FW_MAC 1
@@ -34,6 +36,7 @@
 
 typedef struct {
     long mac, device, baud, max_master; /* -1: not given */
+    bool selftest;
     char nv[200];
 } fw_opts_t;
 
@@ -79,6 +82,8 @@ static void parse_word(fw_opts_t *o, const char *w)
         o->baud = number(w + 5);
     else if (!strncmp(w, "max_master=", 11))
         o->max_master = number(w + 11);
+    else if (!strcmp(w, "selftest"))
+        o->selftest = true;
     else if (!strncmp(w, "nv=", 3) && strlen(w + 3) < sizeof o->nv)
         strcpy(o->nv, w + 3);
 }
@@ -86,7 +91,7 @@ static void parse_word(fw_opts_t *o, const char *w)
 static void parse_cmdline(fw_opts_t *o)
 {
     char line[400];
-    *o = (fw_opts_t){-1, -1, -1, -1, ""};
+    *o = (fw_opts_t){-1, -1, -1, -1, false, ""};
     if (sh_cmdline(line, sizeof line) != 0)
         return;
     line[sizeof line - 1] = '\0';
@@ -323,6 +328,8 @@ int main(void)
     mtr_config_t cfg;
     systick_init();
     parse_cmdline(&o);
+    if (o.selftest)
+        return selftest_flash(&f->flash, &f->pst.nv);
     factory(f, &cfg);
     start_nv(f, &o);
     if (!f->nv_on)
