@@ -405,6 +405,20 @@ static bool ct_date(const char *s, unsigned v[3], int *ydigits)
     return true;
 }
 
+/* The calendar date the fields of ct_date give: day first since 1999; month first and
+ * a two-digit year (1970..2069) in 1991. */
+static bool ct_civil(int rev, const unsigned v[3], int yd, unsigned *y, unsigned *m,
+                     unsigned *d)
+{
+    *d = rev == 1991 ? v[1] : v[0];
+    *m = rev == 1991 ? v[0] : v[1];
+    *y = v[2];
+    if (rev == 1991 && yd <= 2)
+        *y += *y < 70 ? 2000 : 1900;
+    return (yd == 4 || (rev == 1991 && yd == 2)) && *y >= 1 && *m >= 1 && *m <= 12 &&
+           *d >= 1 && *d <= ct_mdays(*y, *m);
+}
+
 /* 1999 and 2013: dd/mm/yyyy,hh:mm:ss.ssssss (2013 also .sssssssss, nanoseconds);
  * 1991: mm/dd/yy, a two-digit year read as 1970..2069. Both fields empty: not given. */
 static int ct_stamp(ct_t *c, const char *what, ct_when_t *w, sim_err_t *err)
@@ -418,22 +432,13 @@ static int ct_stamp(ct_t *c, const char *what, ct_when_t *w, sim_err_t *err)
     int nf = sim_split(buf, f, 3);
     if (nf == 2 && !*f[0] && !*f[1])
         return SIM_OK;
-    unsigned v[3], d = 0, m = 0, y = 0, hh, mm;
+    unsigned v[3], d, m, y, hh, mm;
     int yd = 0, n2 = 0;
     double ss = -1;
     bool ok = nf == 2 && ct_date(f[0], v, &yd) &&
               sscanf(f[1], "%2u:%2u:%n", &hh, &mm, &n2) == 2 && n2 >= 4 &&
               sim_parse_double(f[1] + n2, &ss) && hh < 24 && mm < 60 && ss >= 0 && ss < 61;
-    if (ok) {
-        d = c->rev == 1991 ? v[1] : v[0];
-        m = c->rev == 1991 ? v[0] : v[1];
-        y = v[2];
-        if (c->rev == 1991 && yd <= 2)
-            y += y < 70 ? 2000 : 1900;
-        ok = (yd == 4 || (c->rev == 1991 && yd == 2)) && y >= 1 && m >= 1 && m <= 12 &&
-             d >= 1 && d <= ct_mdays(y, m);
-    }
-    if (!ok) {
+    if (!ok || !ct_civil(c->rev, v, yd, &y, &m, &d)) {
         sim_errf(err, "%s: line %d: %s time stamp: expected %s,hh:mm:ss.ssssss, got '%.40s'",
                  c->path, c->line, what, c->rev == 1991 ? "mm/dd/yy" : "dd/mm/yyyy", c->raw);
         return SIM_ESYNTAX;
