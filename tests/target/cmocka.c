@@ -4,6 +4,7 @@
  * Sizes print as %lu: newlib as Debian builds it for arm-none-eabi has no C99 %zu.
  */
 #include "cmocka.h"
+#include "target.h"
 
 #include <float.h>
 #include <setjmp.h>
@@ -217,15 +218,15 @@ static int cm_one(const struct CMUnitTest *t, void *group_state)
     return rc;
 }
 
-static void cm_list(const struct CMUnitTest *tests, const int *status, size_t n, int which,
-                    const char *tag)
+static void cm_list(const struct CMUnitTest *const *tests, const int *status, size_t n,
+                    int which, const char *tag)
 {
     for (size_t i = 0; i < n; i++)
         if (status[i] == which)
-            print_error("%s %s\n", tag, tests[i].name);
+            print_error("%s %s\n", tag, tests[i]->name);
 }
 
-static int cm_summary(const struct CMUnitTest *tests, const int *status, size_t n)
+static int cm_summary(const struct CMUnitTest *const *tests, const int *status, size_t n)
 {
     size_t count[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++)
@@ -244,27 +245,69 @@ static int cm_summary(const struct CMUnitTest *tests, const int *status, size_t 
     return (int)count[CM_FAILED];
 }
 
+/* A run of some of the tests, named on the command line (QEMU's -append; the first word
+ * is the program): scripts/target-tests.sh runs the cases of a long test program as
+ * separate QEMU runs, side by side. "--list" prints the names and runs nothing. */
+static char cm_cmdline[1024];
+
+static const char *cm_args(void)
+{
+    if (!cm_cmdline[0] && target_cmdline(cm_cmdline, sizeof cm_cmdline) != 0)
+        return "";
+    const char *a = cm_cmdline;
+    while (*a && *a != ' ')
+        a++;
+    while (*a == ' ')
+        a++;
+    return a;
+}
+
+static int cm_named(const char *args, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *a = args; *a;) {
+        size_t w = strcspn(a, " ");
+        if (w == n && memcmp(a, name, n) == 0)
+            return 1;
+        a += w;
+        a += strspn(a, " ");
+    }
+    return 0;
+}
+
 /* The selected tests have at most a few dozen cases per group. */
 #define CM_MAX_TESTS 256
 
 int _cmocka_run_group_tests(const char *group_name, const struct CMUnitTest *tests, size_t n,
                             CMFixtureFunction group_setup, CMFixtureFunction group_teardown)
 {
+    static const struct CMUnitTest *run[CM_MAX_TESTS];
     static int status[CM_MAX_TESTS];
     void *group_state = NULL;
+    const char *args = cm_args();
     (void)group_name;
+    if (strcmp(args, "--list") == 0) {
+        for (size_t i = 0; i < n; i++)
+            print_message("%s\n", tests[i].name);
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < CM_MAX_TESTS; i++)
+        if (!*args || cm_named(args, tests[i].name))
+            run[k++] = &tests[i];
     if (n > CM_MAX_TESTS) {
         print_error("[  ERROR   ] %lu tests in one group: raise CM_MAX_TESTS\n", (unsigned long)n);
         return (int)n;
     }
+    n = k;
     print_message("[==========] Running %lu test(s).\n", (unsigned long)n);
     if (group_setup && cm_run_fixture(group_setup, &group_state) != 0) {
         print_error("[  ERROR   ] Group setup failed\n");
         return (int)n;
     }
     for (size_t i = 0; i < n; i++)
-        status[i] = cm_one(&tests[i], group_state);
+        status[i] = cm_one(run[i], group_state);
     if (group_teardown && cm_run_fixture(group_teardown, &group_state) != 0)
         print_error("[  ERROR   ] Group teardown failed\n");
-    return cm_summary(tests, status, n);
+    return cm_summary(run, status, n);
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "target.h"
+
 int main(void);
 void Reset_Handler(void);
 void Fault_Handler(void);
@@ -31,6 +33,7 @@ extern unsigned int __heap_limit;
 
 /* Semihosting: the operations used here, and the call (BKPT 0xAB on M-profile). */
 #define SH_WRITE0 0x04
+#define SH_GET_CMDLINE 0x15
 #define SH_EXIT 0x18
 #define SH_EXIT_EXTENDED 0x20
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
@@ -58,6 +61,21 @@ static void sh_hex(const char *name, uint32_t v)
         *p++ = "0123456789abcdef"[(v >> i) & 0xFu];
     *p = 0;
     sh_puts(buf);
+}
+
+int target_cmdline(char *buf, size_t len)
+{
+    struct {
+        char *buf;
+        uint32_t len;
+    } block = {buf, (uint32_t)len};
+    if (len == 0 || sh_call(SH_GET_CMDLINE, &block) != 0) {
+        if (len)
+            buf[0] = 0;
+        return -1;
+    }
+    buf[block.len < len ? block.len : len - 1] = 0;
+    return 0;
 }
 
 /* Exit with status 1 without newlib (a fault may have hit it in an inconsistent state). */
