@@ -7,7 +7,6 @@
  * and the counts go to 'ctl status' and the status line. docs/nv.md has the verdicts.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,7 +218,7 @@ int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *s
     int lrc = say_load(m, orc);
     if (lrc < 0 || commission(m, st, device_id) < 0)
         return -1;
-    int src = pst_start(&m->pst, now_ms(m)); /* the power-up, then its first checkpoint */
+    int up = pst_start(&m->pst, now_ms(m)); /* the power-up, then its first checkpoint */
     obj_device_t *d = &m->mt.dev;
     if (m->opts && !m->opts->quiet)
         printf("s4100 run: NV %s: %s, power-up %u, %.3f kWh imported\n", path,
@@ -227,7 +226,7 @@ int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *s
                                                           ? "loaded an OLDER state"
                                                           : "loaded",
                d->mtr.nv.power_ups, mtr_energy_kwh(&d->mtr.nv.e[MTR_E_KWH_IMP]));
-    if (src < 0) {
+    if (up < 0) {
         fprintf(stderr, "s4100 run: %s: the store cannot be written: not started\n", path);
         return -1;
     }
@@ -237,7 +236,7 @@ int app_nv_attach(app_meter_t *m, const nv_port_t *port, const app_settings_t *s
 int app_nv_start(app_meter_t *m, const app_settings_t *st, long device_id)
 {
     const char *path = m->opts->nv_path;
-    nv_layout_t layout = NV_S4100_LAYOUT;
+    nv_layout_t layout = pst_layout_s4100();
     nv_port_t port;
     char err[400];
     if (m->opts->nv_factory_reset && unlink(path) == 0)
