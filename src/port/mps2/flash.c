@@ -69,9 +69,8 @@ static int port_read(void *ctx, uint32_t off, void *buf, size_t n)
     return 0;
 }
 
-static int port_write(void *ctx, uint32_t off, const void *buf, size_t n)
+int flash_write(flash_t *f, uint32_t off, const void *buf, size_t n)
 {
-    flash_t *f = ctx;
     const uint8_t *p = buf;
     if (off > f->size || n > f->size - off)
         return NV_EIO;
@@ -81,6 +80,11 @@ static int port_write(void *ctx, uint32_t off, const void *buf, size_t n)
         off += k, p += k, n -= k;
     }
     return f->mirror_errors ? NV_EIO : 0;
+}
+
+static int port_write(void *ctx, uint32_t off, const void *buf, size_t n)
+{
+    return flash_write(ctx, off, buf, n);
 }
 
 /* Every erase and program reached the host file as it happened. */

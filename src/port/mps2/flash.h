@@ -25,6 +25,10 @@ typedef struct {
  * written so. 0, or -1 when size does not fit the region or is not whole sectors. */
 int flash_open(flash_t *f, const char *path, uint32_t size);
 
+/* Write n bytes at off as the NV store's medium does (flash.c: program, or erase the
+ * sector first): 0, or NV_EIO out of range or when the host file failed. */
+int flash_write(flash_t *f, uint32_t off, const void *buf, size_t n);
+
 /* The nv_port_t over the flash. Its write keeps what the NV format needs of a sector it
  * must erase: the bytes before the write, never those after it (see flash.c). */
 nv_port_t flash_nv_port(flash_t *f);

@@ -31,20 +31,20 @@ static bool all(const uint8_t *p, size_t n, uint8_t v)
     return true;
 }
 
-static void nor_rules(flash_t *f, const nv_port_t *port)
+static void nor_rules(flash_t *f)
 {
     uint8_t a[16], b[16];
     memset(a, 0x0F, sizeof a);
     uint32_t e0 = f->erases;
-    port->write(port->ctx, FLASH_SECTOR + 64, a, sizeof a); /* blank: programs */
+    flash_write(f, FLASH_SECTOR + 64, a, sizeof a); /* blank: programs */
     expect(f->erases == e0 && all(f->base + FLASH_SECTOR + 64, 16, 0x0F),
            "a write over erased flash programs in place");
     memset(b, 0x0E, sizeof b);
-    port->write(port->ctx, FLASH_SECTOR + 64, b, sizeof b); /* clears bits only */
+    flash_write(f, FLASH_SECTOR + 64, b, sizeof b); /* clears bits only */
     expect(f->erases == e0 && all(f->base + FLASH_SECTOR + 64, 16, 0x0E),
            "a write that only clears bits programs in place");
     memset(a, 0xF0, sizeof a);
-    port->write(port->ctx, FLASH_SECTOR + 56, a, sizeof a); /* over 0x0E: needs ones */
+    flash_write(f, FLASH_SECTOR + 56, a, sizeof a); /* over 0x0E: needs ones */
     expect(f->erases == e0 + 1 && all(f->base + FLASH_SECTOR, 56, 0xFF) &&
                all(f->base + FLASH_SECTOR + 56, 16, 0xF0) &&
                all(f->base + FLASH_SECTOR + 72, FLASH_SECTOR - 72, 0xFF),
@@ -107,7 +107,7 @@ int selftest_flash(flash_t *f, nv_store_t *s)
         return 1;
     }
     nv_port_t port = flash_nv_port(f);
-    nor_rules(f, &port);
+    nor_rules(f);
     memset(f->base, 0xFF, f->size);
     expect(nv_open(s, &port, &lay) == NV_OK, "the NV store opens on the flash");
     obj_identity_t id, back;

@@ -7,7 +7,7 @@
  */
 #include "mps2.h"
 
-#define RING 2048u /* a power of two; two full MS/TP frames and more */
+#define RING 1024u /* a power of two; two of the longest MS/TP frames */
 
 static struct {
     uint8_t octet[RING];
