@@ -246,7 +246,7 @@ int main(int argc, char **argv)
            ram_per_meter - (double)sizeof(fleet_meter_t));
     printf("  RAM a meter in s4100 run: app_meter_t %zu B (of it meter_t %zu B, NV %zu B, "
            "UDP batch %zu B, MS/TP %zu B)\n", sizeof(app_meter_t), sizeof(meter_t),
-           sizeof(nv_store_t) + sizeof(nv_tl_t) + sizeof(((app_meter_t *)0)->tl_seen),
+           sizeof(pst_t),
            sizeof(lx_udp_batch_t), sizeof(mstp_t));
     printf("  checkpoint to a file: %.1f us without fdatasync, %.1f us with\n",
            file_checkpoint(&fm[0], false, 2000), file_checkpoint(&fm[0], true, 200));

@@ -62,9 +62,6 @@ typedef struct {
     lx_nv_file_t nvf;
     pst_t pst;
     int nv_errno;                /* the file's errno at the newest failure (0: none) */
-    /* Only for bench/bench_fleet.c's RAM figure, which still adds this member's size to
-     * the store's: remove once it uses sizeof(pst_t). */
-    const tl_log_t (*tl_seen)[TL_COUNT];
 } app_meter_t;
 
 /* Open the store and bring the meter up from it (or from the factory state when it is
