@@ -173,6 +173,7 @@ line = [l for l in open(sys.argv[1]) if 'readings cycle' in l][-1]
 fw = dict(re.findall(r'(\w+)=(-?[0-9.]+)', line))
 host = json.load(open(sys.argv[2]))
 bad = []
+fw.pop('KWh_Import', None)  # a register: it depends on how long each ran
 for k, v in fw.items():
     h = host[k.replace('Current_Average', 'Current Average')]
     tol = 0.002 if k == 'PF_Total' else 1e-3 * abs(h) + 0.002
@@ -248,7 +249,13 @@ stop_fw
 cat "$tmp/fw2.out"
 grep -q 'NV .*: loaded, .*power-up 2' "$tmp/fw2.out" && grep -q 'device 1234, MS/TP MAC 5, 38400 baud, Max_Master 10' "$tmp/fw2.out" || rc=1
 grep -qa 'RS-485 ln' "$tmp/nv.bin" || rc=1
-check $rc "a second boot loads the flash file: power-up 2, device 1234 at MAC 5, the written Location kept"
+# The energy counted in the first run is kept: at least what its last reading showed
+# (a checkpoint every second; the reading was printed before the stop).
+kwh=$(sed -n 's/.*power-up 2, \([0-9.]*\) kWh imported.*/\1/p' "$tmp/fw2.out")
+last=$(grep 'readings cycle' "$tmp/fw1.out" | tail -1 | sed -n 's/.*KWh_Import=\([0-9.]*\).*/\1/p')
+python3 -c "import sys; k, l = (float(x or 0) for x in sys.argv[1:3]); sys.exit(0 if l > 0 and k >= l else 1)" \
+    "${kwh:-}" "${last:-}" || rc=1
+check $rc "a second boot loads the flash file: power-up 2, device 1234 at MAC 5, ${kwh:-?} kWh (>= ${last:-?}), the written Location kept"
 
 echo "$pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -199,6 +199,28 @@ static void commission(fw_t *f, const fw_opts_t *o)
         f->m.dev.writes++; /* kept by the first checkpoint */
 }
 
+/* v with three decimals, for a console without printf's %f. */
+static char *milli(char *out, float v)
+{
+    int32_t m = (int32_t)(v * 1000.0f + (v < 0 ? -0.5f : 0.5f));
+    uint32_t a = m < 0 ? 0u - (uint32_t)m : (uint32_t)m;
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + a % 10u), a /= 10u;
+    while (a || n < 4);
+    char *p = out;
+    if (m < 0)
+        *p++ = '-';
+    while (n > 3)
+        *p++ = tmp[--n];
+    *p++ = '.';
+    while (n)
+        *p++ = tmp[--n];
+    *p = '\0';
+    return out;
+}
+
 /* The store: the flash, the core's policy, a layout whose rings have a sector of slack. */
 static void start_nv(fw_t *f, const fw_opts_t *o)
 {
@@ -226,9 +248,11 @@ static void start_nv(fw_t *f, const fw_opts_t *o)
     f->nv_on = true;
     meter_nv_t hooks = pst_meter_nv(&f->pst);
     meter_set_nv(&f->m, &hooks);
-    sh_printf("s4100-fw: NV %s: %s, %u bytes of flash, power-up %u\n", o->nv[0] ? o->nv : "(RAM)",
-              rc == PST_NEW ? "new store (factory state)" : "loaded", size,
-              f->m.dev.mtr.nv.power_ups);
+    char kwh[20];
+    sh_printf("s4100-fw: NV %s: %s, %u bytes of flash, power-up %u, %s kWh imported\n",
+              o->nv[0] ? o->nv : "(RAM)", rc == PST_NEW ? "new store (factory state)" : "loaded",
+              size, f->m.dev.mtr.nv.power_ups,
+              milli(kwh, mtr_energy_kwhf(&f->m.dev.mtr.nv.e[MTR_E_KWH_IMP])));
 }
 
 static void start_link(fw_t *f)
@@ -270,28 +294,6 @@ static bool feed(fw_t *f, uint32_t now_ms)
     return true;
 }
 
-/* v with three decimals, for a console without printf's %f. */
-static char *milli(char *out, float v)
-{
-    int32_t m = (int32_t)(v * 1000.0f + (v < 0 ? -0.5f : 0.5f));
-    uint32_t a = m < 0 ? 0u - (uint32_t)m : (uint32_t)m;
-    char tmp[16];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + a % 10u), a /= 10u;
-    while (a || n < 4);
-    char *p = out;
-    if (m < 0)
-        *p++ = '-';
-    while (n > 3)
-        *p++ = tmp[--n];
-    *p++ = '.';
-    while (n)
-        *p++ = tmp[--n];
-    *p = '\0';
-    return out;
-}
-
 /* The last cycle's readings, named as `s4100 measure` names them (a test compares). */
 static void readings(const fw_t *f)
 {
@@ -299,7 +301,7 @@ static void readings(const fw_t *f)
         {"KW_Total", MTR_AI_KW}, {"KVAR_Total", MTR_AI_KVAR}, {"KVA_Total", MTR_AI_KVA},
         {"PF_Total", MTR_AI_PF}, {"Volts_LL_Avg", MTR_AI_VLL_AVG},
         {"Volts_LN_Avg", MTR_AI_VLN_AVG}, {"Current_Average", MTR_AI_I_AVG},
-        {"Frequency", MTR_AI_FREQ},
+        {"Frequency", MTR_AI_FREQ}, {"KWh_Import", MTR_AI_KWH_IMP},
     };
     char v[20];
     sh_printf("s4100-fw: readings cycle %u:", f->m.dev.mtr.cycles);
