@@ -664,6 +664,71 @@ static uint32_t body_of(int slot, uint8_t *out)
     return len;
 }
 
+/* The energy fraction is 2^-32 J fixed point in RAM and a binary64 on the medium (the
+ * format predates the fixed point): any fraction survives a save exactly, a binary64
+ * written by an older build rounds to the nearest 2^-32 J, and one outside 0 <= x < 1
+ * (or NaN) is a bad meter section, never a register. */
+static void test_energy_fraction_codec(void **state)
+{
+    (void)state;
+    static const uint32_t fracs[] = {0, 1, 2, 3, 0x80000001u, 0xFFFFFFFFu, 0x00012345u,
+                                     0x7FFFFFFFu, 1u << 31, 0xDEADBEEFu};
+    make(&a, 1);
+    for (size_t k = 0; k < sizeof fracs / sizeof fracs[0]; k++)
+        a.m.e[k].frac32 = fracs[k];
+    save(&a);
+    boot();
+    assert_int_equal(load(NULL), NV_OK);
+    assert_true(same(&got, &a));
+
+    /* A slot whose e[0] fraction bytes hold a given binary64, newer than the last save. */
+    static const struct {
+        uint64_t bits;
+        bool ok;
+        uint32_t frac32;
+    } rows[] = {
+        {0x3FB999999999999Aull, true, 429496730u},  /* 0.1: 429496729.6 rounds up */
+        {0x3FEFFFFFFFFFFFFFull, true, 0xFFFFFFFFu}, /* just below 1: the largest fraction */
+        {0x0000000000000001ull, true, 0},           /* the smallest subnormal: 0 */
+        {0x8000000000000000ull, true, 0},           /* -0 */
+        {0x3FF0000000000000ull, false, 0},          /* 1.0 */
+        {0xBFE0000000000000ull, false, 0},          /* -0.5 */
+        {0x7FF8000000000000ull, false, 0},          /* NaN */
+        {0x7FF0000000000000ull, false, 0},          /* infinity */
+    };
+    static uint8_t body[4096];
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        setup(NULL);
+        make(&a, 1);
+        save(&a);
+        save(&a); /* both slots hold a */
+        uint32_t len = body_of(1, body);
+        for (int i = 0; i < 8; i++)
+            body[60 + 8 + i] = (uint8_t)(rows[r].bits >> (8 * i));
+        uint16_t nsec = (uint16_t)(medium[4096 + 16] | medium[4096 + 17] << 8);
+        uint32_t seq = 0;
+        for (int slot = 0; slot < 2; slot++) {
+            const uint8_t *h = medium + slot * 4096;
+            uint32_t q = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
+                         (uint32_t)h[11] << 24;
+            seq = q > seq ? q : seq;
+        }
+        craft_slot(1, seq + 1, 1, body, len, nsec);
+        boot();
+        nv_load_info_t info;
+        assert_int_equal(load(&info), NV_OK);
+        if (rows[r].ok) {
+            assert_true(got.m.e[0].j == a.m.e[0].j);
+            assert_int_equal(got.m.e[0].frac32, rows[r].frac32);
+            assert_int_equal(info.invalid, 0);
+        } else { /* an invalid meter section: the caller's registers stay as they were */
+            assert_true(info.invalid & NV_SEC_BIT(NV_SEC_METER));
+            make(&b, 999);
+            assert_memory_equal(&got.m, &b.m, sizeof got.m);
+        }
+    }
+}
+
 static void test_bit_flips(void **state)
 {
     (void)state;
@@ -1854,6 +1919,7 @@ int main(void)
         cmocka_unit_test_setup(test_round_trip, setup),
         cmocka_unit_test_setup(test_round_trip_extremes, setup),
         cmocka_unit_test_setup(test_partial_images, setup),
+        cmocka_unit_test_setup(test_energy_fraction_codec, setup),
         cmocka_unit_test_setup(test_byte_layout, setup),
         cmocka_unit_test_setup(test_byte_layout_log, setup),
         cmocka_unit_test_setup(test_power_cut_first_save, setup),
