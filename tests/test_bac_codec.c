@@ -570,6 +570,29 @@ static void test_signaling_nan_is_canonical(void **state)
     bac_buf_writer(&b, buf, sizeof buf);
     assert_int_equal(bac_enc_real(&b, snan), 5);
     assert_memory_equal(buf, ((const uint8_t[]){0x44, 0x7F, 0xC0, 0x00, 0x00}), 5);
+
+    /* A Double's NaN is found from its bits (no double arithmetic on the target): any
+     * NaN is the canonical quiet one, an infinity stays itself. */
+    static const struct {
+        uint64_t in, out;
+    } d[] = {
+        {0xFFF0000000000001u, 0x7FF8000000000000u}, /* negative, signaling, payload 1 */
+        {0x7FF0000000000001u, 0x7FF8000000000000u},
+        {0x7FFFFFFFFFFFFFFFu, 0x7FF8000000000000u},
+        {0x7FF0000000000000u, 0x7FF0000000000000u}, /* +infinity */
+        {0xFFF0000000000000u, 0xFFF0000000000000u}, /* -infinity */
+    };
+    uint8_t wire[10];
+    for (size_t k = 0; k < sizeof d / sizeof d[0]; k++) {
+        double v;
+        memcpy(&v, &d[k].in, sizeof v);
+        bac_buf_writer(&b, wire, sizeof wire);
+        assert_int_equal(bac_enc_double(&b, v), 10);
+        assert_int_equal(wire[0], 0x55);
+        assert_int_equal(wire[1], 0x08);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(wire[2 + i], (uint8_t)(d[k].out >> (56 - 8 * i)));
+    }
 }
 
 /* ---- extended lengths at each boundary -------------------------------------------- */

@@ -343,7 +343,11 @@ static void test_auto_ranging(void **state)
         {12.3456f, "12.346", "kWh"},  {999.99f, "999.99", "kWh"},   {1000.0f, "1.000", "MWh"},
         {123456.7f, "123.46", "MWh"}, {1e6f, "1.000", "GWh"},       {5e10f, "50000", "GWh"},
         {2e11f, "OVER", "GWh"},        {-0.5f, "-500.00", "Wh"},     {-1234.6f, "-1.235", "MWh"},
-        {-0.0000001f, "0.000", "Wh"}, {NAN, "----", ""},
+        {-0.0000001f, "0.000", "Wh"},
+        /* Rounded from the float's exact value: a decimal tie goes up (563.305 MWh), where
+         * dividing in binary floating point would land just below it and round down. */
+        {563305.0f, "563.31", "MWh"}, {INFINITY, "OVER", "GWh"},  {1e-40f, "0.000", "Wh"},
+        {NAN, "----", ""}, /* last: the screen below still shows it */
     };
     for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) {
         dev.mtr.ai[MTR_AI_KWH_NET] = e[k].kwh;
@@ -356,7 +360,7 @@ static void test_auto_ranging(void **state)
         const char *value, *unit;
     } p[] = {
         {0.0005f, "0.500", "W"}, {2.5f, "2.500", "kW"}, {-1500.0f, "-1.500", "MW"},
-        {99.9999f, "100.00", "kW"},
+        {99.9999f, "100.00", "kW"}, {65501.5f, "65.502", "MW"},
     };
     for (size_t k = 0; k < sizeof p / sizeof p[0]; k++) {
         dev.mtr.ai[MTR_AI_KW] = p[k].kw;
