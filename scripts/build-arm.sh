@@ -21,7 +21,8 @@ for src in src/core/*/*.c; do
 done
 arm-none-eabi-ld -r -o "$out/s4100_core.o" "${objs[@]}"
 # Double precision, per object: the soft-float routines and the double math functions.
-double_re='^(__aeabi_d[a-z0-9_]*|__aeabi_[a-z0-9]+2d|(sqrt|tan|sin|cos|atan2|floor|ceil|fmod|fabs|fmin|fmax|round|lround|log10|pow|exp|hypot|frexp|ldexp|modf|trunc))$'
+# (__aeabi_f2lz/__aeabi_f2ulz too: libgcc converts a float to 64 bits through a double.)
+double_re='^(__aeabi_d[a-z0-9_]*|__aeabi_[a-z0-9]+2d|__aeabi_f2u?lz|(sqrt|tan|sin|cos|atan2|floor|ceil|fmod|fabs|fmin|fmax|round|lround|log10|pow|exp|hypot|frexp|ldexp|modf|trunc))$'
 doubles=0
 for obj in "${objs[@]}"; do
     need=$(arm-none-eabi-nm -u "$obj" | awk '{print $2}' | grep -E "$double_re" | tr '\n' ' ' || true)

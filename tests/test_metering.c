@@ -500,6 +500,15 @@ static void test_energy_resolution_years(void **state)
     for (int k = 0; k < 10; k++)
         mtr_energy_add(&big, 0.3f);
     assert_near((double)(big.j - (int64_t)1e15) + big.frac32 / 0x1p32, ten_steps, 1e-8);
+    /* Large addends (a register restored, a huge step) keep every bit, around and past
+     * 2^24 where the whole part stops going through an int32 and is taken from the
+     * float's bits. */
+    const float steps[] = {16777215.0f, 16777216.0f, 16777218.5f, 3.0e10f, 1.5e14f, 9.9e14f};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        mtr_energy_t r = {7, 0};
+        mtr_energy_add(&r, steps[k]);
+        assert_near((double)(r.j - 7) + r.frac32 / 0x1p32, (double)steps[k], 0);
+    }
     /* Bad input never corrupts a register. */
     mtr_energy_add(&big, NAN);
     mtr_energy_add(&big, -5);

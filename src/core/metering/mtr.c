@@ -59,6 +59,18 @@ enum { PEND_CLEAR_ENERGY = 1, PEND_SYNC = 2, PEND_MAXDEM = 4, PEND_PULSES = 8 };
 
 /* ---- energy registers ---------------------------------------------------------- */
 
+/* A whole, non-negative float as an int64 by its bits: libgcc's float -> int64
+ * conversion goes through a double, which a Cortex-M4F has only in software. */
+static int64_t whole_of(float w)
+{
+    if (w < 16777216.0f)
+        return (int32_t)w; /* below 2^24: one VCVT, exact */
+    uint32_t bits;
+    memcpy(&bits, &w, sizeof bits);
+    int shift = (int)((bits >> 23) & 0xffu) - 150; /* >= 1 from 2^24 on */
+    return (int64_t)((bits & 0x7fffffu) | 0x800000u) << shift;
+}
+
 void mtr_energy_add(mtr_energy_t *e, float joules)
 {
     if (!(joules > 0.0f) || joules > 1e15f)
@@ -67,7 +79,7 @@ void mtr_energy_add(mtr_energy_t *e, float joules)
     /* joules - whole is exact, and so is its scaling by 2^32 (< 2^32): the register
      * takes the addend to 2^-32 J, the rest of a float's bits being below that. */
     uint64_t f = (uint64_t)e->frac32 + (uint32_t)((joules - whole) * MTR_FRAC_ONE);
-    e->j += (int64_t)whole + (int64_t)(f >> 32);
+    e->j += whole_of(whole) + (int64_t)(f >> 32);
     e->frac32 = (uint32_t)f;
 }
 
