@@ -19,9 +19,9 @@ const baAsn1 = require('@bacnet-js/client/dist/lib/asn1');
 // Only the keys the interop site uses; anything else is refused, so that the test never
 // predicts a site it did not understand.
 const KEYS = {
-  site: ['name', 'router_instance', 'bip_network', 'profile', 'bind', 'broadcast'],
+  site: ['name', 'router_instance', 'bip_network', 'profile', 'bind', 'broadcast', 'nv_dir'],
   trunk: ['baud', 'router_mac', 'max_master', 'max_info_frames', 'meters', 'instance_base',
-    'serial_prefix', 'profile'],
+    'serial_prefix', 'profile', 'pty'],
   meter: ['instance', 'serial'],
 };
 
@@ -36,7 +36,7 @@ function macList(text, what) {
 }
 
 // { name, routerInstance, bipNet, trunks: [{ net, baud, routerMac, maxMaster,
-//   maxInfoFrames, meters: [{ net, mac, instance, serial }] }] sorted by network,
+//   maxInfoFrames, pty, meters: [{ net, mac, instance, serial }] }] sorted by network,
 //   meters: every meter }
 export function readSite(path) {
   const sections = [];
@@ -70,8 +70,10 @@ export function readSite(path) {
       routerMac: num(k.router_mac, 0),
       maxMaster: num(k.max_master, 127),
       maxInfoFrames: num(k.max_info_frames, 1),
+      pty: k.pty, // a trunk bridged to a line: its stations there are not the site's
     };
-    t.meters = macList(k.meters ?? '', `[trunk ${net}] meters`).map((mac) => {
+    // (No `meters`: a trunk without meters of the site's, docs/site.md.)
+    t.meters = (k.meters === undefined ? [] : macList(k.meters, `[trunk ${net}] meters`)).map((mac) => {
       const o = sections.find((x) => x.kind === 'meter' && x.id === `${net}:${mac}`)?.keys ?? {};
       return { net, mac, instance: num(o.instance, base + mac), serial: o.serial ?? `${prefix}${String(mac).padStart(3, '0')}`, trunk: t };
     });
