@@ -25,13 +25,22 @@ void Default_Handler(void)
 }
 
 /* A fault says where it happened on the debug console, then QEMU stops (a watchdog
- * reset on hardware). */
-void HardFault_Handler(void)
+ * reset on hardware). The handler is bare so that the stack it reads is the exception
+ * frame itself, before any prologue moved it. */
+void hard_fault_report(const uint32_t *frame);
+void hard_fault_report(const uint32_t *frame)
 {
-    uint32_t *sp;
-    __asm volatile("tst lr, #4\n ite eq\n mrseq %0, msp\n mrsne %0, psp" : "=r"(sp));
-    sh_printf("s4100-fw: HardFault at pc 0x%x lr 0x%x\n", sp[6], sp[5]);
+    sh_printf("s4100-fw: HardFault at pc 0x%x lr 0x%x\n", frame[6], frame[5]);
     sh_exit(3);
+}
+
+__attribute__((naked)) void HardFault_Handler(void)
+{
+    __asm volatile("tst lr, #4\n"
+                   "ite eq\n"
+                   "mrseq r0, msp\n"
+                   "mrsne r0, psp\n"
+                   "b hard_fault_report\n");
 }
 
 #define MPS2_NIRQ 48
