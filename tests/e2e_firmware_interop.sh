@@ -280,7 +280,7 @@ npdus=$(ts -Y '(mstp.frame_type == 5 || mstp.frame_type == 6) && bacnet' | wc -l
 echo "captured: $frames frames; by type:"
 ts -T fields -e mstp.frame_type | sort -n | uniq -c | awk '{
   split("token poll-for-master reply-to-pfm test-request test-response data-expecting-reply data-not-expecting-reply reply-postponed", n, " ");
-  printf "  %-26s %d\n", ($2 == "" ? "(not MS/TP)" : n[$2+1]), $1}'
+  printf "  %-26s %d\n", ($2 == "" ? "(not MS/TP)" : $2 > 7 ? "type " $2 " (garbled)" : n[$2+1]), $1}'
 # Nothing malformed, no expert warning (a bad CRC is one) — but where two stations drove
 # the wire at once. The trunk is a shared line: a station that answers late (QEMU held
 # by the host's scheduler: the firmware answers a token after the router's Tusage_timeout
