@@ -1320,6 +1320,30 @@ static void test_log_torn_and_damaged(void **state)
     assert_int_equal(load_log(1, NULL).n, 0);
 }
 
+/* A flash medium erases a whole sector when the ring enters it: the oldest records of
+ * the window read blank. They are absent, not damage; a blank slot after an intact
+ * record still is damage. */
+static void test_log_oldest_erased(void **state)
+{
+    (void)state;
+    nv_log_info_t info;
+    for (uint32_t i = 1; i <= 20; i++)
+        append(2, i); /* the window is 5..20 */
+    uint8_t *ring = medium + 2 * 4096 + 2 * 17 * 38;
+    for (uint32_t seq = 5; seq <= 7; seq++)
+        memset(ring + (seq % 17) * 38, 0xFF, 38);
+    boot();
+    list_t l = load_log(2, &info);
+    assert_int_equal(l.n, 13);
+    assert_int_equal(info.damaged, 0);
+    assert_int_equal(info.first, 8);
+    memset(ring + (12 % 17) * 38, 0xFF, 38);
+    boot();
+    l = load_log(2, &info);
+    assert_int_equal(l.n, 12);
+    assert_int_equal(info.damaged, 1);
+}
+
 static void test_log_reset(void **state)
 {
     (void)state;
@@ -1939,6 +1963,7 @@ int main(void)
         cmocka_unit_test_setup(test_log_stop, setup),
         cmocka_unit_test_setup(test_power_cut_log, setup),
         cmocka_unit_test_setup(test_log_torn_and_damaged, setup),
+        cmocka_unit_test_setup(test_log_oldest_erased, setup),
         cmocka_unit_test_setup(test_log_reset, setup),
         cmocka_unit_test_setup(test_log_seq_exhausted, setup),
         cmocka_unit_test_setup(test_full_layout, setup),

@@ -1030,9 +1030,13 @@ int nv_log_load(nv_store_t *s, unsigned log, nv_log_fn fn, void *arg, nv_log_inf
                          (size_t)win_n * s->rec_size)))
                 return rc;
         }
-        rec_t r = parse_rec(s, log, idx, s->buf + (idx - win) * s->rec_size);
+        const uint8_t *p = s->buf + (idx - win) * s->rec_size;
+        rec_t r = parse_rec(s, log, idx, p);
         if (!r.ok || r.seq != seq || r.base != base) {
-            info->damaged++;
+            /* Blank slots before the first intact record are the oldest end of the
+             * window erased (a flash sector entered by the ring): absent, not damage. */
+            if (info->records > 0 || !blank(p, s->rec_size))
+                info->damaged++;
         } else if (r.len > 0) {
             if (info->records == 0)
                 info->first = seq;
