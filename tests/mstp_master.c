@@ -40,6 +40,19 @@ static size_t on_npdu(void *ctx, const net_addr_t *src, bool bcast, const uint8_
                       size_t len, uint8_t *out, size_t cap, bool *reply_bcast)
 {
     (void)ctx, (void)src, (void)bcast, (void)out, (void)cap, (void)reply_bcast;
+    /* An unconfirmed request (the meter's I-Am at start-up) or a network message is
+     * nobody's answer: only what follows our request is kept. */
+    size_t o = 2;
+    if (len < 2 || (npdu[1] & 0x80))
+        return 0;
+    if ((npdu[1] & 0x20) && len > o + 2)
+        o += 3 + npdu[o + 2];
+    if ((npdu[1] & 0x08) && len > o + 2)
+        o += 3 + npdu[o + 2];
+    if (npdu[1] & 0x20)
+        o++;
+    if (o >= len || npdu[o] >> 4 == 1)
+        return 0;
     keep(MSTP_DATA_NOT_EXPECTING_REPLY, npdu, len);
     return 0;
 }
