@@ -743,9 +743,23 @@ class Analysis:
             self.fail('budget table: ' + e)
         self.notes = sorted(set(self.notes))
 
+    def asm_calls(self, n):
+        """Direct calls and tail branches in the image's code of a function its .ci says
+        calls nothing: a naked function (a fault handler's `b report`) is invisible to
+        GCC's call graph."""
+        if n.lib or n.calls or not self.img.elf or n.sym not in self.img.funcs:
+            return []  # (a function the .ci says calls something is compiled C)
+        insns = self.img.block(n.sym)
+        if not insns:
+            return []
+        own = self.img.primary.get(self.img.funcs[n.sym][0], n.sym)
+        listed = {dst for dst, _ in n.calls}
+        return [(dst, site) for dst, site in lib_analysis(insns, own)[1]
+                if dst not in listed and dst != n.sym]
+
     def callees(self, n):
         out = []
-        for dst, site in n.calls:
+        for dst, site in n.calls + self.asm_calls(n):
             t = self.resolve_call(n, dst)
             if t is not None:
                 out.append((t, site))
