@@ -2,7 +2,8 @@
 # The s4100 firmware (src/port/mps2): builds build-fw/s4100-fw.elf for QEMU's mps2-an386
 # (Cortex-M4F) and, with --qemu, runs it with its MS/TP UART on a pty.
 #
-#   scripts/firmware.sh                     build (and check: no heap, no router linked)
+#   scripts/firmware.sh                     build and check: no heap, no router linked,
+#                                           the budgets (build-fw/budget.txt)
 #   scripts/firmware.sh --qemu --pty PATH [--mac N] [--device N] [--baud N]
 #                       [--max-master N] [--nv FILE] [--tx-log FILE]
 #
@@ -15,7 +16,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${S4100_FW_BUILD:-$root/build-fw}
 qemu=0 pty= nv= txlog= words=()
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
     --qemu) qemu=1 ;;
@@ -46,7 +47,14 @@ if [ -n "$bad" ]; then
     echo "firmware.sh: the image links $(echo $bad | tr '\n' ' ')" >&2
     exit 1
 fi
-[ $qemu -eq 1 ] || { arm-none-eabi-size "$elf"; exit 0; }
+# Stack depth, flash and RAM per module, no double-precision routine: scripts/fw-budget.txt.
+if ! python3 "$root/scripts/fw-budget.py" -b "$root/scripts/fw-budget.txt" "$out" "$elf" \
+        >"$out/budget.txt" 2>&1; then
+    cat "$out/budget.txt" >&2
+    echo "firmware.sh: over budget (above; the whole report in $out/budget.txt)" >&2
+    exit 1
+fi
+[ $qemu -eq 1 ] || { arm-none-eabi-size "$elf"; grep '^fw-budget: stack' "$out/budget.txt"; exit 0; }
 
 [ -n "$pty" ] || { echo "firmware.sh: --qemu needs --pty PATH" >&2; exit 2; }
 command -v qemu-system-arm >/dev/null || { echo "firmware.sh: qemu-system-arm missing: run scripts/install-deps.sh" >&2; exit 1; }

@@ -20,5 +20,8 @@ cmake --build build-asan -j$jobs
 echo "== Cortex-M4 build of the portable core"
 scripts/build-arm.sh
 
+echo "== the firmware image (QEMU mps2-an386) and its budgets: stack, flash, RAM, no double"
+scripts/firmware.sh
+
 echo "== fuzzers (bounded)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
