@@ -14,7 +14,8 @@
 # on two UDP ports claimed for this run (tests/interop/tools/ports.sh); a temporary
 # directory; every process it starts (QEMU included) is stopped on any exit.
 # S4100_FW_BUILD: the firmware's build tree (default: one in the temporary directory).
-# FW_INTEROP_DIRECT=1: the site on QEMU's pty itself, without the line relay (below).
+# FW_INTEROP_DIRECT=1: the site on QEMU's pty itself, without the line relay (below); a
+# diagnosis, expected to fail: the capture then holds the pieces as the bridge read them.
 set -uo pipefail
 
 bin=$(realpath "${1:?usage: e2e_firmware_interop.sh <s4100> <repo-root>}")

@@ -178,11 +178,14 @@ function compareObject(obj, f, h) {
       if (rel > worst.rel) Object.assign(worst, { rel, what: `E/E_AI${REF_AI} ${ra.toPrecision(7)} vs ${rb.toPrecision(7)}` });
       if (!(rel <= CLASS_TOL)) problems.push(`Present_Value / AI${REF_AI}: firmware ${a}/${f.ref} = ${ra} host ${b}/${h.ref} = ${rb} (${(rel * 100).toFixed(4)} %)`);
     } else if (obj.instance === PULSE_AI) {
+      const said = [];
       for (const [who, count, s] of [['firmware', a, f], ['host', b, h]]) {
         const seconds = (s.ref / s.kw) * 3600;
         const expect = seconds / PULSE_PERIOD_S;
+        said.push(`${who} ${count} pulses in ${seconds.toFixed(1)} s`);
         if (!(Math.abs(count - expect) <= 1.5)) problems.push(`${who} Pulse Count ${count} after ${seconds.toFixed(1)} s metered (AI2/AI11): expected ${expect.toFixed(2)} +- 1.5`);
       }
+      worst.what = said.join(', ');
     } else {
       const rel = relDiff(a, b);
       if (rel > worst.rel) Object.assign(worst, { rel, what: `${a} vs ${b}` });
