@@ -12,7 +12,7 @@
 # machine cannot fail a test: S4100_TARGET_CPU seconds (120; the longest run needs about
 # 45), and 600 s of wall time as a backstop for a guest that sleeps forever.
 set -uo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd -P)
 out=${1:-$root/build-target}
 jobs=${S4100_TARGET_JOBS:-2}
 cpu_limit=${S4100_TARGET_CPU:-120}
@@ -30,22 +30,25 @@ declare -A excluded=(
 )
 
 # A test runs on the target if what it includes is the C library, cmocka, src/core's
-# headers, or a tests/ header that itself includes nothing else (wave.h).
+# headers, or another header of the checkout outside the host's code (src/app, src/sim,
+# src/port) that itself includes nothing else (tests/wave.h, bench/accuracy_cases.h).
 std_headers=" assert.h ctype.h errno.h float.h inttypes.h limits.h math.h setjmp.h stdarg.h "
 std_headers+=" stdbool.h stddef.h stdint.h stdio.h stdlib.h string.h cmocka.h "
 portable() { # FILE: prints the first include that is not portable, if any
-    local line h
+    local line h f
     while read -r line; do
         if [[ $line =~ \<([^>]+)\> ]]; then
             h=${BASH_REMATCH[1]}
             [[ $std_headers == *" $h "* ]] || { echo "<$h>"; return; }
         elif [[ $line =~ \"([^\"]+)\" ]]; then
             h=${BASH_REMATCH[1]}
-            if [ -f "$root/src/core/$h" ]; then
-                continue
-            elif [ -f "$root/tests/$h" ] && [ -z "$(portable "$root/tests/$h")" ]; then
-                continue
-            fi
+            f=$(realpath -m "$(dirname "$1")/$h")
+            [ -f "$f" ] || f=$(realpath -m "$root/src/core/$h")
+            case $f in
+                "$root"/src/core/*) [ -f "$f" ] && continue ;;
+                "$root"/src/*) ;;
+                "$root"/*.h) [ -f "$f" ] && [ -z "$(portable "$f")" ] && continue ;;
+            esac
             echo "\"$h\""
             return
         fi
@@ -87,6 +90,31 @@ grep -E 'warning:' "$out/logs/build.log" | sort -u | sed 's/^/  /'
 
 qemu=(qemu-system-arm -M mps2-an386 -nographic -monitor none -serial null
       -semihosting-config enable=on,target=native)
+
+# The runtime first: a harness that cannot fail would pass anything. Its selftest must
+# report exactly its planted failures (and their count as the exit status), and a
+# misaligned word access must fault.
+check_runtime() {
+    local log=$out/logs/target_selftest.log rc
+    timeout 60 "${qemu[@]}" -kernel "$out/target_selftest.elf" </dev/null >"$log" 2>&1
+    rc=$?
+    [ "$rc" -eq 7 ] || { echo "exit $rc, want 7"; return 1; }
+    for want in '[       OK ] test_passes' '[       OK ] test_state' '[  SKIPPED ] test_skips' \
+        '[  FAILED  ] 7 test(s), listed below:' '[  FAILED  ] test_fails_teardown' \
+        '[  ERROR   ] --- 0x1 != 0x2' 'ERROR: failed on purpose: 42'; do
+        grep -qF -- "$want" "$log" || { echo "no \"$want\" in $log"; return 1; }
+    done
+    log=$out/logs/target_selftest.unaligned.log
+    timeout 60 "${qemu[@]}" -kernel "$out/target_selftest.elf" -append unaligned \
+        </dev/null >"$log" 2>&1
+    rc=$?
+    [ "$rc" -eq 1 ] && grep -qE '^\[  FAULT   \].* cfsr=.[13579bdf]' "$log" ||
+        { echo "a misaligned load did not fault with CFSR.UNALIGNED (exit $rc, $log)"; return 1; }
+}
+if ! why=$(check_runtime); then
+    echo "target tests: FAIL (the runtime's selftest: $why)"
+    exit 1
+fi
 
 # The programs whose fixtures synthesize their waveforms in double precision (wave.h's
 # sin(), soft-float on the M4F: over 95 % of their time) run one QEMU per test case, so
@@ -167,7 +195,9 @@ for name in "${selected[@]}"; do
             124) echo "      $what: still running after $wall_limit s" ;;
             137 | 152) echo "      $what: over $cpu_limit s of CPU" ;;
         esac
-        grep -E '^\[  (ERROR|FAILED|FAULT) |^\[   LINE|ERROR:' "$log" | head -20 | sed 's/^/      /'
+        lines=$(grep -E '^\[  (ERROR|FAILED|FAULT) |^\[   LINE|ERROR:' "$log" | head -20)
+        [ -n "$lines" ] || lines=$(tail -5 "$log")
+        sed 's/^/      /' <<<"$lines"
     done <<<"$bad"
 done
 echo "not on the target:"

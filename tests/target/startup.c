@@ -2,7 +2,8 @@
  * The test-only runtime for QEMU's mps2-an386 (Cortex-M4F): a vector table, a reset
  * handler that turns the FPU on before any C code can use it, and fault handlers that
  * report through semihosting and exit non-zero, so a fault in a test fails the run
- * instead of hanging it until the timeout. The firmware has its own startup in
+ * instead of hanging it until the timeout. Misaligned accesses trap (CCR.UNALIGN_TRP, with
+ * strict.c's memcpy), as on a Cortex-M0 or with a misaligned LDRD/LDM on this core. The firmware has its own startup in
  * src/port/mps2; this one only hosts the unit tests (newlib + librdimon for stdio).
  */
 #include <stdint.h>
@@ -25,6 +26,7 @@ extern uint32_t __bss_start[], __bss_end[], __stack_limit[];
 extern unsigned int __heap_limit;
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
+#define SCB_CCR (*(volatile uint32_t *)0xE000ED14u)
 #define SCB_CFSR (*(volatile uint32_t *)0xE000ED28u)
 #define SCB_HFSR (*(volatile uint32_t *)0xE000ED2Cu)
 #define SCB_MMFAR (*(volatile uint32_t *)0xE000ED34u)
@@ -139,6 +141,9 @@ void Reset_Handler(void)
     SCB_CPACR |= 0xFu << 20;
     /* Separate handlers for MemManage, BusFault and UsageFault (all reported the same). */
     SCB_SHCSR |= 7u << 16;
+    /* Misaligned halfword/word accesses fault (UsageFault, CFSR.UNALIGNED): the tests are
+     * built with -mno-unaligned-access, so only a misaligned pointer in C can cause one. */
+    SCB_CCR |= 1u << 3;
     __asm__ volatile("dsb\n isb" ::: "memory");
     start_c();
 }
