@@ -45,6 +45,8 @@ typedef struct {
     unsigned trunk;
     uint64_t inj_end_us;  /* the bus time the last octets read end on the wire */
     uint32_t rx, tx, errors;
+    lx_line_t line;       /* the line's octets gathered into whole frames */
+    void *run;            /* the site_run_t (for the bus) */
 } site_pty_t;
 
 typedef struct {
@@ -443,22 +445,52 @@ static int open_pty(site_run_t *r, const site_trunk_t *tr, unsigned t)
     unsigned k = r->npty++;
     r->pty[k].fd = fd;
     r->pty[k].trunk = t;
+    r->pty[k].run = r;
     sim_bus_tap(sh_trunk(r->h, t)->bus, pty_write, &r->pty[k]);
     return 0;
+}
+
+/* A frame from the line onto the trunk, after what the line gave before it: its end
+ * rounded up, since the bus times octets finer than a microsecond and a frame starting
+ * before the last one ended would collide with it. */
+static void pty_inject(void *ctx, const uint8_t *octets, size_t n)
+{
+    site_pty_t *p = ctx;
+    site_run_t *r = p->run;
+    const sh_trunk_t *t = sh_trunk(r->h, p->trunk);
+    uint64_t now = sim_bus_now_us(t->bus);
+    uint64_t at = p->inj_end_us > now ? p->inj_end_us : now;
+    sim_bus_inject(t->bus, at, octets, n);
+    p->inj_end_us = at + ((uint64_t)n * 10u * 1000000u + t->baud - 1u) / t->baud;
+}
+
+static uint64_t wall_us(void)
+{
+    return (uint64_t)(lx_now_s() * 1e6);
 }
 
 static void serve_pty(site_run_t *r, unsigned k)
 {
     uint8_t buf[512];
     ssize_t n;
-    const sh_trunk_t *t = sh_trunk(r->h, r->pty[k].trunk);
-    while ((n = read(r->pty[k].fd, buf, sizeof buf)) > 0) {
-        uint64_t now = sim_bus_now_us(t->bus);
-        uint64_t at = r->pty[k].inj_end_us > now ? r->pty[k].inj_end_us : now;
-        sim_bus_inject(t->bus, at, buf, (size_t)n);
-        r->pty[k].inj_end_us = at + (uint64_t)n * 10u * 1000000u / t->baud;
-        r->pty[k].rx += (uint32_t)n;
+    site_pty_t *p = &r->pty[k];
+    while ((n = read(p->fd, buf, sizeof buf)) > 0) {
+        lx_line_push(&p->line, buf, (size_t)n, wall_us(), pty_inject, p);
+        p->rx += (uint32_t)n;
     }
+}
+
+/* Milliseconds until a partial frame from a line is due to pass on as it is (-1:
+ * none held), after passing on those that are. */
+static int expire_ptys(site_run_t *r)
+{
+    uint64_t next = UINT64_MAX;
+    for (unsigned k = 0; k < r->npty; k++) {
+        uint64_t d = lx_line_expire(&r->pty[k].line, wall_us(), LX_LINE_ABORT_US, pty_inject,
+                                    &r->pty[k]);
+        next = d < next ? d : next;
+    }
+    return next == UINT64_MAX ? -1 : (int)(next / 1000u) + 1;
 }
 
 static void serve_bip(site_run_t *r)
@@ -536,7 +568,10 @@ static int loop(site_run_t *r)
         struct pollfd *cpf = pf + 2 + r->npty;
         int nctl = r->ctl ? app_ctl_server_pollfds(r->ctl, cpf, APP_CTL_POLLFDS) : 0;
         bool behind = r->o->virtual_time ? sh_now_us(r->h) < r->target_us : true;
-        if (poll(pf, (nfds_t)(2 + r->npty + nctl), behind ? 1 : 1000) < 0 && errno != EINTR)
+        int wait = behind ? 1 : 1000, held = expire_ptys(r);
+        if (held >= 0 && held < wait)
+            wait = held;
+        if (poll(pf, (nfds_t)(2 + r->npty + nctl), wait) < 0 && errno != EINTR)
             break;
         double now = lx_now_s();
         if (pf[0].revents) {

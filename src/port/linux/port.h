@@ -185,6 +185,28 @@ long lx_mstp_drain(lx_mstp_t *l, mstp_t *m);
 int lx_mstp_set_baud(lx_mstp_t *l, uint32_t baud);
 void lx_mstp_close(lx_mstp_t *l);
 
+/* Whole MS/TP frames out of a line that delivers octets in pieces (a USB RS-485
+ * adapter's chunks, QEMU's UART one octet per write, a descheduled peer), for a bridge
+ * that puts them onto a virtual bus: a frame goes on as one transmission, as it lay on
+ * the wire, whatever pauses the host put inside it. Octets that are no frame (no
+ * preamble, a bad header CRC) pass on as they came; a frame still incomplete after
+ * abort_us (Clause 9's longest Tframe_abort, 100 ms) passes on as the fragment it is. */
+#define LX_LINE_ABORT_US 100000u
+typedef void (*lx_line_emit_fn)(void *ctx, const uint8_t *octets, size_t n);
+typedef struct {
+    uint8_t buf[MSTP_MAX_FRAME];
+    size_t n;
+    uint64_t first_us; /* when the oldest octet held arrived */
+    uint32_t frames, fragments, pieces; /* frames whole; passed on unframed; reads held */
+} lx_line_t;
+/* Take n octets read at now_us; pass on what is complete. */
+void lx_line_push(lx_line_t *l, const uint8_t *p, size_t n, uint64_t now_us,
+                  lx_line_emit_fn emit, void *ctx);
+/* Pass on an incomplete frame held for abort_us or more. Returns the microseconds until
+ * one would be (UINT64_MAX: nothing held), for a poll timeout. */
+uint64_t lx_line_expire(lx_line_t *l, uint64_t now_us, uint64_t abort_us,
+                        lx_line_emit_fn emit, void *ctx);
+
 /* A pcap file of MS/TP frames, link type 165 (DLT_BACNET_MS_TP: each record one frame
  * from the preamble on), which Wireshark and tshark decode. Returns NULL with err. */
 lx_pcap_t *lx_pcap_open(const char *path, char *err, size_t errlen);
