@@ -14,8 +14,6 @@
 # on two UDP ports claimed for this run (tests/interop/tools/ports.sh); a temporary
 # directory; every process it starts (QEMU included) is stopped on any exit.
 # S4100_FW_BUILD: the firmware's build tree (default: one in the temporary directory).
-# FW_INTEROP_DIRECT=1: the site on QEMU's pty itself, without the line relay (below); a
-# diagnosis, expected to fail: the capture then holds the pieces as the bridge read them.
 set -uo pipefail
 
 bin=$(realpath "${1:?usage: e2e_firmware_interop.sh <s4100> <repo-root>}")
@@ -44,7 +42,7 @@ rport=$PORT_BASE         # the router's B/IP port
 cport=$((PORT_BASE + 1)) # the client's: where the router's broadcasts go
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/s4100-fw-interop.XXXXXX")
-fw_pid="" qemu_pid="" relay_pid="" site_pid=""
+fw_pid="" qemu_pid="" site_pid=""
 stop() { # stop PID...: TERM, a bounded wait, then KILL
   local p
   for p in "$@"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; done
@@ -61,7 +59,7 @@ stop() { # stop PID...: TERM, a bounded wait, then KILL
 cleanup() {
   local rc=$?
   # (QEMU by its own pid too: firmware.sh stops it on TERM, but not if it died first.)
-  stop "$site_pid" "$relay_pid" "$fw_pid" "$qemu_pid"
+  stop "$site_pid" "$fw_pid" "$qemu_pid"
   if [ "$rc" -ne 0 ] || [ -n "${INTEROP_KEEP:-}" ]; then
     echo "e2e_firmware_interop: captures and logs kept in $tmp" >&2
   else
@@ -110,92 +108,11 @@ qemu_pid=$(sed -n 's/^firmware.sh: QEMU pid \([0-9]*\),.*/\1/p' "$tmp/fw.out")
 grep -q 'MS/TP MAC' "$tmp/fw.out" || { cat "$tmp/fw.out"; fail "the firmware did not start"; }
 grep '^s4100-fw: ' "$tmp/fw.out" | head -3
 
-# The line relay. QEMU's UART model hands each octet to the pty as the guest writes it,
-# and the host schedules QEMU as it likes: a frame can reach the site in pieces with
-# silences of milliseconds (up to 100 ms measured) between them, which no wire would
-# show, and which the site's bridge puts on its trunk as they came — longer than
-# Tframe_abort (60 bit times, 1.6 ms), so the router drops the frame. The relay does
-# what the wire does: it passes the firmware's octets on a whole frame at a time, each
-# frame no sooner than the one before it has left at the trunk's baud, and counts the
-# pieces and silences it had to join (its log). The site's octets go through as they
-# come (the firmware's Tframe_abort is Clause 9's longest, 100 ms). FW_INTEROP_DIRECT=1
-# leaves it out.
-cat >"$tmp/relay.py" <<'PY'
-import os, select, signal, sys, time, tty
-qemu_path, link, baud = sys.argv[1], sys.argv[2], int(sys.argv[3])
-octet = 10.0 / baud
-abort_s = 60.0 / baud  # Tframe_abort, the least Clause 9 allows
-meter = os.open(qemu_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-tty.setraw(meter)
-pm, ps = os.openpty()
-tty.setraw(ps)
-os.symlink(os.ttyname(ps), link)
-st = dict(frames=0, pieces=0, split=0, gaps=0, worst_ms=0.0, junk=0)
-def report(*_):
-    print('relay: %(frames)d frames from the firmware, %(split)d of them in pieces (%(pieces)d reads), '
-          '%(gaps)d with a silence over Tframe_abort inside, the longest %(worst_ms).1f ms; '
-          '%(junk)d octets outside frames' % st, flush=True)
-    sys.exit(0)
-signal.signal(signal.SIGTERM, report)
-buf = b''
-reads = 0          # reads that brought the frame being assembled
-last = first = 0.0
-worst = 0.0        # the longest silence inside it
-queue = []         # whole frames waiting for the line
-free_at = 0.0      # when the last frame sent has left the line
-while True:
-    wait = None
-    if queue:
-        wait = max(0.0, free_at - time.monotonic())
-    r, _, _ = select.select([meter, pm], [], [], wait)
-    now = time.monotonic()
-    if meter in r:
-        try:
-            data = os.read(meter, 4096)
-        except BlockingIOError:
-            data = b''
-        if data:
-            if buf and now - last > worst:
-                worst = now - last
-            if not buf:
-                reads, worst = 0, 0.0
-            reads += 1
-            last = now
-            buf += data
-            while buf:
-                if buf[0] != 0x55 or (len(buf) > 1 and buf[1] != 0xFF):
-                    queue.append(buf[:1]); st['junk'] += 1; buf = buf[1:]
-                    continue
-                if len(buf) < 8:
-                    break
-                n = buf[5] << 8 | buf[6]
-                size = 8 + (n + 2 if n else 0)
-                if len(buf) < size:
-                    break
-                queue.append(buf[:size]); buf = buf[size:]
-                st['frames'] += 1
-                if reads > 1:
-                    st['split'] += 1; st['pieces'] += reads
-                if worst > abort_s:
-                    st['gaps'] += 1
-                st['worst_ms'] = max(st['worst_ms'], worst * 1000)
-                reads, worst = (1 if buf else 0), 0.0
-    if pm in r:
-        data = os.read(pm, 4096)
-        os.write(meter, data)
-    while queue and time.monotonic() >= free_at:
-        f = queue.pop(0)
-        os.write(pm, f)
-        free_at = time.monotonic() + (len(f) + 1) * octet
-PY
+# The site sits on QEMU's pty itself. QEMU's UART model hands each octet to the pty as
+# the guest writes it, and the host schedules QEMU as it likes, so a frame reaches the
+# site in pieces with silences inside that no wire would show: the site's bridge gathers
+# whole frames by their header before putting them on the trunk (lx_line, docs/site.md).
 line="$tmp/qemu"
-if [ -z "${FW_INTEROP_DIRECT:-}" ]; then
-  python3 "$tmp/relay.py" "$tmp/qemu" "$tmp/line" 38400 >"$tmp/relay.log" 2>&1 &
-  relay_pid=$!
-  for _ in $(seq 100); do [ -e "$tmp/line" ] && break; kill -0 "$relay_pid" 2>/dev/null || break; sleep 0.1; done
-  [ -e "$tmp/line" ] || { cat "$tmp/relay.log"; fail "the line relay did not start"; }
-  line="$tmp/line"
-fi
 
 # The site: the firmware's line on network 20 without meters of the site's own (the
 # router at MAC 0 and the firmware at MAC 1 are its stations), and the host meter alone on
@@ -262,9 +179,6 @@ wait "$site_pid"
 site_rc=$?
 site_pid=""
 [ "$site_rc" -eq 0 ] && ok "s4100 site stopped cleanly" || no "s4100 site exit $site_rc: $(tail -5 "$tmp/site.out")"
-stop "$relay_pid"
-relay_pid=""
-[ -s "$tmp/relay.log" ] && cat "$tmp/relay.log"
 grep 's4100-fw: [0-9]* s:' "$tmp/fw.out" | tail -1
 stop "$fw_pid"
 fw_pid=""
