@@ -389,6 +389,18 @@ static void shared_load_per_trunk(void **state)
     free(w);
 }
 
+/* A site meter without NV (no nv_dir) still starts as a powered-up meter: the power-up
+ * counted and its clock unset (RTC_Reset active), as one with NV does (DECISIONS M16). */
+static void meters_without_nv_power_up(void **state)
+{
+    fx_t *f = *state;
+    for (unsigned k = 0; k < sh_meters(f->s); k++) {
+        const mtr_t *m = &sh_meter(f->s, k)->mt.dev.mtr;
+        assert_int_equal(m->nv.power_ups, 1);
+        assert_true(m->rtc_reset);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(who_is_router_names_both_trunks, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_network_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(router_device_readable, setup, teardown),
+        cmocka_unit_test_setup_teardown(meters_without_nv_power_up, setup, teardown),
         cmocka_unit_test(shared_load_per_trunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,8 @@ static int open_node(site_host_t *s, sh_node_t *n, char *err, size_t cap)
             snprintf(err, cap, "%s: NV refused (see above)", n->nv_path);
             return -1;
         }
+    } else {
+        obj_restart(&m->mt.dev, true); /* a power-up without NV: counted, RTC reset (M16) */
     }
     if (app_settings_commission(&m->mt.dev, &none, &m->cfg, sim_scenario_meter_given(m->src),
                                 NULL) < 0) {
