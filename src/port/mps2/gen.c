@@ -55,7 +55,7 @@ void gen_default(gen_t *g, const mtr_config_t *cfg)
 }
 
 /* One channel's n samples into column c of x: each term's phasor anchored at the
- * block's start, then turned sample by sample. */
+ * block's start, then turned sample by sample; the sample is its imaginary part. */
 static void fill_chan(const gen_t *g, const gen_chan_t *ch, mtr_frame_t *x, int c, uint32_t n)
 {
     float re[GEN_TERMS], im[GEN_TERMS], rr[GEN_TERMS], ri[GEN_TERMS];
@@ -69,7 +69,7 @@ static void fill_chan(const gen_t *g, const gen_chan_t *ch, mtr_frame_t *x, int 
     for (uint32_t s = 0; s < n; s++) {
         float y = 0.0f;
         for (unsigned t = 0; t < ch->nt; t++) {
-            y += re[t];
+            y += im[t]; /* sin(h theta + phase), as synth.c: a cos would invert the 7th */
             float nr = re[t] * rr[t] - im[t] * ri[t];
             im[t] = re[t] * ri[t] + im[t] * rr[t];
             re[t] = nr;

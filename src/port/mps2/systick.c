@@ -30,17 +30,26 @@ uint32_t systick_ms(void)
     return ms_count;
 }
 
+/* Never behind an earlier reading: under QEMU the counter can reload before the tick's
+ * pending bit shows, which would read a millisecond back (a gap of 2^32 us to MS/TP).
+ * Read with interrupts masked, so the tick cannot run in between and the UART
+ * interrupt and the main loop share last_us safely. */
+static uint32_t last_us;
+
 uint32_t systick_us(void)
 {
-    for (;;) {
-        uint32_t ms = ms_count, cvr = SYST_CVR;
-        bool pending = (SCB_ICSR & SCB_ICSR_PENDSTSET) != 0;
-        if (ms != ms_count)
-            continue; /* the tick ran in between: read again */
-        /* The counter reloaded but its interrupt has not been taken yet (interrupts
-         * masked, or a higher priority running): that millisecond is over already. */
-        if (pending && cvr > TICKS_PER_MS / 2u)
-            ms++;
-        return ms * 1000u + (TICKS_PER_MS - 1u - cvr) / (TICKS_PER_MS / 1000u);
-    }
+    uint32_t primask;
+    __asm volatile("mrs %0, primask\n"
+                   "cpsid i" : "=r"(primask) : : "memory");
+    uint32_t ms = ms_count, cvr = SYST_CVR;
+    /* The counter reloaded but its interrupt has not been taken yet: that millisecond
+     * is over already. */
+    if ((SCB_ICSR & SCB_ICSR_PENDSTSET) != 0 && cvr > TICKS_PER_MS / 2u)
+        ms++;
+    uint32_t us = ms * 1000u + (TICKS_PER_MS - 1u - cvr) / (TICKS_PER_MS / 1000u);
+    if ((int32_t)(us - last_us) < 0)
+        us = last_us;
+    last_us = us;
+    __asm volatile("msr primask, %0" : : "r"(primask) : "memory");
+    return us;
 }
