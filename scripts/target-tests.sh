@@ -93,7 +93,7 @@ qemu=(qemu-system-arm -M mps2-an386 -nographic -monitor none -serial null
 
 # The runtime first: a harness that cannot fail would pass anything. Its selftest must
 # report exactly its planted failures (and their count as the exit status), and a
-# misaligned word access must fault.
+# misaligned word access and a stack overflow must fault.
 check_runtime() {
     local log=$out/logs/target_selftest.log rc
     timeout 60 "${qemu[@]}" -kernel "$out/target_selftest.elf" </dev/null >"$log" 2>&1
@@ -110,6 +110,12 @@ check_runtime() {
     rc=$?
     [ "$rc" -eq 1 ] && grep -qE '^\[  FAULT   \].* cfsr=.[13579bdf]' "$log" ||
         { echo "a misaligned load did not fault with CFSR.UNALIGNED (exit $rc, $log)"; return 1; }
+    log=$out/logs/target_selftest.overflow.log
+    timeout 60 "${qemu[@]}" -kernel "$out/target_selftest.elf" -append overflow \
+        </dev/null >"$log" 2>&1
+    rc=$?
+    [ "$rc" -eq 1 ] && grep -qF '(stack overflow)' "$log" ||
+        { echo "a stack overflow did not fault in the MPU guard (exit $rc, $log)"; return 1; }
 }
 if ! why=$(check_runtime); then
     echo "target tests: FAIL (the runtime's selftest: $why)"

@@ -2,8 +2,8 @@
  * The target runtime's own test, run first by scripts/target-tests.sh: the small cmocka
  * must report what fails (and exit with the number of failed tests, through QEMU), not
  * only what passes; a misaligned word access must fault (exit 1, CFSR.UNALIGNED); the FPU
- * must be on. Run whole it expects SELFTEST_FAILS failures; "unaligned" on the command
- * line makes the misaligned access instead.
+ * must be on; a stack overflow must fault. Run whole it expects SELFTEST_FAILS failures;
+ * "unaligned" or "overflow" on the command line makes that fault instead.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -116,11 +116,26 @@ static uint32_t misaligned_load(void)
     return *p;
 }
 
+/* Unbounded recursion: the stack runs into the MPU guard below it. */
+static unsigned deep(volatile unsigned *n)
+{
+    volatile uint8_t frame[64];
+    frame[0] = (uint8_t)*n;
+    if (++*n == 0) /* never: n counts up from 0 */
+        return 0;
+    return deep(n) + frame[0];
+}
+
 int main(void)
 {
     char cmd[128];
     if (target_cmdline(cmd, sizeof cmd) == 0 && strstr(cmd, "unaligned")) {
         printf("misaligned load: %08lx (must not be reached)\n", (unsigned long)misaligned_load());
+        return 0;
+    }
+    if (strstr(cmd, "overflow")) {
+        volatile unsigned n = 0;
+        printf("recursion: %u (must not be reached)\n", deep(&n));
         return 0;
     }
     const struct CMUnitTest tests[] = {

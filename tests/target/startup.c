@@ -21,7 +21,7 @@ void __libc_init_array(void);
 
 /* From target.ld. */
 extern uint32_t __stack_top[], __data_load[], __data_start[], __data_end[];
-extern uint32_t __bss_start[], __bss_end[], __stack_limit[];
+extern uint32_t __bss_start[], __bss_end[], __stack_limit[], __stack_guard[];
 /* librdimon's: _sbrk grows the heap up to it (newlib's crt0 would set it). */
 extern unsigned int __heap_limit;
 
@@ -32,6 +32,10 @@ extern unsigned int __heap_limit;
 #define SCB_MMFAR (*(volatile uint32_t *)0xE000ED34u)
 #define SCB_BFAR (*(volatile uint32_t *)0xE000ED38u)
 #define SCB_SHCSR (*(volatile uint32_t *)0xE000ED24u)
+#define MPU_CTRL (*(volatile uint32_t *)0xE000ED94u)
+#define MPU_RNR (*(volatile uint32_t *)0xE000ED98u)
+#define MPU_RBAR (*(volatile uint32_t *)0xE000ED9Cu)
+#define MPU_RASR (*(volatile uint32_t *)0xE000EDA0u)
 
 /* Semihosting: the operations used here, and the call (BKPT 0xAB on M-profile). */
 #define SH_WRITE0 0x04
@@ -101,6 +105,9 @@ static void fault_report(const uint32_t *frame)
     sh_hex("hfsr", SCB_HFSR);
     sh_hex("mmfar", SCB_MMFAR);
     sh_hex("bfar", SCB_BFAR);
+    uint32_t guard = (uint32_t)(uintptr_t)__stack_guard;
+    if ((SCB_CFSR & 0x80u) && SCB_MMFAR - guard < 256u) /* MMARVALID, in the guard */
+        sh_puts(" (stack overflow)");
     sh_puts("\n");
     sh_fail_exit();
 }
@@ -129,10 +136,23 @@ __attribute__((noreturn, noinline)) static void start_c(void)
 {
     memcpy(__data_start, __data_load, (size_t)((char *)__data_end - (char *)__data_start));
     memset(__bss_start, 0, (size_t)((char *)__bss_end - (char *)__bss_start));
-    __heap_limit = (unsigned int)(uintptr_t)__stack_limit;
+    __heap_limit = (unsigned int)(uintptr_t)__stack_guard;
     initialise_monitor_handles();
     __libc_init_array();
     exit(main());
+}
+
+/* A stack that overflows would run through the heap and .bss into the board's unmapped
+ * space below the RAM, which QEMU reads as zero and ignores writes to: no fault, only
+ * corrupted data. An MPU region with no access just below the stack (target.ld's
+ * 256-octet __stack_guard) makes the overflow a MemManage fault; the default memory map
+ * stays in force elsewhere (PRIVDEFENA). */
+static void stack_guard(void)
+{
+    MPU_RNR = 0;
+    MPU_RBAR = (uint32_t)(uintptr_t)__stack_guard;
+    MPU_RASR = 1u << 28 /* XN */ | 0u << 24 /* no access */ | 7u << 1 /* 2^(7+1) */ | 1u;
+    MPU_CTRL = 1u << 2 /* PRIVDEFENA */ | 1u;
 }
 
 void Reset_Handler(void)
@@ -144,6 +164,7 @@ void Reset_Handler(void)
     /* Misaligned halfword/word accesses fault (UsageFault, CFSR.UNALIGNED): the tests are
      * built with -mno-unaligned-access, so only a misaligned pointer in C can cause one. */
     SCB_CCR |= 1u << 3;
+    stack_guard();
     __asm__ volatile("dsb\n isb" ::: "memory");
     start_c();
 }
