@@ -196,6 +196,22 @@ static bool sim_refuse_dir(const char *path, sim_err_t *err)
     return true;
 }
 
+/* A replay whose input is open: resampled from rate, handed out as a source (freed on
+ * failure). */
+static int sim_replay_start(sim_source_t **out, sim_replay_t *r, double rate,
+                            const char *path, sim_err_t *err)
+{
+    int rc = sim_replay_rate(r, rate, err);
+    if (rc != SIM_OK) {
+        sim_replay_free(r);
+        return rc;
+    }
+    rc = sim_replay_source(out, r);
+    if (rc != SIM_OK)
+        sim_errf(err, "%s: out of memory", path);
+    return rc;
+}
+
 /* ---- WAV ---- */
 
 int sim_open_wav(sim_source_t **out, const char *path, sim_err_t *err)
@@ -221,15 +237,7 @@ int sim_open_wav(sim_source_t **out, const char *path, sim_err_t *err)
         sim_replay_free(r);
         return SIM_ESYNTAX;
     }
-    int rc = sim_replay_rate(r, info.samplerate, err);
-    if (rc != SIM_OK) {
-        sim_replay_free(r);
-        return rc;
-    }
-    rc = sim_replay_source(out, r);
-    if (rc != SIM_OK)
-        sim_errf(err, "%s: out of memory", path);
-    return rc;
+    return sim_replay_start(out, r, info.samplerate, path, err);
 }
 
 /* ---- a decoder's frames ---- */
@@ -247,15 +255,7 @@ int sim_open_pull(sim_source_t **out, const char *path, double rate, sim_pull_fn
     r->pull = pull;
     r->pull_free = pull_free;
     r->ctx = ctx;
-    int rc = sim_replay_rate(r, rate, err);
-    if (rc != SIM_OK) {
-        sim_replay_free(r);
-        return rc;
-    }
-    rc = sim_replay_source(out, r);
-    if (rc != SIM_OK)
-        sim_errf(err, "%s: out of memory", path);
-    return rc;
+    return sim_replay_start(out, r, rate, path, err);
 }
 
 /* ---- CSV ---- */
