@@ -671,6 +671,27 @@ static void test_pass_token_retry_and_new_successor(void **state)
     assert_false(node.sole_master);
 }
 
+/* Tusage_timeout set to its longest (a wire shared with a late peer): the token is
+ * retried after 100 ms, not 20; out of range is refused and changes nothing. */
+static void test_usage_timeout_longest(void **state)
+{
+    (void)state;
+    start_node(5, 10);
+    assert_false(mstp_set_usage_timeout(&node, MSTP_USAGE_TIMEOUT_MIN_US - 1));
+    assert_false(mstp_set_usage_timeout(&node, MSTP_USAGE_TIMEOUT_MAX_US + 1));
+    assert_int_equal(node.cfg.usage_timeout_us, MSTP_USAGE_TIMEOUT_MIN_US);
+    assert_true(mstp_set_usage_timeout(&node, MSTP_USAGE_TIMEOUT_MAX_US));
+    give_token(3);
+    feed_frame(MSTP_REPLY_TO_PFM, 5, 6, NULL, 0);
+    expect_sent(MSTP_TOKEN, 6);
+    int n = sent.n;
+    advance(98000);
+    assert_int_equal(sent.n, n);
+    advance(4000);
+    expect_sent(MSTP_TOKEN, 6);
+    assert_int_equal(node.c.token_retries, 1);
+}
+
 static void test_npoll_maintenance(void **state)
 {
     (void)state;
@@ -1109,6 +1130,7 @@ int main(void)
         cmocka_unit_test(test_reply_to_pfm),
         cmocka_unit_test(test_token_pass_and_pfm_walk),
         cmocka_unit_test(test_pass_token_retry_and_new_successor),
+        cmocka_unit_test(test_usage_timeout_longest),
         cmocka_unit_test(test_npoll_maintenance),
         cmocka_unit_test(test_lost_token),
         cmocka_unit_test(test_duplicate_token),

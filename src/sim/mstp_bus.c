@@ -438,6 +438,8 @@ static bool node_start(node_t *nd)
     }
     if (!mstp_init(&nd->m, &port, &nd->cfg, &up, node_us(nd->bus->now_ns)))
         return false;
+    if (nd->bus->tap)
+        mstp_set_usage_timeout(&nd->m, MSTP_USAGE_TIMEOUT_MAX_US); /* (sim_bus_tap) */
     if (nd->mt) {
         net_link_t link = mstp_link(&nd->m);
         meter_set_link(nd->mt, &link);
@@ -598,6 +600,11 @@ void sim_bus_tap(sim_bus_t *b, void (*fn)(void *, const uint8_t *, size_t), void
 {
     b->tap = fn;
     b->tap_ctx = ctx;
+    /* The wire goes on over there, to stations whose first octet the host's scheduler
+     * or a USB adapter can hold up: every station here waits the longest
+     * Tusage_timeout Clause 9 allows before it takes a token for lost. */
+    for (int k = 0; k < b->n_nodes; k++)
+        mstp_set_usage_timeout(&b->nodes[k]->m, MSTP_USAGE_TIMEOUT_MAX_US);
 }
 
 uint64_t sim_bus_now_us(const sim_bus_t *b)

@@ -181,7 +181,9 @@ void sim_bus_monitor(sim_bus_t *b, void (*fn)(void *ctx, uint64_t t_us, const ui
 
 /* Called with every frame a node of the bus sent (not injected ones) once its last
  * octet has left the wire, as it was on the wire: what a bridge to a real line (a pty,
- * a serial port) writes out. Sooner, a fast peer there would answer over its end. */
+ * a serial port) writes out. Sooner, a fast peer there would answer over its end. The
+ * bus's stations then wait Clause 9's longest Tusage_timeout (100 ms) for a token's
+ * receiver to start: one over there can be late by a scheduler's slice. */
 void sim_bus_tap(sim_bus_t *b, void (*fn)(void *ctx, const uint8_t *octets, size_t n), void *ctx);
 
 void sim_bus_run(sim_bus_t *b, uint64_t us);

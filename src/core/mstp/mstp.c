@@ -673,6 +673,14 @@ bool mstp_set_max_info_frames(mstp_t *m, uint8_t n)
     return true;
 }
 
+bool mstp_set_usage_timeout(mstp_t *m, uint32_t us)
+{
+    if (us < MSTP_USAGE_TIMEOUT_MIN_US || us > MSTP_USAGE_TIMEOUT_MAX_US)
+        return false;
+    m->cfg.usage_timeout_us = us;
+    return true;
+}
+
 bool mstp_set_mac(mstp_t *m, uint8_t mac, uint32_t now_us)
 {
     if (mac > m->cfg.max_master)

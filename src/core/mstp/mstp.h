@@ -293,6 +293,10 @@ bool mstp_set_max_master(mstp_t *m, uint8_t max_master);
 bool mstp_set_max_info_frames(mstp_t *m, uint8_t n);
 bool mstp_set_mac(mstp_t *m, uint8_t mac, uint32_t now_us);
 bool mstp_set_baud(mstp_t *m, uint32_t baud);
+/* Tusage_timeout, 20..100 ms: how long a token or Poll For Master passed waits for its
+ * receiver to start; the longest suits a wire shared with a peer behind a USB adapter
+ * or an emulator, whose first octet can come late. */
+bool mstp_set_usage_timeout(mstp_t *m, uint32_t us);
 
 /* What mstp_reconfigure changed. */
 enum { MSTP_NEW_MAC = 1, MSTP_NEW_BAUD = 2 };
