@@ -126,14 +126,26 @@ static unsigned deep(volatile unsigned *n)
     return deep(n) + frame[0];
 }
 
+/* Whether the command line ends in word (newlib's strstr itself loads words misaligned). */
+static int ends_with(const char *s, const char *word)
+{
+    size_t n = strlen(s), w = strlen(word);
+    if (n < w)
+        return 0;
+    for (size_t i = 0; i < w; i++)
+        if (s[n - w + i] != word[i])
+            return 0;
+    return 1;
+}
+
 int main(void)
 {
     char cmd[128];
-    if (target_cmdline(cmd, sizeof cmd) == 0 && strstr(cmd, "unaligned")) {
+    if (target_cmdline(cmd, sizeof cmd) == 0 && ends_with(cmd, "unaligned")) {
         printf("misaligned load: %08lx (must not be reached)\n", (unsigned long)misaligned_load());
         return 0;
     }
-    if (strstr(cmd, "overflow")) {
+    if (ends_with(cmd, "overflow")) {
         volatile unsigned n = 0;
         printf("recursion: %u (must not be reached)\n", deep(&n));
         return 0;
