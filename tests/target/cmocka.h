@@ -13,6 +13,8 @@
  * "[  FAILED  ]" lines and summary, an assertion leaves the test with longjmp, the
  * group's result is the number of failed tests (so main's return value is non-zero on
  * any failure), and assert_float_equal compares in float like cmocka's (a NaN passes).
+ * One addition: test names on the semihosting command line (QEMU -append) run only those
+ * tests, "--list" lists them (scripts/target-tests.sh runs long programs case by case).
  */
 #ifndef S4100_TARGET_CMOCKA_H
 #define S4100_TARGET_CMOCKA_H

@@ -2,9 +2,10 @@
  * The test-only runtime for QEMU's mps2-an386 (Cortex-M4F): a vector table, a reset
  * handler that turns the FPU on before any C code can use it, and fault handlers that
  * report through semihosting and exit non-zero, so a fault in a test fails the run
- * instead of hanging it until the timeout. Misaligned accesses trap (CCR.UNALIGN_TRP, with
- * strict.c's memcpy), as on a Cortex-M0 or with a misaligned LDRD/LDM on this core. The firmware has its own startup in
- * src/port/mps2; this one only hosts the unit tests (newlib + librdimon for stdio).
+ * instead of hanging it until the timeout. Misaligned accesses trap (CCR.UNALIGN_TRP,
+ * with strict.c's memcpy), as they would on a Cortex-M0 and do here for LDRD/LDM; an MPU
+ * region guards the stack. The firmware has its own startup in src/port/mps2; this one
+ * only hosts the unit tests (newlib + librdimon for stdio, the command line, exit).
  */
 #include <stdint.h>
 #include <stdio.h>
