@@ -452,7 +452,8 @@ static void dcc_long(uint32_t minutes, uint32_t t0, int mode)
 {
     char r[96];
     setup_dev(NULL);
-    snprintf(r, sizeof r, "01 04 00 03 01 11 0A %02X %02X 19 01", minutes >> 8, minutes & 0xFF);
+    snprintf(r, sizeof r, "01 04 00 03 01 11 0A %02X %02X 19 01", (unsigned)(minutes >> 8),
+             (unsigned)(minutes & 0xFF));
     expect(req_at(t0, r, false), "01 00 20 01 11");
     const uint32_t span = minutes * 60000u, end = t0 + span;
     const char *rp = "01 04 00 03 02 0C 0C 02 00 04 D2 19 4C 29 00";

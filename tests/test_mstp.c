@@ -315,7 +315,7 @@ static int rx_feed(const uint8_t *p, size_t n)
         rt += 131;
         ev = mstp_rx_octet(&rx, p[i], rt);
         if (i + 1 < n && ev != MSTP_RX_NONE && ev != MSTP_RX_NOT_FOR_US)
-            fail_msg("event %d at octet %zu of %zu", ev, i, n);
+            fail_msg("event %d at octet %lu of %lu", ev, (unsigned long)i, (unsigned long)n);
     }
     return ev;
 }

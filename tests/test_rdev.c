@@ -112,10 +112,10 @@ static void route_in(unsigned port, const net_addr_t *src, bool bcast, const uin
 static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t n)
 {
     if (got_len != n || memcmp(got, want, n) != 0) {
-        print_message("got %zu octets:", got_len);
+        print_message("got %lu octets:", (unsigned long)got_len); /* (no %zu in newlib-nano) */
         for (size_t i = 0; i < got_len; i++)
             print_message(" %02X", got[i]);
-        print_message("\nwant %zu octets:", n);
+        print_message("\nwant %lu octets:", (unsigned long)n);
         for (size_t i = 0; i < n; i++)
             print_message(" %02X", want[i]);
         print_message("\n");

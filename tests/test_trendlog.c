@@ -362,7 +362,7 @@ static void test_read_range_paging(void **state)
     for (;;) {
         char r[120];
         snprintf(r, sizeof r, "01 04 00 05 01 1A 0C 05 00 00 01 19 83 6E 23 %02X %02X %02X 31 7F 6F",
-                 seq >> 16 & 0xFF, seq >> 8 & 0xFF, seq & 0xFF);
+                 (unsigned)(seq >> 16 & 0xFF), (unsigned)(seq >> 8 & 0xFF), (unsigned)(seq & 0xFF));
         size_t n = req(r);
         assert_true(n > 0 && n <= 480 + 2);
         assert_int_equal(out[2], 0x30);
