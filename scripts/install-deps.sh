@@ -11,6 +11,7 @@ pkgs=(build-essential cmake pkg-config python3
       clang libclang-rt-14-dev                          # libFuzzer targets
       gcc-arm-none-eabi libnewlib-arm-none-eabi         # the Cortex-M4 build of the core
       qemu-system-arm                                   # the firmware under emulation (mps2-an386)
+      gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user # the core's tests big-endian (be-tests.sh)
 )
 [ "${1:-}" = "--build-only" ] && pkgs=(build-essential cmake pkg-config libinih-dev libsndfile1-dev libsamplerate0-dev libncurses-dev libpcap-dev libcmocka-dev)
 missing=()
