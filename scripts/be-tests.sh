@@ -37,55 +37,13 @@ fi
 # Tests that need only the core but are not run here, with the reason (none at present).
 declare -A excluded=(
 )
-# Cases left out of a program that runs otherwise ("PROGRAM" -> "CASE ..."), and why.
-# test_metering's test_energy_resolution_years: its expected value 10 * (double)0.3f is 3
-# exactly here, not 3 + 1.2e-8: GCC for s390x in ISO C mode has FLT_EVAL_METHOD 1 (float_t
-# is double, as glibc has it there), so the constant 0.3f keeps double precision through
-# the cast to double (C11 6.3.1.8, 6.4.4.2), while mtr_energy_add receives the float 0.3f
-# and counts it exactly: the test's assumption, not the core's. (double)(float)0.3f would
-# hold under either evaluation method.
+# Cases left out of a program that runs otherwise ("PROGRAM" -> "CASE ..."), and why
+# (none at present).
 declare -A excluded_cases=(
-    [test_metering]="test_energy_resolution_years"
 )
 
-# The selection of scripts/target-tests.sh: a test runs if what it includes is the C
-# library, cmocka, src/core's headers, or another header of the checkout outside the
-# host's code (src/app, src/sim, src/port) that itself includes nothing else.
-std_headers=" assert.h ctype.h errno.h float.h inttypes.h limits.h math.h setjmp.h stdarg.h "
-std_headers+=" stdbool.h stddef.h stdint.h stdio.h stdlib.h string.h cmocka.h "
-portable() { # FILE: prints the first include that is not portable, if any
-    local line h f
-    while read -r line; do
-        if [[ $line =~ \<([^>]+)\> ]]; then
-            h=${BASH_REMATCH[1]}
-            [[ $std_headers == *" $h "* ]] || { echo "<$h>"; return; }
-        elif [[ $line =~ \"([^\"]+)\" ]]; then
-            h=${BASH_REMATCH[1]}
-            f=$(realpath -m "$(dirname "$1")/$h")
-            [ -f "$f" ] || f=$(realpath -m "$root/src/core/$h")
-            case $f in
-                "$root"/src/core/*) [ -f "$f" ] && continue ;;
-                "$root"/src/*) ;;
-                "$root"/*.h) [ -f "$f" ] && [ -z "$(portable "$f")" ] && continue ;;
-            esac
-            echo "\"$h\""
-            return
-        fi
-    done < <(grep -E '^[[:space:]]*#[[:space:]]*include' "$1")
-}
-
-selected=() skipped=()
-for src in "$root"/tests/test_*.c; do
-    name=$(basename "$src" .c)
-    bad=$(portable "$src")
-    if [ -n "$bad" ]; then
-        skipped+=("$name: host only (includes $bad)")
-    elif [ -n "${excluded[$name]:-}" ]; then
-        skipped+=("$name: ${excluded[$name]}")
-    else
-        selected+=("$name")
-    fi
-done
+# shellcheck source=../tests/target/select.sh
+source "$root/tests/target/select.sh"
 
 if [ ${#selected[@]} -eq 0 ]; then
     echo "big-endian tests: FAIL (no test needs only src/core?)"

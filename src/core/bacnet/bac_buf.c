@@ -158,7 +158,7 @@ int bac_get_u8(bac_buf_t *b, uint8_t *v)
 
 int bac_get_u16(bac_buf_t *b, uint16_t *v)
 {
-    uint8_t o[2];
+    uint8_t o[2] = {0}; /* (filled when rc >= 0; GCC -O2 on ARM and s390x cannot see it) */
     int rc = bac_get_bytes(b, o, sizeof o);
     if (rc >= 0)
         *v = (uint16_t)((unsigned)o[0] << 8 | o[1]);
@@ -167,7 +167,7 @@ int bac_get_u16(bac_buf_t *b, uint16_t *v)
 
 int bac_get_u32(bac_buf_t *b, uint32_t *v)
 {
-    uint8_t o[4];
+    uint8_t o[4] = {0};
     int rc = bac_get_bytes(b, o, sizeof o);
     if (rc >= 0)
         *v = (uint32_t)o[0] << 24 | (uint32_t)o[1] << 16 | (uint32_t)o[2] << 8 | o[3];
