@@ -180,11 +180,19 @@ expect_error "--virtual-time needs --control" "needs --control" --virtual-time
 # options are commissioning: applied over NV, logged, kept.
 st_of() { # nv, args... -> status JSON after 1 s of meter time
     local nv=$1; shift
-    local s=$tmp/set.sock
-    "$bin" run --bind 127.0.0.1 --bip-port "$(freeport)" --no-panel --nv "$nv" --control "$s" \
-        --virtual-time "$@" >"$tmp/set.out" 2>&1 &
-    local p=$!
-    for i in $(seq 100); do [ -S "$s" ] && break; sleep 0.05; done
+    local s=$tmp/set.sock p i try
+    # (A port freeport found free can be taken by a test running beside this one before
+    # the meter binds it: that start is retried on another port, nothing else is.)
+    for try in 1 2 3; do
+        "$bin" run --bind 127.0.0.1 --bip-port "$(freeport)" --no-panel --nv "$nv" --control "$s" \
+            --virtual-time "$@" >"$tmp/set.out" 2>&1 &
+        p=$!
+        for i in $(seq 200); do [ -S "$s" ] && break; kill -0 $p 2>/dev/null || break; sleep 0.05; done
+        [ -S "$s" ] && break
+        wait $p 2>/dev/null
+        grep -q "Address already in use" "$tmp/set.out" || break
+    done
+    [ -S "$s" ] || { echo "st_of: the meter did not start: $(cat "$tmp/set.out")" >&2; return 1; }
     "$bin" ctl --control "$s" advance 1 >/dev/null && "$bin" ctl --control "$s" status
     kill -TERM $p; wait $p || true
 }
